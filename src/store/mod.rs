@@ -1,0 +1,187 @@
+//! The SQLite store: one database file per data dir holding every project's memories, their
+//! tags, a full-text index and their embeddings.
+//!
+//! Writes go through one writer connection; reads use a separate connection, so in WAL mode a
+//! search never waits behind an indexing transaction. Both connections run on their own
+//! threads (tokio-rusqlite), never on the async runtime.
+
+mod read;
+mod schema;
+mod write;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use tokio_rusqlite::Connection;
+use tokio_rusqlite::rusqlite::{self, OpenFlags};
+
+use crate::memory::InvalidMemory;
+
+pub use read::{Stats, TagCount};
+pub use write::{MemoryUpdate, StoreItem};
+
+pub const DATABASE_FILE: &str = "annal.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the data dir {}: {source}", .path.display())]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open database {}: {source}", .path.display())]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("database schema version {found} is newer than this Annal supports ({supported})")]
+    SchemaTooNew { found: usize, supported: usize },
+    #[error("database migration {version} failed: {source}")]
+    Migration {
+        version: usize,
+        source: rusqlite::Error,
+    },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database connection is closed")]
+    Closed,
+    #[error("unknown project {project:?}; store a memory or call init_project first")]
+    UnknownProject { project: String },
+    #[error("memory {id:?} not found in project {project:?}")]
+    NotFound { project: String, id: String },
+    #[error("memory id {id:?} already exists")]
+    DuplicateId { id: String },
+    #[error("memory {id:?} cannot supersede itself")]
+    SupersedeSelf { id: String },
+    #[error("nothing to update: give content, tags or source")]
+    NothingToUpdate,
+    #[error("{0}")]
+    Invalid(#[from] InvalidMemory),
+    #[error("embedding has {found} dimensions, expected {expected}")]
+    BadVector { found: usize, expected: usize },
+    #[error("stored value for memory {id:?} is corrupt: {what}")]
+    Corrupt { id: String, what: String },
+}
+
+impl From<tokio_rusqlite::Error<StoreError>> for StoreError {
+    fn from(err: tokio_rusqlite::Error<StoreError>) -> Self {
+        match err {
+            tokio_rusqlite::Error::Error(err) => err,
+            tokio_rusqlite::Error::Close((_, source)) => Self::Sqlite(source),
+            _ => Self::Closed,
+        }
+    }
+}
+
+/// Handle to the database: one writer connection and one reader connection.
+#[derive(Debug, Clone)]
+pub struct Store {
+    writer: Connection,
+    reader: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating and migrating as needed) the database in `data_dir`.
+    pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = data_dir.join(DATABASE_FILE);
+        let open_err = |source| StoreError::Open {
+            path: path.clone(),
+            source,
+        };
+        let writer = Connection::open(&path).await.map_err(open_err)?;
+        writer
+            .call(|conn| {
+                conn.execute_batch(
+                    "PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = NORMAL;
+                     PRAGMA foreign_keys = ON;
+                     PRAGMA busy_timeout = 10000;",
+                )?;
+                schema::migrate(conn)
+            })
+            .await?;
+        let reader = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .await
+        .map_err(open_err)?;
+        reader
+            .call(|conn| {
+                conn.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;")?;
+                Ok::<_, StoreError>(())
+            })
+            .await?;
+        Ok(Self {
+            writer,
+            reader,
+            path,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut rusqlite::Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        Ok(self.reader.call(f).await?)
+    }
+
+    async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut rusqlite::Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        Ok(self.writer.call(f).await?)
+    }
+}
+
+fn parse_time(id: &str, text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt {
+            id: id.to_owned(),
+            what: format!("timestamp: {e}"),
+        })
+}
+
+fn require_project(conn: &rusqlite::Connection, project: &str) -> Result<(), StoreError> {
+    let known: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM projects WHERE name = ?1)",
+        [project],
+        |row| row.get(0),
+    )?;
+    if known {
+        Ok(())
+    } else {
+        Err(StoreError::UnknownProject {
+            project: project.to_owned(),
+        })
+    }
+}
+
+fn vector_to_blob(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn blob_to_vector(id: &str, blob: &[u8]) -> Result<Vec<f32>, StoreError> {
+    if blob.len() % 4 != 0 {
+        return Err(StoreError::Corrupt {
+            id: id.to_owned(),
+            what: "embedding length".into(),
+        });
+    }
+    Ok(blob
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}

@@ -1,0 +1,315 @@
+//! Queries, all on the reader connection so they never wait behind a write transaction.
+//! Counts are SQL aggregates over indexed columns, never scans in Rust.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio_rusqlite::rusqlite::{Connection, Row, params};
+
+use super::{Store, StoreError, blob_to_vector, parse_time, require_project};
+use crate::memory::{ChunkType, FileInfo, Memory, MemoryId, format_timestamp};
+use crate::project::ProjectName;
+
+const MEMORY_COLUMNS: &str = "m.id, m.project, m.content, m.source, m.chunk_type, m.created_at, \
+    m.updated_at, m.superseded_by, m.hit_count, m.last_accessed_at, m.file_path, \
+    m.file_mtime_ns, m.file_size, m.chunk_hash, \
+    (SELECT json_group_array(tag) FROM \
+        (SELECT tag FROM memory_tags t WHERE t.memory_rowid = m.rowid ORDER BY position))";
+
+/// How many live memories carry a tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagCount {
+    pub tag: String,
+    pub count: u64,
+}
+
+/// A project's numbers for `index_status` and the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    pub total: u64,
+    pub agent_memories: u64,
+    pub file_chunks: u64,
+    pub superseded: u64,
+    /// Agent memories last accessed before the cutoff.
+    pub stale: u64,
+    /// Agent memories never accessed and created before the cutoff.
+    pub never_accessed: u64,
+    /// The most used tags of live memories, most used first.
+    pub top_tags: Vec<TagCount>,
+}
+
+const TOP_TAGS: usize = 10;
+
+fn memory_from_row(row: &Row<'_>) -> Result<Memory, StoreError> {
+    let id: String = row.get(0)?;
+    let corrupt = |what: &str| StoreError::Corrupt {
+        id: id.clone(),
+        what: what.to_owned(),
+    };
+    let chunk_type: String = row.get(4)?;
+    let tags_json: String = row.get(14)?;
+    let file_path: Option<String> = row.get(10)?;
+    let file = match file_path {
+        Some(path) => Some(FileInfo {
+            path,
+            mtime_ns: row.get::<_, Option<i64>>(11)?.unwrap_or_default(),
+            size: row.get::<_, Option<i64>>(12)?.unwrap_or_default().max(0) as u64,
+            chunk_hash: row.get::<_, Option<String>>(13)?.unwrap_or_default(),
+        }),
+        None => None,
+    };
+    let optional_time = |index| -> Result<Option<DateTime<Utc>>, StoreError> {
+        row.get::<_, Option<String>>(index)?
+            .map(|t| parse_time(&id, &t))
+            .transpose()
+    };
+    Ok(Memory {
+        project: row.get(1)?,
+        content: row.get(2)?,
+        source: row.get(3)?,
+        chunk_type: ChunkType::parse(&chunk_type).ok_or_else(|| corrupt("chunk type"))?,
+        created_at: parse_time(&id, &row.get::<_, String>(5)?)?,
+        updated_at: optional_time(6)?,
+        superseded_by: row.get(7)?,
+        hit_count: row.get::<_, i64>(8)?.max(0) as u64,
+        last_accessed_at: optional_time(9)?,
+        file,
+        tags: serde_json::from_str(&tags_json).map_err(|_| corrupt("tags"))?,
+        id,
+    })
+}
+
+pub(super) fn memory_by_rowid(conn: &Connection, rowid: i64) -> Result<Memory, StoreError> {
+    let sql = format!("SELECT {MEMORY_COLUMNS} FROM memories m WHERE m.rowid = ?1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([rowid])?;
+    match rows.next()? {
+        Some(row) => memory_from_row(row),
+        None => Err(StoreError::Corrupt {
+            id: format!("rowid {rowid}"),
+            what: "vanished".into(),
+        }),
+    }
+}
+
+pub(super) fn tags_of(conn: &Connection, rowid: i64) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT tag FROM memory_tags WHERE memory_rowid = ?1 ORDER BY position")?;
+    let tags = stmt
+        .query_map([rowid], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(tags)
+}
+
+fn agent_stale_condition(include_never_accessed: bool) -> &'static str {
+    // Stale: last access before the cutoff. Never accessed: only when created before it, so a
+    // memory stored yesterday is not stale just because nobody has needed it yet.
+    if include_never_accessed {
+        "(m.last_accessed_at < ?2 OR (m.last_accessed_at IS NULL AND m.created_at < ?2))"
+    } else {
+        "m.last_accessed_at < ?2"
+    }
+}
+
+impl Store {
+    /// Every registered project name, sorted.
+    pub async fn projects(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT name FROM projects ORDER BY name")?;
+            let names = stmt
+                .query_map([], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(names)
+        })
+        .await
+    }
+
+    /// The memories among `ids` that exist, in the order asked. Does not count as an access:
+    /// callers that show content to an agent also call [`Store::record_access`].
+    pub async fn get(
+        &self,
+        project: &ProjectName,
+        ids: Vec<MemoryId>,
+    ) -> Result<Vec<Memory>, StoreError> {
+        let project = project.to_string();
+        self.read(move |conn| {
+            require_project(conn, &project)?;
+            let sql = format!(
+                "SELECT {MEMORY_COLUMNS} FROM memories m WHERE m.project = ?1 AND m.id = ?2"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut found = Vec::with_capacity(ids.len());
+            for id in &ids {
+                let mut rows = stmt.query(params![project, id.as_str()])?;
+                if let Some(row) = rows.next()? {
+                    found.push(memory_from_row(row)?);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    /// Tags of live (not superseded) memories with their counts, most used first.
+    pub async fn topics(&self, project: &ProjectName) -> Result<Vec<TagCount>, StoreError> {
+        let project = project.to_string();
+        self.read(move |conn| {
+            require_project(conn, &project)?;
+            tag_counts(conn, &project, None)
+        })
+        .await
+    }
+
+    /// Counts by type, stale and never-accessed agent memories (relative to `stale_cutoff`),
+    /// and the top tags.
+    pub async fn stats(
+        &self,
+        project: &ProjectName,
+        stale_cutoff: DateTime<Utc>,
+    ) -> Result<Stats, StoreError> {
+        let project = project.to_string();
+        self.read(move |conn| {
+            require_project(conn, &project)?;
+            let cutoff = format_timestamp(stale_cutoff);
+            let (total, agent, file, superseded, stale, never): (i64, i64, i64, i64, i64, i64) =
+                conn.query_row(
+                    "SELECT count(*),
+                        count(*) FILTER (WHERE chunk_type = 'agent-memory'),
+                        count(*) FILTER (WHERE chunk_type = 'file-indexed'),
+                        count(*) FILTER (WHERE superseded_by IS NOT NULL),
+                        count(*) FILTER (WHERE chunk_type = 'agent-memory'
+                                         AND last_accessed_at < ?2),
+                        count(*) FILTER (WHERE chunk_type = 'agent-memory'
+                                         AND last_accessed_at IS NULL AND created_at < ?2)
+                     FROM memories WHERE project = ?1",
+                    params![project, cutoff],
+                    |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                        ))
+                    },
+                )?;
+            let count = |n: i64| n.max(0) as u64;
+            Ok(Stats {
+                total: count(total),
+                agent_memories: count(agent),
+                file_chunks: count(file),
+                superseded: count(superseded),
+                stale: count(stale),
+                never_accessed: count(never),
+                top_tags: tag_counts(conn, &project, Some(TOP_TAGS))?,
+            })
+        })
+        .await
+    }
+
+    /// Agent memories `prune_stale` would remove, oldest access first.
+    pub async fn find_stale(
+        &self,
+        project: &ProjectName,
+        cutoff: DateTime<Utc>,
+        include_never_accessed: bool,
+    ) -> Result<Vec<Memory>, StoreError> {
+        let project = project.to_string();
+        self.read(move |conn| {
+            require_project(conn, &project)?;
+            let sql = format!(
+                "SELECT {MEMORY_COLUMNS} FROM memories m \
+                 WHERE m.project = ?1 AND m.chunk_type = 'agent-memory' AND {} \
+                 ORDER BY coalesce(m.last_accessed_at, m.created_at)",
+                agent_stale_condition(include_never_accessed)
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![project, format_timestamp(cutoff)])?;
+            let mut stale = Vec::new();
+            while let Some(row) = rows.next()? {
+                stale.push(memory_from_row(row)?);
+            }
+            Ok(stale)
+        })
+        .await
+    }
+
+    /// Ids of memories whose text matches every word of `query`, best BM25 first. Words are
+    /// quoted, so FTS5 syntax in user text is matched literally instead of failing.
+    pub async fn keyword_search(
+        &self,
+        project: &ProjectName,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let project = project.to_string();
+        let words: Vec<String> = query
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .filter(|w| !w.is_empty())
+            .map(|w| format!("\"{w}\""))
+            .collect();
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fts_query = words.join(" ");
+        self.read(move |conn| {
+            require_project(conn, &project)?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT m.id FROM memories_fts f JOIN memories m ON m.rowid = f.rowid \
+                 WHERE memories_fts MATCH ?1 AND m.project = ?2 \
+                 ORDER BY bm25(memories_fts) LIMIT ?3",
+            )?;
+            let ids = stmt
+                .query_map(params![fts_query, project, limit as i64], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    /// Every embedding of a project, for the in-memory vector index.
+    pub async fn vectors(
+        &self,
+        project: &ProjectName,
+    ) -> Result<Vec<(String, Vec<f32>)>, StoreError> {
+        let project = project.to_string();
+        self.read(move |conn| {
+            require_project(conn, &project)?;
+            let mut stmt =
+                conn.prepare_cached("SELECT id, embedding FROM memories WHERE project = ?1")?;
+            let mut rows = stmt.query([&project])?;
+            let mut vectors = Vec::new();
+            while let Some(row) = rows.next()? {
+                let id: String = row.get(0)?;
+                let blob: Vec<u8> = row.get(1)?;
+                let vector = blob_to_vector(&id, &blob)?;
+                vectors.push((id, vector));
+            }
+            Ok(vectors)
+        })
+        .await
+    }
+}
+
+fn tag_counts(
+    conn: &Connection,
+    project: &str,
+    limit: Option<usize>,
+) -> Result<Vec<TagCount>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT t.tag, count(*) AS n FROM memory_tags t \
+         JOIN memories m ON m.rowid = t.memory_rowid \
+         WHERE t.project = ?1 AND m.superseded_by IS NULL \
+         GROUP BY t.tag ORDER BY n DESC, t.tag LIMIT ?2",
+    )?;
+    let limit = limit.map_or(-1, |l| l as i64);
+    let counts = stmt
+        .query_map(params![project, limit], |row| {
+            Ok(TagCount {
+                tag: row.get(0)?,
+                count: row.get::<_, i64>(1)?.max(0) as u64,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(counts)
+}

@@ -1,0 +1,87 @@
+//! The schema as a list of forward-only migrations; `PRAGMA user_version` records how many
+//! have run. Never edit a shipped migration: append a new one.
+
+use tokio_rusqlite::rusqlite::{Connection, TransactionBehavior};
+
+use super::StoreError;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: projects, memories with their vectors, tags, full-text index.
+    r#"
+    CREATE TABLE projects (
+        name        TEXT PRIMARY KEY,
+        created_at  TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE memories (
+        rowid            INTEGER PRIMARY KEY,
+        id               TEXT NOT NULL UNIQUE,
+        project          TEXT NOT NULL REFERENCES projects(name),
+        content          TEXT NOT NULL,
+        source           TEXT NOT NULL DEFAULT '',
+        chunk_type       TEXT NOT NULL CHECK (chunk_type IN ('agent-memory', 'file-indexed')),
+        created_at       TEXT NOT NULL,
+        updated_at       TEXT,
+        superseded_by    TEXT,
+        hit_count        INTEGER NOT NULL DEFAULT 0,
+        last_accessed_at TEXT,
+        file_path        TEXT,
+        file_mtime_ns    INTEGER,
+        file_size        INTEGER,
+        chunk_hash       TEXT,
+        embedding        BLOB NOT NULL
+    );
+    CREATE INDEX memories_by_project_type ON memories(project, chunk_type, created_at);
+    CREATE INDEX memories_by_file ON memories(project, file_path) WHERE file_path IS NOT NULL;
+    CREATE INDEX memories_by_access ON memories(project, chunk_type, last_accessed_at);
+
+    -- The project is repeated here so per-project tag counts need no join.
+    CREATE TABLE memory_tags (
+        memory_rowid INTEGER NOT NULL REFERENCES memories(rowid) ON DELETE CASCADE,
+        position     INTEGER NOT NULL,
+        project      TEXT NOT NULL,
+        tag          TEXT NOT NULL,
+        PRIMARY KEY (memory_rowid, position),
+        UNIQUE (memory_rowid, tag)
+    ) WITHOUT ROWID;
+    CREATE INDEX memory_tags_by_tag ON memory_tags(project, tag);
+
+    CREATE VIRTUAL TABLE memories_fts USING fts5(
+        content, content = 'memories', content_rowid = 'rowid',
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
+        INSERT INTO memories_fts(rowid, content) VALUES (new.rowid, new.content);
+    END;
+    CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
+        INSERT INTO memories_fts(memories_fts, rowid, content)
+            VALUES ('delete', old.rowid, old.content);
+    END;
+    CREATE TRIGGER memories_fts_update AFTER UPDATE OF content ON memories BEGIN
+        INSERT INTO memories_fts(memories_fts, rowid, content)
+            VALUES ('delete', old.rowid, old.content);
+        INSERT INTO memories_fts(rowid, content) VALUES (new.rowid, new.content);
+    END;
+    "#,
+];
+
+/// Brings the schema up to date in one transaction per migration.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let current = usize::try_from(current).unwrap_or(usize::MAX);
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported: MIGRATIONS.len(),
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let version = index + 1;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)
+            .map_err(|source| StoreError::Migration { version, source })?;
+        tx.pragma_update(None, "user_version", version as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,338 @@
+//! Everything that changes the database, each operation in one transaction on the writer.
+
+use chrono::{DateTime, Utc};
+use tokio_rusqlite::rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::{Store, StoreError, require_project, vector_to_blob};
+use crate::embed::DIMENSIONS;
+use crate::memory::{
+    Content, Memory, MemoryId, NewMemory, Source, TagEdit, Tags, format_timestamp,
+};
+use crate::project::ProjectName;
+
+/// A memory to insert with its embedding, optionally superseding an older one.
+#[derive(Debug, Clone)]
+pub struct StoreItem {
+    pub memory: NewMemory,
+    pub vector: Vec<f32>,
+    pub supersedes: Option<MemoryId>,
+}
+
+/// Fields to change in place; new content comes with its new embedding.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryUpdate {
+    pub content: Option<(Content, Vec<f32>)>,
+    pub tags: Option<Tags>,
+    pub source: Option<Source>,
+}
+
+fn check_vector(vector: &[f32]) -> Result<(), StoreError> {
+    if vector.len() == DIMENSIONS {
+        Ok(())
+    } else {
+        Err(StoreError::BadVector {
+            found: vector.len(),
+            expected: DIMENSIONS,
+        })
+    }
+}
+
+fn begin(conn: &mut tokio_rusqlite::rusqlite::Connection) -> Result<Transaction<'_>, StoreError> {
+    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+}
+
+fn rowid_of(tx: &Transaction<'_>, project: &str, id: &str) -> Result<i64, StoreError> {
+    tx.query_row(
+        "SELECT rowid FROM memories WHERE project = ?1 AND id = ?2",
+        params![project, id],
+        |row| row.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound {
+        project: project.to_owned(),
+        id: id.to_owned(),
+    })
+}
+
+fn write_tags(
+    tx: &Transaction<'_>,
+    rowid: i64,
+    project: &str,
+    tags: &[String],
+) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM memory_tags WHERE memory_rowid = ?1", [rowid])?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO memory_tags (memory_rowid, position, project, tag) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (position, tag) in tags.iter().enumerate() {
+        insert.execute(params![rowid, position as i64, project, tag])?;
+    }
+    Ok(())
+}
+
+fn register(tx: &Transaction<'_>, project: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    let inserted = tx.execute(
+        "INSERT OR IGNORE INTO projects (name, created_at) VALUES (?1, ?2)",
+        params![project, format_timestamp(now)],
+    )?;
+    Ok(inserted > 0)
+}
+
+impl Store {
+    /// Registers a project namespace; returns whether it was new.
+    pub async fn register_project(&self, project: &ProjectName) -> Result<bool, StoreError> {
+        let project = project.to_string();
+        self.write(move |conn| {
+            let tx = begin(conn)?;
+            let created = register(&tx, &project, Utc::now())?;
+            tx.commit()?;
+            Ok(created)
+        })
+        .await
+    }
+
+    /// Inserts memories in one transaction, registering the project if it is new. Returns
+    /// their ids in order. Any failure (a duplicate id, an unknown superseded id) inserts none.
+    pub async fn insert(
+        &self,
+        project: &ProjectName,
+        items: Vec<StoreItem>,
+    ) -> Result<Vec<String>, StoreError> {
+        for item in &items {
+            check_vector(&item.vector)?;
+        }
+        let project = project.to_string();
+        self.write(move |conn| {
+            let tx = begin(conn)?;
+            register(&tx, &project, Utc::now())?;
+            let mut ids = Vec::with_capacity(items.len());
+            for item in items {
+                ids.push(insert_one(&tx, &project, item)?);
+            }
+            tx.commit()?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    /// Edits a memory in place: keeps its id and `created_at`, sets `updated_at`.
+    pub async fn update(
+        &self,
+        project: &ProjectName,
+        id: &MemoryId,
+        update: MemoryUpdate,
+    ) -> Result<Memory, StoreError> {
+        if update.content.is_none() && update.tags.is_none() && update.source.is_none() {
+            return Err(StoreError::NothingToUpdate);
+        }
+        if let Some((_, vector)) = &update.content {
+            check_vector(vector)?;
+        }
+        let (project, id) = (project.to_string(), id.as_str().to_owned());
+        self.write(move |conn| {
+            let tx = begin(conn)?;
+            require_project(&tx, &project)?;
+            let rowid = rowid_of(&tx, &project, &id)?;
+            let now = format_timestamp(Utc::now());
+            if let Some((content, vector)) = &update.content {
+                tx.execute(
+                    "UPDATE memories SET content = ?1, embedding = ?2 WHERE rowid = ?3",
+                    params![content.as_str(), vector_to_blob(vector), rowid],
+                )?;
+            }
+            if let Some(source) = &update.source {
+                tx.execute(
+                    "UPDATE memories SET source = ?1 WHERE rowid = ?2",
+                    params![source.as_str(), rowid],
+                )?;
+            }
+            if let Some(tags) = &update.tags {
+                write_tags(&tx, rowid, &project, tags.as_slice())?;
+            }
+            tx.execute(
+                "UPDATE memories SET updated_at = ?1 WHERE rowid = ?2",
+                params![now, rowid],
+            )?;
+            let memory = super::read::memory_by_rowid(&tx, rowid)?;
+            tx.commit()?;
+            Ok(memory)
+        })
+        .await
+    }
+
+    /// Applies a tag edit and returns the final tags.
+    pub async fn retag(
+        &self,
+        project: &ProjectName,
+        id: &MemoryId,
+        edit: TagEdit,
+    ) -> Result<Vec<String>, StoreError> {
+        let (project, id) = (project.to_string(), id.as_str().to_owned());
+        self.write(move |conn| {
+            let tx = begin(conn)?;
+            require_project(&tx, &project)?;
+            let rowid = rowid_of(&tx, &project, &id)?;
+            let current = super::read::tags_of(&tx, rowid)?;
+            let tags = edit.apply(&current)?;
+            write_tags(&tx, rowid, &project, tags.as_slice())?;
+            tx.execute(
+                "UPDATE memories SET updated_at = ?1 WHERE rowid = ?2",
+                params![format_timestamp(Utc::now()), rowid],
+            )?;
+            tx.commit()?;
+            Ok(tags.as_slice().to_vec())
+        })
+        .await
+    }
+
+    /// Deletes one memory; an unknown id is [`StoreError::NotFound`].
+    pub async fn delete(&self, project: &ProjectName, id: &MemoryId) -> Result<(), StoreError> {
+        let deleted = self.delete_many(project, vec![id.clone()]).await?;
+        if deleted == 0 {
+            return Err(StoreError::NotFound {
+                project: project.to_string(),
+                id: id.as_str().into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Deletes the memories that exist among `ids`; returns how many went. A memory that was
+    /// superseded by a deleted one becomes live again: its replacement is gone.
+    pub async fn delete_many(
+        &self,
+        project: &ProjectName,
+        ids: Vec<MemoryId>,
+    ) -> Result<usize, StoreError> {
+        let project = project.to_string();
+        self.write(move |conn| {
+            let tx = begin(conn)?;
+            require_project(&tx, &project)?;
+            let mut deleted = 0;
+            {
+                let mut delete =
+                    tx.prepare_cached("DELETE FROM memories WHERE project = ?1 AND id = ?2")?;
+                let mut revive = tx.prepare_cached(
+                    "UPDATE memories SET superseded_by = NULL \
+                     WHERE project = ?1 AND superseded_by = ?2",
+                )?;
+                for id in &ids {
+                    let gone = delete.execute(params![project, id.as_str()])?;
+                    if gone > 0 {
+                        revive.execute(params![project, id.as_str()])?;
+                    }
+                    deleted += gone;
+                }
+            }
+            tx.commit()?;
+            Ok(deleted)
+        })
+        .await
+    }
+
+    /// Marks `old` as superseded by `new`: hidden from search, kept for audit.
+    pub async fn supersede(
+        &self,
+        project: &ProjectName,
+        old: &MemoryId,
+        new: &MemoryId,
+    ) -> Result<(), StoreError> {
+        let (project, old, new) = (project.to_string(), old.clone(), new.clone());
+        self.write(move |conn| {
+            let tx = begin(conn)?;
+            require_project(&tx, &project)?;
+            mark_superseded(&tx, &project, &old, &new)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Counts an access (a search hit or an expand) to agent memories among `ids`.
+    pub async fn record_access(
+        &self,
+        project: &ProjectName,
+        ids: Vec<String>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let project = project.to_string();
+        self.write(move |conn| {
+            let tx = begin(conn)?;
+            {
+                let mut touch = tx.prepare_cached(
+                    "UPDATE memories SET hit_count = hit_count + 1, last_accessed_at = ?1 \
+                     WHERE project = ?2 AND id = ?3 AND chunk_type = 'agent-memory'",
+                )?;
+                let at = format_timestamp(at);
+                for id in &ids {
+                    touch.execute(params![at, project, id])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn mark_superseded(
+    tx: &Transaction<'_>,
+    project: &str,
+    old: &MemoryId,
+    new: &MemoryId,
+) -> Result<(), StoreError> {
+    if old == new {
+        return Err(StoreError::SupersedeSelf {
+            id: old.as_str().to_owned(),
+        });
+    }
+    rowid_of(tx, project, new.as_str())?;
+    let old_rowid = rowid_of(tx, project, old.as_str())?;
+    tx.execute(
+        "UPDATE memories SET superseded_by = ?1 WHERE rowid = ?2",
+        params![new.as_str(), old_rowid],
+    )?;
+    Ok(())
+}
+
+fn insert_one(tx: &Transaction<'_>, project: &str, item: StoreItem) -> Result<String, StoreError> {
+    let StoreItem {
+        memory,
+        vector,
+        supersedes,
+    } = item;
+    let id = memory.id.as_str().to_owned();
+    let exists: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM memories WHERE id = ?1)",
+        [&id],
+        |row| row.get(0),
+    )?;
+    if exists {
+        return Err(StoreError::DuplicateId { id });
+    }
+    let file = memory.file.as_ref();
+    tx.execute(
+        "INSERT INTO memories (id, project, content, source, chunk_type, created_at, \
+         file_path, file_mtime_ns, file_size, chunk_hash, embedding) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            id,
+            project,
+            memory.content.as_str(),
+            memory.source.as_str(),
+            memory.chunk_type.as_str(),
+            format_timestamp(memory.created_at),
+            file.map(|f| f.path.as_str()),
+            file.map(|f| f.mtime_ns),
+            file.map(|f| f.size as i64),
+            file.map(|f| f.chunk_hash.as_str()),
+            vector_to_blob(&vector),
+        ],
+    )?;
+    let rowid = tx.last_insert_rowid();
+    write_tags(tx, rowid, project, memory.tags.as_slice())?;
+    if let Some(old) = supersedes {
+        mark_superseded(tx, project, &old, &memory.id)?;
+    }
+    Ok(id)
+}
