@@ -1,1 +1,10 @@
+//! One integration-test binary (ripgrep style): real model, real SQLite files in temp dirs,
+//! real subprocesses. Nothing here reads or writes the real home.
 
+mod util;
+
+mod cli;
+mod config;
+mod embed;
+mod layering;
+mod store;

