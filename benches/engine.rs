@@ -1,1 +1,193 @@
-fn main() {}
+//! Engine micro-benchmarks: model load, embedding throughput and store throughput.
+//! Run with `cargo bench --bench engine`; prints a table. Uses the model from ANNAL_MODEL_DIR
+//! or `models/all-MiniLM-L6-v2` (scripts/fetch-model.sh).
+
+
+#![allow(clippy::print_stdout, reason = "the benchmark prints its table")]
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use annal::embed::{EmbedService, Embedder, MiniLm, ModelSearch, Priority};
+use annal::memories::Memories;
+use annal::memory::NewMemory;
+use annal::project::ProjectName;
+use annal::store::{Store, StoreItem};
+
+fn model_dir() -> PathBuf {
+    std::env::var_os("ANNAL_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("models")
+                .join("all-MiniLM-L6-v2")
+        })
+}
+
+fn short_text(i: usize) -> String {
+    format!("Decision {i}: keep the search path free of locks so readers never wait.")
+}
+
+/// About 240 tokens of prose, different for every `i`.
+fn long_text(i: usize) -> String {
+    let sentence = "The indexer walks every watch path, skips unchanged files by modification \
+                    time and size, splits markdown into heading sections and embeds each one";
+    (0..6)
+        .map(|k| format!("Section {i}.{k}. {sentence}."))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A deterministic unit vector, so store numbers do not include embedding time.
+fn unit_vector(seed: usize) -> Vec<f32> {
+    let raw: Vec<f32> = (0..384)
+        .map(|d| (((seed * 31 + d * 17) % 97) as f32) - 48.0)
+        .collect();
+    let norm = raw.iter().map(|x| x * x).sum::<f32>().sqrt();
+    raw.into_iter().map(|x| x / norm).collect()
+}
+
+struct Row {
+    what: &'static str,
+    value: f64,
+    unit: &'static str,
+}
+
+fn per_second(count: usize, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64()
+}
+
+fn main() -> anyhow::Result<()> {
+    let mut rows = Vec::new();
+    let dir = model_dir();
+
+    let mut loads = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let model = MiniLm::load(&dir)?;
+        loads.push(started.elapsed());
+        drop(model);
+    }
+    loads.sort();
+    rows.push(Row {
+        what: "model load (median of 3)",
+        value: loads[1].as_secs_f64() * 1e3,
+        unit: "ms",
+    });
+
+    let mut model = MiniLm::load(&dir)?;
+    let shorts: Vec<String> = (0..256).map(short_text).collect();
+    let started = Instant::now();
+    for chunk in shorts.chunks(16) {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        model.embed(&refs)?;
+    }
+    rows.push(Row {
+        what: "embed short texts, batches of 16",
+        value: per_second(256, started.elapsed()),
+        unit: "texts/s",
+    });
+    let started = Instant::now();
+    for text in shorts.iter().take(64) {
+        model.embed(&[text.as_str()])?;
+    }
+    rows.push(Row {
+        what: "embed short texts, one at a time",
+        value: per_second(64, started.elapsed()),
+        unit: "texts/s",
+    });
+    let longs: Vec<String> = (0..32).map(long_text).collect();
+    let started = Instant::now();
+    for chunk in longs.chunks(4) {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        model.embed(&refs)?;
+    }
+    rows.push(Row {
+        what: "embed ~240-token chunks, batches of 4",
+        value: per_second(32, started.elapsed()),
+        unit: "chunks/s",
+    });
+    drop(model);
+
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let service = EmbedService::minilm(ModelSearch {
+            env_dir: Some(dir.clone()),
+            ..Default::default()
+        });
+        service.embed_one("warm up".into()).await?;
+        let started = Instant::now();
+        service.embed(shorts.clone(), Priority::Bulk).await?;
+        rows.push(Row {
+            what: "embed short texts via EmbedService (bulk)",
+            value: per_second(256, started.elapsed()),
+            unit: "texts/s",
+        });
+
+        let data = tempfile::tempdir()?;
+        let store = Store::open(data.path()).await?;
+        let project = ProjectName::parse("bench")?;
+        let item = |i: usize| -> anyhow::Result<StoreItem> {
+            Ok(StoreItem {
+                memory: NewMemory::agent(short_text(i), ["bench", "decision"], "bench")?,
+                vector: unit_vector(i),
+                supersedes: None,
+            })
+        };
+        let started = Instant::now();
+        for i in 0..500 {
+            store.insert(&project, vec![item(i)?]).await?;
+        }
+        rows.push(Row {
+            what: "store, one memory per transaction",
+            value: per_second(500, started.elapsed()),
+            unit: "memories/s",
+        });
+        let started = Instant::now();
+        for batch in 0..50 {
+            let items = (0..100)
+                .map(|i| item(10_000 + batch * 100 + i))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            store.insert(&project, items).await?;
+        }
+        rows.push(Row {
+            what: "store, 100 memories per transaction",
+            value: per_second(5000, started.elapsed()),
+            unit: "memories/s",
+        });
+
+        let memories = Memories::new(store.clone(), service.clone());
+        let started = Instant::now();
+        for i in 0..100 {
+            memories
+                .remember(
+                    "bench",
+                    format!("{} (end to end)", short_text(i)),
+                    vec!["e2e".into()],
+                    None,
+                    None,
+                )
+                .await?;
+        }
+        rows.push(Row {
+            what: "remember end to end (embed + store)",
+            value: per_second(100, started.elapsed()),
+            unit: "memories/s",
+        });
+        let started = Instant::now();
+        for _ in 0..20 {
+            store.stats(&project, chrono::Utc::now()).await?;
+        }
+        rows.push(Row {
+            what: "stats over 5,600 memories",
+            value: started.elapsed().as_secs_f64() * 1e3 / 20.0,
+            unit: "ms",
+        });
+        anyhow::Ok(())
+    })?;
+
+    println!("| benchmark | value | unit |\n|---|---:|---|");
+    for row in rows {
+        println!("| {} | {:.1} | {} |", row.what, row.value, row.unit);
+    }
+    Ok(())
+}

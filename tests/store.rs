@@ -117,7 +117,7 @@ async fn update_keeps_identity_re_embeds_and_moves_the_full_text_row() {
             .keyword_search(&p, "memcached", 10)
             .await
             .expect("fts"),
-        [mid.clone()]
+        [mid.as_str()]
     );
 
     let retagged = f

@@ -1,0 +1,32 @@
+# Shared by scripts/run and scripts/test: install what is missing, skip what is present.
+# Sourced, not executed.
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ANNAL_MODEL_DIR="${ANNAL_MODEL_DIR:-$repo_root/models/all-MiniLM-L6-v2}"
+
+# Installs Debian packages whose command is missing: pairs of "command package".
+ensure_commands() {
+  local missing=()
+  while [ $# -gt 1 ]; do
+    command -v "$1" >/dev/null 2>&1 || missing+=("$2")
+    shift 2
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+ensure_prerequisites() {
+  ensure_commands cc build-essential python3 python3 git git
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    ensure_commands pip3 python3-pip
+  fi
+  if ! command -v cargo >/dev/null 2>&1; then
+    echo "cargo is missing: install Rust with rustup (https://rustup.rs); rust-toolchain.toml pins the version" >&2
+    exit 1
+  fi
+  "$repo_root/scripts/fetch-model.sh" "$ANNAL_MODEL_DIR"
+}
