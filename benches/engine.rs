@@ -2,7 +2,6 @@
 //! Run with `cargo bench --bench engine`; prints a table. Uses the model from ANNAL_MODEL_DIR
 //! or `models/all-MiniLM-L6-v2` (scripts/fetch-model.sh).
 
-
 #![allow(clippy::print_stdout, reason = "the benchmark prints its table")]
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -12,6 +11,7 @@ use annal::memories::Memories;
 use annal::memory::NewMemory;
 use annal::project::ProjectName;
 use annal::store::{Store, StoreItem};
+use annal::vector_index::ProjectVectors;
 
 fn model_dir() -> PathBuf {
     std::env::var_os("ANNAL_MODEL_DIR")
@@ -47,7 +47,7 @@ fn unit_vector(seed: usize) -> Vec<f32> {
 }
 
 struct Row {
-    what: &'static str,
+    what: String,
     value: f64,
     unit: &'static str,
 }
@@ -69,7 +69,7 @@ fn main() -> anyhow::Result<()> {
     }
     loads.sort();
     rows.push(Row {
-        what: "model load (median of 3)",
+        what: "model load (median of 3)".into(),
         value: loads[1].as_secs_f64() * 1e3,
         unit: "ms",
     });
@@ -82,7 +82,7 @@ fn main() -> anyhow::Result<()> {
         model.embed(&refs)?;
     }
     rows.push(Row {
-        what: "embed short texts, batches of 16",
+        what: "embed short texts, batches of 16".into(),
         value: per_second(256, started.elapsed()),
         unit: "texts/s",
     });
@@ -91,7 +91,7 @@ fn main() -> anyhow::Result<()> {
         model.embed(&[text.as_str()])?;
     }
     rows.push(Row {
-        what: "embed short texts, one at a time",
+        what: "embed short texts, one at a time".into(),
         value: per_second(64, started.elapsed()),
         unit: "texts/s",
     });
@@ -102,7 +102,7 @@ fn main() -> anyhow::Result<()> {
         model.embed(&refs)?;
     }
     rows.push(Row {
-        what: "embed ~240-token chunks, batches of 4",
+        what: "embed ~240-token chunks, batches of 4".into(),
         value: per_second(32, started.elapsed()),
         unit: "chunks/s",
     });
@@ -118,7 +118,7 @@ fn main() -> anyhow::Result<()> {
         let started = Instant::now();
         service.embed(shorts.clone(), Priority::Bulk).await?;
         rows.push(Row {
-            what: "embed short texts via EmbedService (bulk)",
+            what: "embed short texts via EmbedService (bulk)".into(),
             value: per_second(256, started.elapsed()),
             unit: "texts/s",
         });
@@ -138,7 +138,7 @@ fn main() -> anyhow::Result<()> {
             store.insert(&project, vec![item(i)?]).await?;
         }
         rows.push(Row {
-            what: "store, one memory per transaction",
+            what: "store, one memory per transaction".into(),
             value: per_second(500, started.elapsed()),
             unit: "memories/s",
         });
@@ -150,7 +150,7 @@ fn main() -> anyhow::Result<()> {
             store.insert(&project, items).await?;
         }
         rows.push(Row {
-            what: "store, 100 memories per transaction",
+            what: "store, 100 memories per transaction".into(),
             value: per_second(5000, started.elapsed()),
             unit: "memories/s",
         });
@@ -169,7 +169,7 @@ fn main() -> anyhow::Result<()> {
                 .await?;
         }
         rows.push(Row {
-            what: "remember end to end (embed + store)",
+            what: "remember end to end (embed + store)".into(),
             value: per_second(100, started.elapsed()),
             unit: "memories/s",
         });
@@ -178,12 +178,36 @@ fn main() -> anyhow::Result<()> {
             store.stats(&project, chrono::Utc::now()).await?;
         }
         rows.push(Row {
-            what: "stats over 5,600 memories",
+            what: "stats over 5,600 memories".into(),
             value: started.elapsed().as_secs_f64() * 1e3 / 20.0,
             unit: "ms",
         });
         anyhow::Ok(())
     })?;
+
+    for size in [1_000, 10_000, 100_000] {
+        let index = ProjectVectors::from_rows((0..size).map(|i| (format!("m{i}"), unit_vector(i))));
+        let mut times: Vec<Duration> = (0..41)
+            .map(|q| {
+                let query = unit_vector(size + q);
+                let started = Instant::now();
+                std::hint::black_box(index.top_k(&query, 10, |_| true));
+                started.elapsed()
+            })
+            .collect();
+        times.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        rows.push(Row {
+            what: format!("exact top-10 vector scan, {size} vectors, p50"),
+            value: ms(times[20]),
+            unit: "ms",
+        });
+        rows.push(Row {
+            what: format!("exact top-10 vector scan, {size} vectors, p95"),
+            value: ms(times[38]),
+            unit: "ms",
+        });
+    }
 
     println!("| benchmark | value | unit |\n|---|---:|---|");
     for row in rows {

@@ -9,3 +9,4 @@ pub mod memories;
 pub mod memory;
 pub mod project;
 pub mod store;
+pub mod vector_index;

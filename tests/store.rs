@@ -19,6 +19,13 @@ fn id(id: &str) -> MemoryId {
     MemoryId::parse(id).expect("valid id")
 }
 
+async fn keyword(f: &Fixture, query: &str) -> Vec<String> {
+    f.store
+        .keyword_search(&name("app"), query, 10)
+        .await
+        .expect("keyword search")
+}
+
 async fn vector(text: &str) -> Vec<f32> {
     embedder().embed_one(text.into()).await.expect("embed")
 }
@@ -105,20 +112,8 @@ async fn update_keeps_identity_re_embeds_and_moves_the_full_text_row() {
         "the stored vector is the new content's embedding"
     );
     assert_ne!(new_vector, old_vector);
-    assert!(
-        f.store
-            .keyword_search(&p, "redis", 10)
-            .await
-            .expect("fts")
-            .is_empty()
-    );
-    assert_eq!(
-        f.store
-            .keyword_search(&p, "memcached", 10)
-            .await
-            .expect("fts"),
-        [mid.as_str()]
-    );
+    assert!(keyword(&f, "redis").await.is_empty());
+    assert_eq!(keyword(&f, "memcached").await, [mid.as_str()]);
 
     let retagged = f
         .memories
@@ -254,17 +249,8 @@ async fn delete_removes_the_memory_its_tags_and_its_text_row() {
         .await;
     assert_eq!(many.expect("delete many"), 2);
 
-    assert!(
-        f.store
-            .keyword_search(&p, "giraffe", 10)
-            .await
-            .expect("fts")
-            .is_empty()
-    );
-    assert_eq!(
-        f.store.keyword_search(&p, "zebra", 10).await.expect("fts"),
-        [keep]
-    );
+    assert!(keyword(&f, "giraffe").await.is_empty());
+    assert_eq!(keyword(&f, "zebra").await, [keep]);
     let stats = f
         .store
         .stats(&p, Utc::now() - Duration::days(60))
