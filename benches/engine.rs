@@ -8,19 +8,16 @@ use std::time::{Duration, Instant};
 
 use annal::embed::{EmbedService, Embedder, MiniLm, ModelSearch, Priority};
 use annal::memories::Memories;
+use annal::memory::ChunkType;
 use annal::memory::NewMemory;
 use annal::project::ProjectName;
 use annal::store::{Store, StoreItem};
-use annal::vector_index::ProjectVectors;
+use annal::vector_index::{EntryMeta, ProjectVectors};
 
 fn model_dir() -> PathBuf {
-    std::env::var_os("ANNAL_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("models")
-                .join("all-MiniLM-L6-v2")
-        })
+    std::env::var_os("ANNAL_MODEL_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models").join("all-MiniLM-L6-v2")
+    })
 }
 
 fn short_text(i: usize) -> String {
@@ -31,17 +28,12 @@ fn short_text(i: usize) -> String {
 fn long_text(i: usize) -> String {
     let sentence = "The indexer walks every watch path, skips unchanged files by modification \
                     time and size, splits markdown into heading sections and embeds each one";
-    (0..6)
-        .map(|k| format!("Section {i}.{k}. {sentence}."))
-        .collect::<Vec<_>>()
-        .join(" ")
+    (0..6).map(|k| format!("Section {i}.{k}. {sentence}.")).collect::<Vec<_>>().join(" ")
 }
 
 /// A deterministic unit vector, so store numbers do not include embedding time.
 fn unit_vector(seed: usize) -> Vec<f32> {
-    let raw: Vec<f32> = (0..384)
-        .map(|d| (((seed * 31 + d * 17) % 97) as f32) - 48.0)
-        .collect();
+    let raw: Vec<f32> = (0..384).map(|d| (((seed * 31 + d * 17) % 97) as f32) - 48.0).collect();
     let norm = raw.iter().map(|x| x * x).sum::<f32>().sqrt();
     raw.into_iter().map(|x| x / norm).collect()
 }
@@ -110,10 +102,8 @@ fn main() -> anyhow::Result<()> {
 
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let service = EmbedService::minilm(ModelSearch {
-            env_dir: Some(dir.clone()),
-            ..Default::default()
-        });
+        let service =
+            EmbedService::minilm(ModelSearch { env_dir: Some(dir.clone()), ..Default::default() });
         service.embed_one("warm up".into()).await?;
         let started = Instant::now();
         service.embed(shorts.clone(), Priority::Bulk).await?;
@@ -186,7 +176,16 @@ fn main() -> anyhow::Result<()> {
     })?;
 
     for size in [1_000, 10_000, 100_000] {
-        let index = ProjectVectors::from_rows((0..size).map(|i| (format!("m{i}"), unit_vector(i))));
+        let index = ProjectVectors::from_rows((0..size).map(|i| {
+            let meta = EntryMeta {
+                chunk_type: ChunkType::AgentMemory,
+                created_at: chrono::Utc::now(),
+                superseded: false,
+                source: String::new(),
+                tags: vec!["bench".into()],
+            };
+            (format!("m{i}"), unit_vector(i), meta)
+        }));
         let mut times: Vec<Duration> = (0..41)
             .map(|q| {
                 let query = unit_vector(size + q);

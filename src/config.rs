@@ -33,26 +33,15 @@ pub const DEFAULT_WATCH_EXCLUDE: &[&str] = &[
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("config {path} is not valid UTF-8 text")]
     NotUtf8 { path: PathBuf },
     #[error("invalid config {path} at line {line}, column {column}: {message}")]
-    Parse {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    Parse { path: PathBuf, line: usize, column: usize, message: String },
     #[error("invalid config {path}: {message}")]
     Invalid { path: PathBuf, message: String },
     #[error("cannot write config {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
     #[error("path {} is not valid UTF-8 and cannot be stored in the config", .path.display())]
     NonUtf8Path { path: PathBuf },
     #[error("watch path {} does not exist", .path.display())]
@@ -60,10 +49,7 @@ pub enum ConfigError {
     #[error("watch path {} is not a directory", .path.display())]
     WatchPathNotDir { path: PathBuf },
     #[error("cannot resolve watch path {}: {source}", .path.display())]
-    WatchPathUnreadable {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    WatchPathUnreadable { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     ProjectName(#[from] InvalidProjectName),
     #[error("no home directory found; set ANNAL_HOME or pass --config")]
@@ -112,14 +98,8 @@ impl Default for ProjectConfig {
     fn default() -> Self {
         Self {
             watch_paths: Vec::new(),
-            watch_patterns: DEFAULT_WATCH_PATTERNS
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            watch_exclude: DEFAULT_WATCH_EXCLUDE
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            watch_patterns: DEFAULT_WATCH_PATTERNS.iter().map(|s| s.to_string()).collect(),
+            watch_exclude: DEFAULT_WATCH_EXCLUDE.iter().map(|s| s.to_string()).collect(),
             watch: true,
             extra: BTreeMap::new(),
         }
@@ -149,17 +129,11 @@ pub struct PathInputs {
 
 impl PathInputs {
     pub fn from_env(explicit_config: Option<PathBuf>) -> Self {
-        let platform = directories::ProjectDirs::from("", "", "annal").map(|dirs| {
-            (
-                dirs.config_dir().to_path_buf(),
-                dirs.data_dir().to_path_buf(),
-            )
-        });
+        let platform = directories::ProjectDirs::from("", "", "annal")
+            .map(|dirs| (dirs.config_dir().to_path_buf(), dirs.data_dir().to_path_buf()));
         Self {
             explicit_config,
-            annal_home: std::env::var_os("ANNAL_HOME")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
+            annal_home: std::env::var_os("ANNAL_HOME").filter(|v| !v.is_empty()).map(PathBuf::from),
             home: directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()),
             platform,
         }
@@ -188,10 +162,7 @@ impl PathInputs {
             None => Ok(Paths {
                 config_file: config_dir.join(CONFIG_FILE_NAME),
                 default_data_dir: data_dir,
-                legacy_config: self
-                    .home
-                    .as_ref()
-                    .map(|h| h.join(".annal").join(CONFIG_FILE_NAME)),
+                legacy_config: self.home.as_ref().map(|h| h.join(".annal").join(CONFIG_FILE_NAME)),
             }),
         }
     }
@@ -210,10 +181,7 @@ impl Config {
                 column: at.column(),
                 message: err.to_string(),
             },
-            None => ConfigError::Invalid {
-                path: path.to_path_buf(),
-                message: err.to_string(),
-            },
+            None => ConfigError::Invalid { path: path.to_path_buf(), message: err.to_string() },
         })?;
         config.expand_home();
         Ok(config)
@@ -233,9 +201,7 @@ impl Config {
 
     /// The data dir: the config's own `data_dir` or the resolved default.
     pub fn data_dir(&self, paths: &Paths) -> PathBuf {
-        self.data_dir
-            .clone()
-            .unwrap_or_else(|| paths.default_data_dir.clone())
+        self.data_dir.clone().unwrap_or_else(|| paths.default_data_dir.clone())
     }
 
     fn all_paths(&self) -> impl Iterator<Item = &PathBuf> {
@@ -307,15 +273,10 @@ fn resolve_watch_path(path: &Path) -> Result<PathBuf, ConfigError> {
     let canonical = match std::fs::canonicalize(path) {
         Ok(p) => p,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ConfigError::WatchPathMissing {
-                path: path.to_path_buf(),
-            });
+            return Err(ConfigError::WatchPathMissing { path: path.to_path_buf() });
         }
         Err(source) => {
-            return Err(ConfigError::WatchPathUnreadable {
-                path: path.to_path_buf(),
-                source,
-            });
+            return Err(ConfigError::WatchPathUnreadable { path: path.to_path_buf(), source });
         }
     };
     if !canonical.is_dir() {
@@ -343,22 +304,10 @@ fn dedup_patterns(patterns: Vec<String>) -> Vec<String> {
 #[serde(tag = "field", rename_all = "snake_case")]
 pub enum ProjectChange {
     Created,
-    WatchPaths {
-        before: Vec<PathBuf>,
-        after: Vec<PathBuf>,
-    },
-    WatchPatterns {
-        before: Vec<String>,
-        after: Vec<String>,
-    },
-    WatchExclude {
-        before: Vec<String>,
-        after: Vec<String>,
-    },
-    Watch {
-        before: bool,
-        after: bool,
-    },
+    WatchPaths { before: Vec<PathBuf>, after: Vec<PathBuf> },
+    WatchPatterns { before: Vec<String>, after: Vec<String> },
+    WatchExclude { before: Vec<String>, after: Vec<String> },
+    Watch { before: bool, after: bool },
 }
 
 /// The project after a merge and what changed; no changes means the call was a no-op.
@@ -401,10 +350,7 @@ pub fn merge_project(existing: Option<&ProjectConfig>, init: ResolvedInit) -> Me
     if let Some(after) = init.watch
         && after != project.watch
     {
-        changes.push(ProjectChange::Watch {
-            before: project.watch,
-            after,
-        });
+        changes.push(ProjectChange::Watch { before: project.watch, after });
         project.watch = after;
     }
     MergeOutcome { project, changes }
@@ -479,9 +425,9 @@ impl ConfigFile {
             tokio::task::spawn_blocking(move || write_atomically(&path, yaml.as_bytes()))
                 .await
                 .map_err(|join| ConfigError::Write {
-                    path: self.path.clone(),
-                    source: std::io::Error::other(join.to_string()),
-                })??;
+                path: self.path.clone(),
+                source: std::io::Error::other(join.to_string()),
+            })??;
             match self.current.write() {
                 Ok(mut guard) => *guard = Arc::new(next),
                 Err(poisoned) => *poisoned.into_inner() = Arc::new(next),
@@ -498,9 +444,7 @@ impl ConfigFile {
     ) -> Result<MergeOutcome, ConfigError> {
         self.update(|config| {
             let outcome = merge_project(config.projects.get(name), init);
-            config
-                .projects
-                .insert(name.clone(), outcome.project.clone());
+            config.projects.insert(name.clone(), outcome.project.clone());
             Ok(outcome)
         })
         .await
@@ -510,26 +454,19 @@ impl ConfigFile {
 fn read_config(path: &Path) -> Result<Option<Config>, ConfigError> {
     match std::fs::read(path) {
         Ok(bytes) => {
-            let text = String::from_utf8(bytes).map_err(|_| ConfigError::NotUtf8 {
-                path: path.to_path_buf(),
-            })?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| ConfigError::NotUtf8 { path: path.to_path_buf() })?;
             Config::parse(&text, path).map(Some)
         }
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        }),
+        Err(source) => Err(ConfigError::Read { path: path.to_path_buf(), source }),
     }
 }
 
 /// Temp file in the same directory, fsync, rename over the target, fsync the directory: a
 /// crash leaves either the old or the new file, never a mix.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ConfigError> {
-    let err = |source| ConfigError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
+    let err = |source| ConfigError::Write { path: path.to_path_buf(), source };
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
@@ -539,8 +476,6 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ConfigError> {
     tmp.write_all(bytes).map_err(err)?;
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
-    std::fs::File::open(&dir)
-        .and_then(|d| d.sync_all())
-        .map_err(err)?;
+    std::fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(err)?;
     Ok(())
 }

@@ -66,14 +66,9 @@ impl ModelSearch {
         bundled_dir: Option<PathBuf>,
         data_dir: &Path,
     ) -> Self {
-        let var = |name| {
-            std::env::var_os(name)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        let hf_cache = var("HF_HUB_CACHE")
-            .or_else(|| var("HF_HOME").map(|h| h.join("hub")))
-            .or_else(|| {
+        let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let hf_cache =
+            var("HF_HUB_CACHE").or_else(|| var("HF_HOME").map(|h| h.join("hub"))).or_else(|| {
                 directories::BaseDirs::new()
                     .map(|b| b.home_dir().join(".cache").join("huggingface").join("hub"))
             });
@@ -135,10 +130,7 @@ impl std::fmt::Debug for MiniLm {
 
 impl MiniLm {
     pub fn load(dir: &Path) -> Result<Self, EmbedError> {
-        let fail = |message: String| EmbedError::Load {
-            dir: dir.to_path_buf(),
-            message,
-        };
+        let fail = |message: String| EmbedError::Load { dir: dir.to_path_buf(), message };
         let device = Device::Cpu;
         let config_text = std::fs::read_to_string(dir.join("config.json"))
             .map_err(|e| fail(format!("config.json: {e}")))?;
@@ -147,10 +139,7 @@ impl MiniLm {
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
             .map_err(|e| fail(format!("tokenizer.json: {e}")))?;
         // tokenizer.json pins padding and truncation at 128; sentence-transformers uses 256.
-        let mut padding = tokenizer
-            .get_padding()
-            .cloned()
-            .unwrap_or_else(PaddingParams::default);
+        let mut padding = tokenizer.get_padding().cloned().unwrap_or_else(PaddingParams::default);
         padding.strategy = PaddingStrategy::BatchLongest;
         tokenizer.with_padding(Some(padding));
         tokenizer
@@ -163,11 +152,7 @@ impl MiniLm {
             .map_err(|e| fail(format!("model.safetensors: {e}")))?;
         let vb = VarBuilder::from_tensors(weights, DType::F32, &device);
         let model = BertModel::load(vb, &config).map_err(|e| fail(format!("weights: {e}")))?;
-        Ok(Self {
-            model,
-            tokenizer,
-            device,
-        })
+        Ok(Self { model, tokenizer, device })
     }
 
     fn forward(&self, texts: &[&str]) -> candle_core::Result<Vec<Vec<f32>>> {
@@ -201,8 +186,7 @@ impl Embedder for MiniLm {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        self.forward(texts)
-            .map_err(|e| EmbedError::Inference(e.to_string()))
+        self.forward(texts).map_err(|e| EmbedError::Inference(e.to_string()))
     }
 }
 
@@ -239,9 +223,7 @@ struct Shared {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Queues> {
         // Jobs are plain data; a panic elsewhere cannot leave them half-updated.
-        self.queues
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.queues.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -277,10 +259,7 @@ impl EmbedService {
         E: Embedder + 'static,
         F: FnOnce() -> Result<E, EmbedError> + Send + 'static,
     {
-        let shared = Arc::new(Shared {
-            queues: Mutex::default(),
-            ready: Condvar::new(),
-        });
+        let shared = Arc::new(Shared { queues: Mutex::default(), ready: Condvar::new() });
         let worker = Arc::clone(&shared);
         let spawned = std::thread::Builder::new()
             .name("annal-embed".into())
@@ -291,9 +270,7 @@ impl EmbedService {
             queues.closed = true;
             tracing::error!("cannot start the embedding thread: {err}");
         }
-        Self {
-            handle: Arc::new(ServiceHandle { shared }),
-        }
+        Self { handle: Arc::new(ServiceHandle { shared }) }
     }
 
     /// Starts the service over the MiniLM model found by `search`.
@@ -318,11 +295,7 @@ impl EmbedService {
         let (reply, answer) = oneshot::channel();
         let mut ordered: Vec<(usize, String)> = texts.into_iter().enumerate().collect();
         ordered.sort_by_key(|(_, text)| text.len());
-        let job = Job {
-            done: Vec::with_capacity(ordered.len()),
-            texts: ordered,
-            reply,
-        };
+        let job = Job { done: Vec::with_capacity(ordered.len()), texts: ordered, reply };
         {
             let mut queues = self.handle.shared.lock();
             if queues.closed {
@@ -339,9 +312,7 @@ impl EmbedService {
 
     pub async fn embed_one(&self, text: String) -> Result<Vec<f32>, EmbedError> {
         let mut vectors = self.embed(vec![text], Priority::Interactive).await?;
-        vectors
-            .pop()
-            .ok_or_else(|| EmbedError::Inference("no vector returned".into()))
+        vectors.pop().ok_or_else(|| EmbedError::Inference("no vector returned".into()))
     }
 }
 
@@ -389,9 +360,7 @@ fn run_worker<E: Embedder, F: FnOnce() -> Result<E, EmbedError>>(shared: &Shared
         }
         if job.texts.is_empty() {
             job.done.sort_by_key(|(i, _)| *i);
-            let _ = job
-                .reply
-                .send(Ok(job.done.into_iter().map(|(_, v)| v).collect()));
+            let _ = job.reply.send(Ok(job.done.into_iter().map(|(_, v)| v).collect()));
         } else if from_interactive {
             shared.lock().interactive.push_front(job);
         } else {

@@ -8,5 +8,6 @@ pub mod embed;
 pub mod memories;
 pub mod memory;
 pub mod project;
+pub mod search;
 pub mod store;
 pub mod vector_index;

@@ -76,9 +76,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
             let started = Instant::now();
             let vector = runtime.block_on(async {
-                EmbedService::minilm(search)
-                    .embed_one("Annal remembers decisions.".into())
-                    .await
+                EmbedService::minilm(search).embed_one("Annal remembers decisions.".into()).await
             })?;
             writeln!(
                 out,

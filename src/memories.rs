@@ -3,15 +3,21 @@
 //! This is the one code path behind every adapter (MCP tools, HTTP routes, CLI, Tauri
 //! commands); adapters parse their input, call one function here and render the result.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use chrono::{Duration, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::embed::{EmbedError, EmbedService, Priority};
 use crate::memory::{
     ChunkType, Content, InvalidMemory, Memory, MemoryId, NewMemory, Source, TagEdit, Tags,
 };
 use crate::project::{InvalidProjectName, ProjectName};
-use crate::store::{MemoryUpdate, Store, StoreError, StoreItem};
+use crate::store::{MemoryUpdate, Store, StoreError, StoreItem, StoreOutcome};
+
+/// Most memories one `store_batch` call may carry.
+pub const MAX_BATCH: usize = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MemoryError {
@@ -25,6 +31,23 @@ pub enum MemoryError {
     Embed(#[from] EmbedError),
     #[error("max_age_days must be between 1 and 36500, got {0}")]
     MaxAge(i64),
+    #[error("memories is empty; give at least one memory")]
+    EmptyBatch,
+    #[error("memories has {count} items; at most {MAX_BATCH} are allowed per call")]
+    BatchTooLarge { count: usize },
+    #[error("memories[{index}]: {problem}")]
+    BatchItem { index: usize, problem: InvalidMemory },
+    #[error("memories[{index}]: {field} is missing")]
+    BatchItemMissing { index: usize, field: &'static str },
+}
+
+/// One item of `store_batch`, as received: missing fields are reported with the item index.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct BatchItem {
+    pub content: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub source: Option<String>,
+    pub supersedes: Option<String>,
 }
 
 /// The result of `expand_memories`: what was found, and which ids were not.
@@ -47,18 +70,41 @@ pub struct PruneReport {
 pub struct Memories {
     store: Store,
     embedder: EmbedService,
+    /// Embeddings of tag names for fuzzy tag filters. Keyed by the tag text, whose embedding
+    /// never changes, so entries never go stale; which tags exist comes from the index.
+    tag_vectors: Arc<Mutex<HashMap<String, Vec<f32>>>>,
 }
 
 impl Memories {
     pub fn new(store: Store, embedder: EmbedService) -> Self {
-        Self { store, embedder }
+        Self { store, embedder, tag_vectors: Arc::default() }
     }
 
     pub fn store(&self) -> &Store {
         &self.store
     }
 
-    /// Stores an agent memory, registering the project if it is new.
+    pub fn embedder(&self) -> &EmbedService {
+        &self.embedder
+    }
+
+    /// Embeddings of `tags`, computing (in one batch) only those not seen before.
+    pub(crate) async fn tag_vectors(
+        &self,
+        tags: Vec<String>,
+    ) -> Result<HashMap<String, Vec<f32>>, EmbedError> {
+        let missing: Vec<String> = {
+            let known = self.tag_vectors.lock().unwrap_or_else(|p| p.into_inner());
+            tags.iter().filter(|t| !known.contains_key(*t)).cloned().collect()
+        };
+        let computed = self.embedder.embed(missing.clone(), Priority::Interactive).await?;
+        let mut known = self.tag_vectors.lock().unwrap_or_else(|p| p.into_inner());
+        known.extend(missing.into_iter().zip(computed));
+        Ok(tags.into_iter().filter_map(|t| known.get(&t).map(|v| (t, v.clone()))).collect())
+    }
+
+    /// `store_memory`: stores an agent memory unless it repeats a live one (SPEC §5),
+    /// registering the project if it is new.
     pub async fn remember(
         &self,
         project: &str,
@@ -66,35 +112,56 @@ impl Memories {
         tags: Vec<String>,
         source: Option<String>,
         supersedes: Option<String>,
-    ) -> Result<String, MemoryError> {
+    ) -> Result<StoreOutcome, MemoryError> {
         let project = ProjectName::parse(project)?;
         let memory = NewMemory::agent(content, tags, source.unwrap_or_default())?;
         let supersedes = supersedes.as_deref().map(MemoryId::parse).transpose()?;
-        let vector = self
-            .embedder
-            .embed_one(memory.content.as_str().to_owned())
-            .await?;
-        let mut ids = self
-            .store
-            .insert(
-                &project,
-                vec![StoreItem {
-                    memory,
-                    vector,
-                    supersedes,
-                }],
-            )
-            .await?;
-        ids.pop().ok_or_else(|| StoreError::Closed.into())
+        let vector = self.embedder.embed_one(memory.content.as_str().to_owned()).await?;
+        let item = StoreItem { memory, vector, supersedes };
+        let mut outcomes = self.store.insert_deduplicated(&project, vec![item]).await?;
+        outcomes.pop().ok_or_else(|| StoreError::Closed.into())
+    }
+
+    /// `store_batch`: validates every item first (errors name the item), embeds them in one
+    /// batch, and reports per item.
+    pub async fn remember_batch(
+        &self,
+        project: &str,
+        items: Vec<BatchItem>,
+    ) -> Result<Vec<StoreOutcome>, MemoryError> {
+        let project = ProjectName::parse(project)?;
+        if items.is_empty() {
+            return Err(MemoryError::EmptyBatch);
+        }
+        if items.len() > MAX_BATCH {
+            return Err(MemoryError::BatchTooLarge { count: items.len() });
+        }
+        let mut validated = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            let content =
+                item.content.ok_or(MemoryError::BatchItemMissing { index, field: "content" })?;
+            let tags = item.tags.ok_or(MemoryError::BatchItemMissing { index, field: "tags" })?;
+            let at = |problem| MemoryError::BatchItem { index, problem };
+            let memory =
+                NewMemory::agent(content, tags, item.source.unwrap_or_default()).map_err(at)?;
+            let supersedes =
+                item.supersedes.as_deref().map(MemoryId::parse).transpose().map_err(at)?;
+            validated.push((memory, supersedes));
+        }
+        let texts = validated.iter().map(|(m, _)| m.content.as_str().to_owned()).collect();
+        let vectors = self.embedder.embed(texts, Priority::Interactive).await?;
+        let items = validated
+            .into_iter()
+            .zip(vectors)
+            .map(|((memory, supersedes), vector)| StoreItem { memory, vector, supersedes })
+            .collect();
+        Ok(self.store.insert_deduplicated(&project, items).await?)
     }
 
     /// Full memories by id; counts as an access for the agent memories among them.
     pub async fn expand(&self, project: &str, ids: Vec<String>) -> Result<Expanded, MemoryError> {
         let project = ProjectName::parse(project)?;
-        let ids = ids
-            .iter()
-            .map(|id| MemoryId::parse(id))
-            .collect::<Result<Vec<_>, _>>()?;
+        let ids = ids.iter().map(|id| MemoryId::parse(id)).collect::<Result<Vec<_>, _>>()?;
         let memories = self.store.get(&project, ids.clone()).await?;
         let missing = ids
             .iter()
@@ -102,9 +169,7 @@ impl Memories {
             .map(|id| id.as_str().to_owned())
             .collect();
         let found = memories.iter().map(|m| m.id.clone()).collect();
-        self.store
-            .record_access(&project, found, Utc::now())
-            .await?;
+        self.store.record_access(&project, found, Utc::now()).await?;
         Ok(Expanded { memories, missing })
     }
 
@@ -136,18 +201,7 @@ impl Memories {
         if content.is_none() && tags.is_none() && source.is_none() {
             return Err(StoreError::NothingToUpdate.into());
         }
-        Ok(self
-            .store
-            .update(
-                &project,
-                &id,
-                MemoryUpdate {
-                    content,
-                    tags,
-                    source,
-                },
-            )
-            .await?)
+        Ok(self.store.update(&project, &id, MemoryUpdate { content, tags, source }).await?)
     }
 
     /// `retag_memory`: returns the final tags.
@@ -184,23 +238,13 @@ impl Memories {
             return Err(MemoryError::MaxAge(max_age_days));
         }
         let cutoff = Utc::now() - Duration::days(max_age_days);
-        let stale = self
-            .store
-            .find_stale(&project, cutoff, include_never_accessed)
-            .await?;
+        let stale = self.store.find_stale(&project, cutoff, include_never_accessed).await?;
         let deleted = if dry_run {
             0
         } else {
-            let ids = stale
-                .iter()
-                .map(|m| MemoryId::parse(&m.id))
-                .collect::<Result<_, _>>()?;
+            let ids = stale.iter().map(|m| MemoryId::parse(&m.id)).collect::<Result<_, _>>()?;
             self.store.delete_many(&project, ids).await?
         };
-        Ok(PruneReport {
-            stale,
-            deleted,
-            dry_run,
-        })
+        Ok(PruneReport { stale, deleted, dry_run })
     }
 }

@@ -83,10 +83,7 @@ impl Content {
         }
         let limit = kind.content_limit();
         if text.len() > limit {
-            return Err(InvalidMemory::ContentTooLarge {
-                bytes: text.len(),
-                limit,
-            });
+            return Err(InvalidMemory::ContentTooLarge { bytes: text.len(), limit });
         }
         Ok(Self(text))
     }
@@ -144,10 +141,7 @@ pub fn normalize_tags<S: AsRef<str>>(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TagEdit {
     Set(Tags),
-    Change {
-        add: Vec<String>,
-        remove: Vec<String>,
-    },
+    Change { add: Vec<String>, remove: Vec<String> },
 }
 
 impl TagEdit {
@@ -310,33 +304,18 @@ mod tests {
             TagEdit::from_parts(tags(&["a"]), None, tags(&["b"])),
             Err(InvalidMemory::MixedTagEdit)
         );
-        assert_eq!(
-            TagEdit::from_parts(None, None, None),
-            Err(InvalidMemory::NoTagEdit)
-        );
-        assert_eq!(
-            TagEdit::from_parts(tags(&[" "]), None, None),
-            Err(InvalidMemory::NoTagEdit)
-        );
+        assert_eq!(TagEdit::from_parts(None, None, None), Err(InvalidMemory::NoTagEdit));
+        assert_eq!(TagEdit::from_parts(tags(&[" "]), None, None), Err(InvalidMemory::NoTagEdit));
         let edit = TagEdit::from_parts(tags(&["New"]), tags(&["old"]), None).expect("valid");
         let current = ["old".to_string(), "keep".to_string()];
-        assert_eq!(
-            edit.apply(&current).expect("tags").as_slice(),
-            ["keep", "new"]
-        );
+        assert_eq!(edit.apply(&current).expect("tags").as_slice(), ["keep", "new"]);
         let strip = TagEdit::from_parts(None, tags(&["old", "keep"]), None).expect("valid");
-        assert_eq!(
-            strip.apply(&current),
-            Err(InvalidMemory::WouldRemoveAllTags)
-        );
+        assert_eq!(strip.apply(&current), Err(InvalidMemory::WouldRemoveAllTags));
     }
 
     #[test]
     fn content_limits_depend_on_the_chunk_type() {
-        assert_eq!(
-            Content::new(" \n\t", ChunkType::AgentMemory),
-            Err(InvalidMemory::EmptyContent)
-        );
+        assert_eq!(Content::new(" \n\t", ChunkType::AgentMemory), Err(InvalidMemory::EmptyContent));
         let big = "x".repeat(MAX_CONTENT_BYTES + 1);
         assert!(Content::new(big.clone(), ChunkType::AgentMemory).is_err());
         assert!(Content::new(big, ChunkType::FileIndexed).is_ok());

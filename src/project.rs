@@ -46,11 +46,9 @@ impl ProjectName {
         };
         match reason {
             None => Ok(Self(name.to_owned())),
-            Some(reason) => Err(InvalidProjectName {
-                name: name.to_owned(),
-                reason,
-                suggestion: suggest(name),
-            }),
+            Some(reason) => {
+                Err(InvalidProjectName { name: name.to_owned(), reason, suggestion: suggest(name) })
+            }
         }
     }
 
@@ -69,17 +67,10 @@ fn suggest(name: &str) -> String {
             out.push(c);
         }
     }
-    let trimmed: String = out
-        .trim_start_matches(['.', '-'])
-        .chars()
-        .take(MAX_PROJECT_NAME_LEN)
-        .collect();
+    let trimmed: String =
+        out.trim_start_matches(['.', '-']).chars().take(MAX_PROJECT_NAME_LEN).collect();
     let trimmed = trimmed.trim_end_matches('-');
-    if trimmed.is_empty() {
-        "my-project".to_owned()
-    } else {
-        trimmed.to_owned()
-    }
+    if trimmed.is_empty() { "my-project".to_owned() } else { trimmed.to_owned() }
 }
 
 impl TryFrom<String> for ProjectName {

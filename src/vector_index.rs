@@ -8,15 +8,33 @@
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use chrono::{DateTime, Utc};
 
 use crate::embed::DIMENSIONS;
+use crate::memory::ChunkType;
 
-/// One project's vectors. Not synchronised itself: the owner wraps it in a lock.
+/// What filters look at, kept beside each vector so filtering never touches the database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryMeta {
+    pub chunk_type: ChunkType,
+    pub created_at: DateTime<Utc>,
+    pub superseded: bool,
+    pub source: String,
+    pub tags: Vec<String>,
+}
+
+/// One project's vectors and their metadata. Not synchronised itself: [`VectorIndex`] wraps
+/// each project in its own lock.
 #[derive(Debug, Default, Clone)]
 pub struct ProjectVectors {
     ids: Vec<String>,
     data: Vec<f32>,
+    meta: Vec<EntryMeta>,
     positions: HashMap<String, usize>,
+    /// How many entries carry each tag, so known tags are listed without a scan.
+    tag_counts: HashMap<String, usize>,
 }
 
 /// A scored candidate.
@@ -29,10 +47,10 @@ pub struct Scored {
 impl ProjectVectors {
     /// Builds the index from stored rows; rows whose vector has the wrong length are skipped
     /// (the store refuses to write them, so this only guards against a damaged file).
-    pub fn from_rows(rows: impl IntoIterator<Item = (String, Vec<f32>)>) -> Self {
+    pub fn from_rows(rows: impl IntoIterator<Item = (String, Vec<f32>, EntryMeta)>) -> Self {
         let mut index = Self::default();
-        for (id, vector) in rows {
-            index.upsert(&id, &vector);
+        for (id, vector, meta) in rows {
+            index.upsert(&id, &vector, meta);
         }
         index
     }
@@ -45,27 +63,29 @@ impl ProjectVectors {
         self.ids.is_empty()
     }
 
-    /// Adds a vector or replaces the one stored under `id`.
-    pub fn upsert(&mut self, id: &str, vector: &[f32]) {
+    /// Adds an entry or replaces the one stored under `id`.
+    pub fn upsert(&mut self, id: &str, vector: &[f32], meta: EntryMeta) {
         if vector.len() != DIMENSIONS {
-            tracing::warn!(
-                id,
-                len = vector.len(),
-                "vector of the wrong length not indexed"
-            );
+            tracing::warn!(id, len = vector.len(), "vector of the wrong length not indexed");
             return;
         }
+        self.count_tags(&meta.tags, true);
         match self.positions.get(id) {
-            Some(&at) => self.data[at * DIMENSIONS..(at + 1) * DIMENSIONS].copy_from_slice(vector),
+            Some(&at) => {
+                self.data[at * DIMENSIONS..(at + 1) * DIMENSIONS].copy_from_slice(vector);
+                let old = std::mem::replace(&mut self.meta[at], meta);
+                self.count_tags(&old.tags, false);
+            }
             None => {
                 self.positions.insert(id.to_owned(), self.ids.len());
                 self.ids.push(id.to_owned());
                 self.data.extend_from_slice(vector);
+                self.meta.push(meta);
             }
         }
     }
 
-    /// Removes `id` if present (the last vector moves into its slot).
+    /// Removes `id` if present (the last entry moves into its slot).
     pub fn remove(&mut self, id: &str) {
         let Some(at) = self.positions.remove(id) else {
             return;
@@ -75,22 +95,58 @@ impl ProjectVectors {
             let (head, tail) = self.data.split_at_mut(last * DIMENSIONS);
             head[at * DIMENSIONS..(at + 1) * DIMENSIONS].copy_from_slice(&tail[..DIMENSIONS]);
             self.ids.swap(at, last);
+            self.meta.swap(at, last);
             self.positions.insert(self.ids[at].clone(), at);
         }
         self.ids.pop();
+        if let Some(meta) = self.meta.pop() {
+            self.count_tags(&meta.tags, false);
+        }
         self.data.truncate(last * DIMENSIONS);
+    }
+
+    fn count_tags(&mut self, tags: &[String], add: bool) {
+        for tag in tags {
+            if add {
+                *self.tag_counts.entry(tag.clone()).or_default() += 1;
+            } else if let Some(count) = self.tag_counts.get_mut(tag) {
+                *count -= 1;
+                if *count == 0 {
+                    self.tag_counts.remove(tag);
+                }
+            }
+        }
+    }
+
+    /// Every tag some entry carries.
+    pub fn known_tags(&self) -> impl Iterator<Item = &str> {
+        self.tag_counts.keys().map(String::as_str)
+    }
+
+    pub fn meta(&self, id: &str) -> Option<&EntryMeta> {
+        self.positions.get(id).map(|&at| &self.meta[at])
+    }
+
+    /// Cosine similarity of `query` with the entry `id`.
+    pub fn score(&self, id: &str, query: &[f32]) -> Option<f32> {
+        let at = *self.positions.get(id)?;
+        Some(dot(query, &self.data[at * DIMENSIONS..(at + 1) * DIMENSIONS]))
     }
 
     /// The `k` most similar vectors among those `allow` accepts, best first. The filter runs
     /// before ranking, so fewer than `k` come back only when fewer than `k` are allowed.
-    pub fn top_k(&self, query: &[f32], k: usize, allow: impl Fn(&str) -> bool) -> Vec<Scored> {
+    pub fn top_k(
+        &self,
+        query: &[f32],
+        k: usize,
+        allow: impl Fn(&EntryMeta) -> bool,
+    ) -> Vec<Scored> {
         if k == 0 || query.len() != DIMENSIONS {
             return Vec::new();
         }
         let mut best: BinaryHeap<MinScore> = BinaryHeap::with_capacity(k + 1);
         for (row, vector) in self.data.chunks_exact(DIMENSIONS).enumerate() {
-            let id = &self.ids[row];
-            if !allow(id) {
+            if !allow(&self.meta[row]) {
                 continue;
             }
             let score = dot(query, vector);
@@ -103,14 +159,43 @@ impl ProjectVectors {
         }
         let mut out: Vec<Scored> = best
             .into_iter()
-            .map(|m| Scored {
-                id: self.ids[m.row].clone(),
-                score: m.score,
-            })
+            .map(|m| Scored { id: self.ids[m.row].clone(), score: m.score })
             .collect();
         out.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         out
     }
+}
+
+/// Every project's [`ProjectVectors`], each behind its own lock so a scan of one project
+/// never delays writes to another. Locks are held for memory operations only, never for I/O.
+#[derive(Debug, Default)]
+pub struct VectorIndex {
+    projects: RwLock<HashMap<String, Arc<RwLock<ProjectVectors>>>>,
+}
+
+impl VectorIndex {
+    /// The project's shard, if the project has ever held a memory.
+    pub fn project(&self, project: &str) -> Option<Arc<RwLock<ProjectVectors>>> {
+        read(&self.projects).get(project).cloned()
+    }
+
+    /// The project's shard, created empty when missing.
+    pub fn project_or_default(&self, project: &str) -> Arc<RwLock<ProjectVectors>> {
+        if let Some(shard) = self.project(project) {
+            return shard;
+        }
+        Arc::clone(write(&self.projects).entry(project.to_owned()).or_default())
+    }
+}
+
+/// Reads through a poisoned lock: the index holds plain data that a panicking writer leaves
+/// whole (every mutation completes before it could panic on anything but memory exhaustion).
+pub fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Dot product with eight independent accumulators, which the compiler turns into SIMD; the
@@ -118,12 +203,7 @@ impl ProjectVectors {
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a8
-        .remainder()
-        .iter()
-        .zip(b8.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
+    let tail: f32 = a8.remainder().iter().zip(b8.remainder()).map(|(x, y)| x * y).sum();
     for (x, y) in a8.zip(b8) {
         for i in 0..8 {
             acc[i] += x[i] * y[i];
@@ -155,10 +235,7 @@ impl PartialOrd for MinScore {
 
 impl Ord for MinScore {
     fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .score
-            .total_cmp(&self.score)
-            .then_with(|| self.row.cmp(&other.row))
+        other.score.total_cmp(&self.score).then_with(|| self.row.cmp(&other.row))
     }
 }
 
@@ -181,67 +258,67 @@ mod tests {
         raw.into_iter().map(|x| x / norm).collect()
     }
 
-    fn brute_force(rows: &[(String, Vec<f32>)], query: &[f32], k: usize) -> Vec<String> {
+    fn meta(tag: &str) -> EntryMeta {
+        EntryMeta {
+            chunk_type: ChunkType::AgentMemory,
+            created_at: Utc::now(),
+            superseded: false,
+            source: String::new(),
+            tags: vec![tag.to_owned()],
+        }
+    }
+
+    fn brute_force(rows: &[(String, Vec<f32>, EntryMeta)], query: &[f32], k: usize) -> Vec<String> {
         let mut scored: Vec<(f32, &String)> = rows
             .iter()
-            .map(|(id, v)| (v.iter().zip(query).map(|(a, b)| a * b).sum(), id))
+            .map(|(id, v, _)| (v.iter().zip(query).map(|(a, b)| a * b).sum(), id))
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-        scored
-            .into_iter()
-            .take(k)
-            .map(|(_, id)| id.clone())
-            .collect()
+        scored.into_iter().take(k).map(|(_, id)| id.clone()).collect()
     }
 
     #[test]
     fn top_k_equals_a_brute_force_ranking_under_a_filter() {
-        let rows: Vec<(String, Vec<f32>)> =
-            (0..2000).map(|i| (format!("m{i:04}"), vector(i))).collect();
+        let rows: Vec<(String, Vec<f32>, EntryMeta)> = (0..2000)
+            .map(|i| {
+                let tag = if i % 300 == 13 { "rare" } else { "common" };
+                (format!("m{i:04}"), vector(i), meta(tag))
+            })
+            .collect();
         let index = ProjectVectors::from_rows(rows.clone());
         let query = vector(99_999);
-        let top: Vec<String> = index
-            .top_k(&query, 10, |_| true)
-            .into_iter()
-            .map(|s| s.id)
-            .collect();
-        assert_eq!(top, brute_force(&rows, &query, 10));
+        let ids = |scored: Vec<Scored>| scored.into_iter().map(|s| s.id).collect::<Vec<_>>();
+        assert_eq!(ids(index.top_k(&query, 10, |_| true)), brute_force(&rows, &query, 10));
 
-        // Only 7 rows pass the filter: asking for 5 returns 5, asking for 20 returns all 7.
-        let rare = |id: &str| id.ends_with("13");
-        let allowed: Vec<_> = rows.iter().filter(|(id, _)| rare(id)).cloned().collect();
-        assert!(allowed.len() < 25);
-        let five: Vec<String> = index
-            .top_k(&query, 5, rare)
-            .into_iter()
-            .map(|s| s.id)
-            .collect();
-        assert_eq!(five, brute_force(&allowed, &query, 5));
-        assert_eq!(index.top_k(&query, 100, rare).len(), allowed.len());
+        // Only 7 rows pass the filter: asking for 5 returns 5, asking for 100 returns all 7.
+        let rare = |m: &EntryMeta| m.tags[0] == "rare";
+        let allowed: Vec<_> = rows.iter().filter(|(_, _, m)| rare(m)).cloned().collect();
+        assert_eq!(allowed.len(), 7);
+        assert_eq!(ids(index.top_k(&query, 5, rare)), brute_force(&allowed, &query, 5));
+        assert_eq!(index.top_k(&query, 100, rare).len(), 7);
     }
 
     #[test]
-    fn upsert_and_remove_keep_positions_consistent() {
+    fn upsert_and_remove_keep_positions_and_tags_consistent() {
         let mut index = ProjectVectors::default();
         for i in 0..5 {
-            index.upsert(&format!("m{i}"), &vector(i));
+            index.upsert(&format!("m{i}"), &vector(i), meta(&format!("t{i}")));
         }
         index.remove("m1");
         index.remove("m1");
-        index.upsert("m3", &vector(42));
+        index.upsert("m3", &vector(42), meta("t3-new"));
         index.remove("m4");
         assert_eq!(index.len(), 3);
         let hit = index.top_k(&vector(42), 1, |_| true);
         assert_eq!(hit[0].id, "m3");
         assert!((hit[0].score - 1.0).abs() < 1e-5);
-        let best_m2 = index.top_k(&vector(2), 1, |_| true);
-        assert_eq!(best_m2[0].id, "m2");
-        index.upsert("short", &[1.0, 0.0]);
-        assert_eq!(
-            index.len(),
-            3,
-            "a vector of the wrong length is not indexed"
-        );
+        assert_eq!(index.top_k(&vector(2), 1, |_| true)[0].id, "m2");
+        assert_eq!(index.meta("m2").map(|m| m.tags[0].as_str()), Some("t2"));
+        let mut tags: Vec<_> = index.known_tags().collect();
+        tags.sort();
+        assert_eq!(tags, ["t0", "t2", "t3-new"]);
+        index.upsert("short", &[1.0, 0.0], meta("x"));
+        assert_eq!(index.len(), 3, "a vector of the wrong length is not indexed");
     }
 
     #[test]
@@ -251,11 +328,7 @@ mod tests {
         assert!((dot(&a, &b) - plain).abs() < 1e-5);
         assert!(
             (dot(&a[..13], &b[..13])
-                - a[..13]
-                    .iter()
-                    .zip(&b[..13])
-                    .map(|(x, y)| x * y)
-                    .sum::<f32>())
+                - a[..13].iter().zip(&b[..13]).map(|(x, y)| x * y).sum::<f32>())
             .abs()
                 < 1e-6
         );

@@ -12,12 +12,9 @@ use annal::project::ProjectName;
 use crate::util::assert_err_contains;
 
 fn paths_in(dir: &Path) -> Paths {
-    PathInputs {
-        annal_home: Some(dir.to_path_buf()),
-        ..Default::default()
-    }
-    .resolve()
-    .expect("paths")
+    PathInputs { annal_home: Some(dir.to_path_buf()), ..Default::default() }
+        .resolve()
+        .expect("paths")
 }
 
 fn name(n: &str) -> ProjectName {
@@ -44,26 +41,14 @@ fn paths_resolve_in_the_documented_order() {
     assert_eq!(resolved.default_data_dir, PathBuf::from("/h/data"));
     assert_eq!(resolved.legacy_config, None);
 
-    let explicit = PathInputs {
-        explicit_config: Some("/x/c.yaml".into()),
-        ..home.clone()
-    };
-    assert_eq!(
-        explicit.resolve().expect("explicit").config_file,
-        PathBuf::from("/x/c.yaml")
-    );
+    let explicit = PathInputs { explicit_config: Some("/x/c.yaml".into()), ..home.clone() };
+    assert_eq!(explicit.resolve().expect("explicit").config_file, PathBuf::from("/x/c.yaml"));
 
-    let platform = PathInputs {
-        annal_home: None,
-        ..home
-    };
+    let platform = PathInputs { annal_home: None, ..home };
     let resolved = platform.resolve().expect("platform");
     assert_eq!(resolved.config_file, PathBuf::from("/cfg/config.yaml"));
     assert_eq!(resolved.default_data_dir, PathBuf::from("/data"));
-    assert_eq!(
-        resolved.legacy_config,
-        Some(PathBuf::from("/home/u/.annal/config.yaml"))
-    );
+    assert_eq!(resolved.legacy_config, Some(PathBuf::from("/home/u/.annal/config.yaml")));
 
     assert_err_contains(PathInputs::default().resolve(), "ANNAL_HOME");
 }
@@ -73,14 +58,11 @@ async fn a_saved_config_loads_back_equal() {
     let home = tempfile::tempdir().expect("dir");
     let docs = tempfile::tempdir().expect("docs");
     let file = ConfigFile::load(paths_in(home.path())).expect("load");
-    let init = init_paths(&[docs.path()])
-        .resolve(Path::new("/"))
-        .expect("resolve");
+    let init = init_paths(&[docs.path()]).resolve(Path::new("/")).expect("resolve");
     file.init_project(&name("app"), init).await.expect("init");
     file.update(|c| {
         c.port = 9300;
-        c.extra
-            .insert("future_key".into(), serde_yaml::Value::Bool(true));
+        c.extra.insert("future_key".into(), serde_yaml::Value::Bool(true));
         Ok(())
     })
     .await
@@ -89,10 +71,7 @@ async fn a_saved_config_loads_back_equal() {
     assert_eq!(*reloaded.snapshot(), *file.snapshot());
     assert_eq!(reloaded.snapshot().port, 9300);
     let text = std::fs::read_to_string(home.path().join("config.yaml")).expect("read");
-    assert!(
-        text.contains("future_key: true"),
-        "unknown keys survive: {text}"
-    );
+    assert!(text.contains("future_key: true"), "unknown keys survive: {text}");
 }
 
 #[tokio::test]
@@ -111,20 +90,14 @@ async fn the_legacy_config_is_read_but_never_written() {
     let config = file.snapshot();
     assert_eq!(config.port, 9201);
     assert!(!config.projects[&name("old")].watch);
-    assert_eq!(
-        config.data_dir, None,
-        "the reference system's data dir is not ours"
-    );
+    assert_eq!(config.data_dir, None, "the reference system's data dir is not ours");
     file.update(|c| {
         c.port = 9202;
         Ok(())
     })
     .await
     .expect("save");
-    assert_eq!(
-        std::fs::read_to_string(&legacy).expect("legacy"),
-        legacy_text
-    );
+    assert_eq!(std::fs::read_to_string(&legacy).expect("legacy"), legacy_text);
     assert!(home.path().join("cfg/config.yaml").is_file());
 }
 
@@ -135,36 +108,18 @@ fn merge_rules_of_init_project() {
     let base = a.path();
 
     // A new project: given fields plus defaults.
-    let new = merge_project(
-        None,
-        init_paths(&[a.path()]).resolve(base).expect("resolve"),
-    );
+    let new = merge_project(None, init_paths(&[a.path()]).resolve(base).expect("resolve"));
     assert_eq!(new.changes[0], ProjectChange::Created);
-    assert_eq!(
-        new.project.watch_paths,
-        [a.path().canonicalize().expect("canon")]
-    );
-    assert_eq!(
-        new.project.watch_patterns,
-        ProjectConfig::default().watch_patterns
-    );
+    assert_eq!(new.project.watch_paths, [a.path().canonicalize().expect("canon")]);
+    assert_eq!(new.project.watch_patterns, ProjectConfig::default().watch_patterns);
     assert!(new.project.watch);
 
     // An existing project: given fields replace, omitted fields stay.
     let mut customised = new.project.clone();
     customised.watch_patterns = vec!["**/*.md".into()];
-    let init = ProjectInit {
-        watch: Some(false),
-        ..Default::default()
-    };
+    let init = ProjectInit { watch: Some(false), ..Default::default() };
     let merged = merge_project(Some(&customised), init.resolve(base).expect("resolve"));
-    assert_eq!(
-        merged.changes,
-        [ProjectChange::Watch {
-            before: true,
-            after: false
-        }]
-    );
+    assert_eq!(merged.changes, [ProjectChange::Watch { before: true, after: false }]);
     assert_eq!(merged.project.watch_patterns, ["**/*.md"]);
     assert_eq!(merged.project.watch_paths, customised.watch_paths);
 
@@ -177,20 +132,12 @@ fn merge_rules_of_init_project() {
     // Relative paths become absolute; duplicates (also spelled differently) go.
     let sub = a.path().join("sub");
     std::fs::create_dir(&sub).expect("mkdir");
-    let spelled = [
-        Path::new("sub"),
-        Path::new("./sub/../sub"),
-        sub.as_path(),
-        b.path(),
-    ];
+    let spelled = [Path::new("sub"), Path::new("./sub/../sub"), sub.as_path(), b.path()];
     let resolved = init_paths(&spelled).resolve(base).expect("resolve");
     let merged = merge_project(Some(&new.project), resolved);
     let canon = |p: &Path| p.canonicalize().expect("canon");
     assert_eq!(merged.project.watch_paths, [canon(&sub), canon(b.path())]);
-    assert!(matches!(
-        &merged.changes[..],
-        [ProjectChange::WatchPaths { .. }]
-    ));
+    assert!(matches!(&merged.changes[..], [ProjectChange::WatchPaths { .. }]));
 
     // Patterns are trimmed and de-duplicated.
     let patterns = ProjectInit {
@@ -212,10 +159,7 @@ async fn a_bad_watch_path_is_an_error_and_nothing_is_saved() {
     ));
     let plain = home.path().join("file.txt");
     std::fs::write(&plain, "x").expect("write");
-    assert_err_contains(
-        init_paths(&[&plain]).resolve(home.path()),
-        "is not a directory",
-    );
+    assert_err_contains(init_paths(&[&plain]).resolve(home.path()), "is not a directory");
     assert!(!home.path().join("config.yaml").exists());
     assert!(file.snapshot().projects.is_empty());
 }
@@ -224,9 +168,7 @@ async fn a_bad_watch_path_is_an_error_and_nothing_is_saved() {
 async fn a_non_utf8_watch_path_is_refused() {
     use std::os::unix::ffi::OsStrExt;
     let home = tempfile::tempdir().expect("home");
-    let weird = home
-        .path()
-        .join(std::ffi::OsStr::from_bytes(b"bad-\xff-name"));
+    let weird = home.path().join(std::ffi::OsStr::from_bytes(b"bad-\xff-name"));
     std::fs::create_dir(&weird).expect("mkdir");
     assert!(matches!(
         init_paths(&[&weird]).resolve(home.path()),
@@ -253,18 +195,12 @@ fn invalid_yaml_reports_line_and_column_and_the_file_stays() {
     std::fs::write(&path, broken).expect("write");
     let err = ConfigFile::load(paths_in(home.path())).expect_err("invalid");
     let text = err.to_string();
-    assert!(
-        matches!(err, ConfigError::Parse { line, .. } if line >= 4),
-        "{text}"
-    );
+    assert!(matches!(err, ConfigError::Parse { line, .. } if line >= 4), "{text}");
     assert!(text.contains("line") && text.contains("column"), "{text}");
     assert_eq!(std::fs::read_to_string(&path).expect("read"), broken);
 
     std::fs::write(&path, "projects:\n  ../evil:\n    watch: true\n").expect("write");
-    assert_err_contains(
-        ConfigFile::load(paths_in(home.path())),
-        "invalid project name",
-    );
+    assert_err_contains(ConfigFile::load(paths_in(home.path())), "invalid project name");
     std::fs::write(&path, b"port: \xff\n").expect("write");
     assert_err_contains(ConfigFile::load(paths_in(home.path())), "not valid UTF-8");
     std::fs::write(&path, "port: not-a-number\n").expect("write");
@@ -280,13 +216,9 @@ async fn concurrent_saves_keep_every_project() {
         let file = Arc::clone(&file);
         let dir = home.path().to_path_buf();
         tasks.push(tokio::spawn(async move {
-            let init = ProjectInit {
-                watch: Some(i % 2 == 0),
-                ..Default::default()
-            };
+            let init = ProjectInit { watch: Some(i % 2 == 0), ..Default::default() };
             let project = ProjectName::parse(&format!("p{i}")).expect("valid");
-            file.init_project(&project, init.resolve(&dir).expect("resolve"))
-                .await
+            file.init_project(&project, init.resolve(&dir).expect("resolve")).await
         }));
     }
     for task in tasks {

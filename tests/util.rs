@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use annal::embed::{EmbedService, ModelSearch};
 use annal::memories::Memories;
-use annal::store::Store;
+use annal::store::{Store, StoreOutcome};
 use tempfile::TempDir;
 
 /// The model fetched by `scripts/fetch-model.sh` (or wherever ANNAL_MODEL_DIR points).
@@ -24,10 +24,7 @@ pub fn embedder() -> EmbedService {
     static SERVICE: OnceLock<EmbedService> = OnceLock::new();
     SERVICE
         .get_or_init(|| {
-            EmbedService::minilm(ModelSearch {
-                env_dir: Some(model_dir()),
-                ..Default::default()
-            })
+            EmbedService::minilm(ModelSearch { env_dir: Some(model_dir()), ..Default::default() })
         })
         .clone()
 }
@@ -44,11 +41,7 @@ impl Fixture {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).await.expect("open store");
         let memories = Memories::new(store.clone(), embedder());
-        Self {
-            dir,
-            store,
-            memories,
-        }
+        Self { dir, store, memories }
     }
 }
 
@@ -64,10 +57,21 @@ pub fn assert_err_contains<T: std::fmt::Debug, E: std::fmt::Display>(
         Ok(value) => panic!("expected an error containing {needle:?}, got Ok({value:?})"),
         Err(err) => {
             let text = err.to_string();
-            assert!(
-                text.contains(needle),
-                "error {text:?} does not contain {needle:?}"
-            );
+            assert!(text.contains(needle), "error {text:?} does not contain {needle:?}");
+        }
+    }
+}
+
+/// Unwraps the id of a memory that `remember` stored (not skipped as a duplicate).
+pub trait Stored {
+    fn stored(self, what: &str) -> String;
+}
+
+impl<E: std::fmt::Debug> Stored for Result<StoreOutcome, E> {
+    fn stored(self, what: &str) -> String {
+        match self {
+            Ok(StoreOutcome::Stored { id, .. }) => id,
+            other => panic!("{what}: expected a stored memory, got {other:?}"),
         }
     }
 }

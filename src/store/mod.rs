@@ -10,37 +10,30 @@ mod schema;
 mod write;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tokio_rusqlite::Connection;
 use tokio_rusqlite::rusqlite::{self, OpenFlags};
 
 use crate::memory::InvalidMemory;
+use crate::vector_index::VectorIndex;
 
 pub use read::{Stats, TagCount};
-pub use write::{MemoryUpdate, StoreItem};
+pub use write::{DUPLICATE_ABOVE, MemoryUpdate, SIMILAR_FROM, Similar, StoreItem, StoreOutcome};
 
 pub const DATABASE_FILE: &str = "annal.db";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot create the data dir {}: {source}", .path.display())]
-    DataDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    DataDir { path: PathBuf, source: std::io::Error },
     #[error("cannot open database {}: {source}", .path.display())]
-    Open {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
+    Open { path: PathBuf, source: rusqlite::Error },
     #[error("database schema version {found} is newer than this Annal supports ({supported})")]
     SchemaTooNew { found: usize, supported: usize },
     #[error("database migration {version} failed: {source}")]
-    Migration {
-        version: usize,
-        source: rusqlite::Error,
-    },
+    Migration { version: usize, source: rusqlite::Error },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("the database connection is closed")]
@@ -73,36 +66,36 @@ impl From<tokio_rusqlite::Error<StoreError>> for StoreError {
     }
 }
 
-/// Handle to the database: one writer connection and one reader connection.
+/// Handle to the database: one writer connection, one reader connection, and the in-memory
+/// vector index, which every write updates right after its commit.
 #[derive(Debug, Clone)]
 pub struct Store {
     writer: Connection,
     reader: Connection,
     path: PathBuf,
+    index: Arc<VectorIndex>,
 }
 
 impl Store {
     /// Opens (creating and migrating as needed) the database in `data_dir`.
     pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|source| StoreError::DataDir { path: data_dir.to_path_buf(), source })?;
         let path = data_dir.join(DATABASE_FILE);
-        let open_err = |source| StoreError::Open {
-            path: path.clone(),
-            source,
-        };
+        let open_err = |source| StoreError::Open { path: path.clone(), source };
         let writer = Connection::open(&path).await.map_err(open_err)?;
+        let index = Arc::new(VectorIndex::default());
+        let loading = Arc::clone(&index);
         writer
-            .call(|conn| {
+            .call(move |conn| {
                 conn.execute_batch(
                     "PRAGMA journal_mode = WAL;
                      PRAGMA synchronous = NORMAL;
                      PRAGMA foreign_keys = ON;
                      PRAGMA busy_timeout = 10000;",
                 )?;
-                schema::migrate(conn)
+                schema::migrate(conn)?;
+                read::load_index(conn, &loading)
             })
             .await?;
         let reader = Connection::open_with_flags(
@@ -117,15 +110,16 @@ impl Store {
                 Ok::<_, StoreError>(())
             })
             .await?;
-        Ok(Self {
-            writer,
-            reader,
-            path,
-        })
+        Ok(Self { writer, reader, path, index })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The in-memory vector index, always in line with the last commit.
+    pub fn index(&self) -> &Arc<VectorIndex> {
+        &self.index
     }
 
     async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
@@ -136,22 +130,23 @@ impl Store {
         Ok(self.reader.call(f).await?)
     }
 
+    /// Runs `f` on the writer connection; `f` gets the index to refresh after its commit.
     async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
     where
-        F: FnOnce(&mut rusqlite::Connection) -> Result<R, StoreError> + Send + 'static,
+        F: FnOnce(&mut rusqlite::Connection, &VectorIndex) -> Result<R, StoreError>
+            + Send
+            + 'static,
         R: Send + 'static,
     {
-        Ok(self.writer.call(f).await?)
+        let index = Arc::clone(&self.index);
+        Ok(self.writer.call(move |conn| f(conn, &index)).await?)
     }
 }
 
 fn parse_time(id: &str, text: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt {
-            id: id.to_owned(),
-            what: format!("timestamp: {e}"),
-        })
+        .map_err(|e| StoreError::Corrupt { id: id.to_owned(), what: format!("timestamp: {e}") })
 }
 
 fn require_project(conn: &rusqlite::Connection, project: &str) -> Result<(), StoreError> {
@@ -160,13 +155,7 @@ fn require_project(conn: &rusqlite::Connection, project: &str) -> Result<(), Sto
         [project],
         |row| row.get(0),
     )?;
-    if known {
-        Ok(())
-    } else {
-        Err(StoreError::UnknownProject {
-            project: project.to_owned(),
-        })
-    }
+    if known { Ok(()) } else { Err(StoreError::UnknownProject { project: project.to_owned() }) }
 }
 
 fn vector_to_blob(vector: &[f32]) -> Vec<u8> {
@@ -175,13 +164,7 @@ fn vector_to_blob(vector: &[f32]) -> Vec<u8> {
 
 fn blob_to_vector(id: &str, blob: &[u8]) -> Result<Vec<f32>, StoreError> {
     if !blob.len().is_multiple_of(4) {
-        return Err(StoreError::Corrupt {
-            id: id.to_owned(),
-            what: "embedding length".into(),
-        });
+        return Err(StoreError::Corrupt { id: id.to_owned(), what: "embedding length".into() });
     }
-    Ok(blob
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect())
+    Ok(blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
 }

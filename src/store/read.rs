@@ -8,6 +8,7 @@ use tokio_rusqlite::rusqlite::{Connection, Row, params};
 use super::{Store, StoreError, blob_to_vector, parse_time, require_project};
 use crate::memory::{ChunkType, FileInfo, Memory, MemoryId, format_timestamp};
 use crate::project::ProjectName;
+use crate::vector_index::{EntryMeta, VectorIndex, write};
 
 const MEMORY_COLUMNS: &str = "m.id, m.project, m.content, m.source, m.chunk_type, m.created_at, \
     m.updated_at, m.superseded_by, m.hit_count, m.last_accessed_at, m.file_path, \
@@ -41,10 +42,7 @@ const TOP_TAGS: usize = 10;
 
 fn memory_from_row(row: &Row<'_>) -> Result<Memory, StoreError> {
     let id: String = row.get(0)?;
-    let corrupt = |what: &str| StoreError::Corrupt {
-        id: id.clone(),
-        what: what.to_owned(),
-    };
+    let corrupt = |what: &str| StoreError::Corrupt { id: id.clone(), what: what.to_owned() };
     let chunk_type: String = row.get(4)?;
     let tags_json: String = row.get(14)?;
     let file_path: Option<String> = row.get(10)?;
@@ -58,9 +56,7 @@ fn memory_from_row(row: &Row<'_>) -> Result<Memory, StoreError> {
         None => None,
     };
     let optional_time = |index| -> Result<Option<DateTime<Utc>>, StoreError> {
-        row.get::<_, Option<String>>(index)?
-            .map(|t| parse_time(&id, &t))
-            .transpose()
+        row.get::<_, Option<String>>(index)?.map(|t| parse_time(&id, &t)).transpose()
     };
     Ok(Memory {
         project: row.get(1)?,
@@ -84,20 +80,82 @@ pub(super) fn memory_by_rowid(conn: &Connection, rowid: i64) -> Result<Memory, S
     let mut rows = stmt.query([rowid])?;
     match rows.next()? {
         Some(row) => memory_from_row(row),
-        None => Err(StoreError::Corrupt {
-            id: format!("rowid {rowid}"),
-            what: "vanished".into(),
-        }),
+        None => Err(StoreError::Corrupt { id: format!("rowid {rowid}"), what: "vanished".into() }),
     }
 }
 
 pub(super) fn tags_of(conn: &Connection, rowid: i64) -> Result<Vec<String>, StoreError> {
     let mut stmt = conn
         .prepare_cached("SELECT tag FROM memory_tags WHERE memory_rowid = ?1 ORDER BY position")?;
-    let tags = stmt
-        .query_map([rowid], |row| row.get(0))?
-        .collect::<Result<_, _>>()?;
+    let tags = stmt.query_map([rowid], |row| row.get(0))?.collect::<Result<_, _>>()?;
     Ok(tags)
+}
+
+const INDEX_COLUMNS: &str = "m.id, m.project, m.embedding, m.chunk_type, m.created_at, \
+    m.superseded_by IS NOT NULL, m.source, \
+    (SELECT json_group_array(tag) FROM \
+        (SELECT tag FROM memory_tags t WHERE t.memory_rowid = m.rowid ORDER BY position))";
+
+type IndexRow = (String, String, Vec<f32>, EntryMeta);
+
+fn index_row(row: &Row<'_>) -> Result<IndexRow, StoreError> {
+    let id: String = row.get(0)?;
+    let corrupt = |what: &str| StoreError::Corrupt { id: id.clone(), what: what.to_owned() };
+    let blob: Vec<u8> = row.get(2)?;
+    let chunk_type: String = row.get(3)?;
+    let tags_json: String = row.get(7)?;
+    let meta = EntryMeta {
+        chunk_type: ChunkType::parse(&chunk_type).ok_or_else(|| corrupt("chunk type"))?,
+        created_at: parse_time(&id, &row.get::<_, String>(4)?)?,
+        superseded: row.get(5)?,
+        source: row.get(6)?,
+        tags: serde_json::from_str(&tags_json).map_err(|_| corrupt("tags"))?,
+    };
+    let vector = blob_to_vector(&id, &blob)?;
+    Ok((row.get(1)?, id, vector, meta))
+}
+
+/// Fills the index with every stored memory. Runs on the writer connection at open, so no
+/// write can slip between the load and the first update.
+pub(super) fn load_index(conn: &Connection, index: &VectorIndex) -> Result<(), StoreError> {
+    let sql = format!("SELECT {INDEX_COLUMNS} FROM memories m ORDER BY m.project");
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let (project, id, vector, meta) = index_row(row)?;
+        write(&index.project_or_default(&project)).upsert(&id, &vector, meta);
+    }
+    Ok(())
+}
+
+/// Brings the index entries of `ids` in line with the database (upsert, or remove when gone).
+/// Called on the writer connection right after each commit, so updates reach the index in
+/// commit order.
+pub(super) fn refresh_index(
+    conn: &Connection,
+    index: &VectorIndex,
+    project: &str,
+    ids: &[String],
+) -> Result<(), StoreError> {
+    let sql = format!("SELECT {INDEX_COLUMNS} FROM memories m WHERE m.project = ?1 AND m.id = ?2");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut fresh = Vec::with_capacity(ids.len());
+    for id in ids {
+        let mut rows = stmt.query(params![project, id])?;
+        fresh.push(match rows.next()? {
+            Some(row) => Ok(index_row(row)?),
+            None => Err(id.clone()),
+        });
+    }
+    let shard = index.project_or_default(project);
+    let mut shard = write(&shard);
+    for entry in fresh {
+        match entry {
+            Ok((_, id, vector, meta)) => shard.upsert(&id, &vector, meta),
+            Err(id) => shard.remove(&id),
+        }
+    }
+    Ok(())
 }
 
 fn agent_stale_condition(include_never_accessed: bool) -> &'static str {
@@ -115,9 +173,7 @@ impl Store {
     pub async fn projects(&self) -> Result<Vec<String>, StoreError> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached("SELECT name FROM projects ORDER BY name")?;
-            let names = stmt
-                .query_map([], |row| row.get(0))?
-                .collect::<Result<_, _>>()?;
+            let names = stmt.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?;
             Ok(names)
         })
         .await
@@ -182,16 +238,7 @@ impl Store {
                                          AND last_accessed_at IS NULL AND created_at < ?2)
                      FROM memories WHERE project = ?1",
                     params![project, cutoff],
-                    |r| {
-                        Ok((
-                            r.get(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                        ))
-                    },
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
                 )?;
             let count = |n: i64| n.max(0) as u64;
             Ok(Stats {
@@ -234,35 +281,39 @@ impl Store {
         .await
     }
 
-    /// Ids of memories whose text matches every word of `query`, best BM25 first. Words are
-    /// quoted, so FTS5 syntax in user text is matched literally instead of failing.
-    pub async fn keyword_search(
+    /// `(id, project)` of memories in `projects` whose text contains any word of `query`,
+    /// best BM25 first, at most `limit`. Words are quoted, so FTS5 syntax in user text is
+    /// matched literally instead of failing; rare words (identifiers, error codes) weigh most.
+    pub async fn keyword_matches(
         &self,
-        project: &ProjectName,
+        projects: Vec<String>,
         query: &str,
         limit: usize,
-    ) -> Result<Vec<String>, StoreError> {
-        let project = project.to_string();
+    ) -> Result<Vec<(String, String)>, StoreError> {
         let words: Vec<String> = query
             .split(|c: char| !c.is_alphanumeric() && c != '_')
             .filter(|w| !w.is_empty())
             .map(|w| format!("\"{w}\""))
             .collect();
-        if words.is_empty() {
+        if words.is_empty() || projects.is_empty() {
             return Ok(Vec::new());
         }
-        let fts_query = words.join(" ");
+        let fts_query = words.join(" OR ");
+        let projects = serde_json::to_string(&projects)
+            .map_err(|e| StoreError::Corrupt { id: "projects".into(), what: e.to_string() })?;
         self.read(move |conn| {
-            require_project(conn, &project)?;
             let mut stmt = conn.prepare_cached(
-                "SELECT m.id FROM memories_fts f JOIN memories m ON m.rowid = f.rowid \
-                 WHERE memories_fts MATCH ?1 AND m.project = ?2 \
+                "SELECT m.id, m.project FROM memories_fts f JOIN memories m ON m.rowid = f.rowid \
+                 WHERE memories_fts MATCH ?1 \
+                   AND m.project IN (SELECT value FROM json_each(?2)) \
                  ORDER BY bm25(memories_fts) LIMIT ?3",
             )?;
-            let ids = stmt
-                .query_map(params![fts_query, project, limit as i64], |row| row.get(0))?
+            let matches = stmt
+                .query_map(params![fts_query, projects, limit as i64], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?
                 .collect::<Result<_, _>>()?;
-            Ok(ids)
+            Ok(matches)
         })
         .await
     }
@@ -305,10 +356,7 @@ fn tag_counts(
     let limit = limit.map_or(-1, |l| l as i64);
     let counts = stmt
         .query_map(params![project, limit], |row| {
-            Ok(TagCount {
-                tag: row.get(0)?,
-                count: row.get::<_, i64>(1)?.max(0) as u64,
-            })
+            Ok(TagCount { tag: row.get(0)?, count: row.get::<_, i64>(1)?.max(0) as u64 })
         })?
         .collect::<Result<_, _>>()?;
     Ok(counts)

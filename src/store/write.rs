@@ -1,14 +1,17 @@
 //! Everything that changes the database, each operation in one transaction on the writer.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use tokio_rusqlite::rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
+use super::read::refresh_index;
 use super::{Store, StoreError, require_project, vector_to_blob};
 use crate::embed::DIMENSIONS;
 use crate::memory::{
-    Content, Memory, MemoryId, NewMemory, Source, TagEdit, Tags, format_timestamp,
+    ChunkType, Content, Memory, MemoryId, NewMemory, Source, TagEdit, Tags, format_timestamp,
 };
 use crate::project::ProjectName;
+use crate::vector_index::{VectorIndex, dot, read};
 
 /// A memory to insert with its embedding, optionally superseding an older one.
 #[derive(Debug, Clone)]
@@ -16,6 +19,36 @@ pub struct StoreItem {
     pub memory: NewMemory,
     pub vector: Vec<f32>,
     pub supersedes: Option<MemoryId>,
+}
+
+/// Above this cosine a new agent memory is a duplicate of a live one and is not stored.
+pub const DUPLICATE_ABOVE: f32 = 0.95;
+/// From this cosine up to [`DUPLICATE_ABOVE`] a new memory is stored with a hint naming the
+/// similar one, so the agent can supersede it instead.
+pub const SIMILAR_FROM: f32 = 0.80;
+
+/// A live memory close to a new one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Similar {
+    pub id: String,
+    pub score: f32,
+}
+
+/// What happened to one memory given to [`Store::insert_deduplicated`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum StoreOutcome {
+    Stored {
+        id: String,
+        similar: Option<Similar>,
+    },
+    /// Not stored: `duplicate_of` is the live memory (or an earlier item of the same batch,
+    /// `in_batch`) it repeats.
+    Skipped {
+        duplicate_of: String,
+        score: f32,
+        in_batch: bool,
+    },
 }
 
 /// Fields to change in place; new content comes with its new embedding.
@@ -26,14 +59,24 @@ pub struct MemoryUpdate {
     pub source: Option<Source>,
 }
 
+/// Updates the index after a commit. The write has happened whatever this returns, so a
+/// failure (which would need a row we just wrote to be unreadable) is logged, not returned.
+fn sync_index(
+    conn: &tokio_rusqlite::rusqlite::Connection,
+    index: &VectorIndex,
+    project: &str,
+    ids: &[String],
+) {
+    if let Err(err) = refresh_index(conn, index, project, ids) {
+        tracing::error!(project, %err, "vector index not updated after a commit");
+    }
+}
+
 fn check_vector(vector: &[f32]) -> Result<(), StoreError> {
     if vector.len() == DIMENSIONS {
         Ok(())
     } else {
-        Err(StoreError::BadVector {
-            found: vector.len(),
-            expected: DIMENSIONS,
-        })
+        Err(StoreError::BadVector { found: vector.len(), expected: DIMENSIONS })
     }
 }
 
@@ -48,10 +91,7 @@ fn rowid_of(tx: &Transaction<'_>, project: &str, id: &str) -> Result<i64, StoreE
         |row| row.get(0),
     )
     .optional()?
-    .ok_or_else(|| StoreError::NotFound {
-        project: project.to_owned(),
-        id: id.to_owned(),
-    })
+    .ok_or_else(|| StoreError::NotFound { project: project.to_owned(), id: id.to_owned() })
 }
 
 fn write_tags(
@@ -82,7 +122,7 @@ impl Store {
     /// Registers a project namespace; returns whether it was new.
     pub async fn register_project(&self, project: &ProjectName) -> Result<bool, StoreError> {
         let project = project.to_string();
-        self.write(move |conn| {
+        self.write(move |conn, _| {
             let tx = begin(conn)?;
             let created = register(&tx, &project, Utc::now())?;
             tx.commit()?;
@@ -102,15 +142,90 @@ impl Store {
             check_vector(&item.vector)?;
         }
         let project = project.to_string();
-        self.write(move |conn| {
+        self.write(move |conn, index| {
             let tx = begin(conn)?;
             register(&tx, &project, Utc::now())?;
             let mut ids = Vec::with_capacity(items.len());
+            let mut touched = Vec::with_capacity(items.len());
             for item in items {
-                ids.push(insert_one(&tx, &project, item)?);
+                touched.extend(item.supersedes.as_ref().map(|old| old.as_str().to_owned()));
+                let id = insert_one(&tx, &project, item)?;
+                touched.push(id.clone());
+                ids.push(id);
             }
             tx.commit()?;
+            sync_index(conn, index, &project, &touched);
             Ok(ids)
+        })
+        .await
+    }
+
+    /// Inserts agent memories unless they repeat a live agent memory of the project or an
+    /// earlier item of the batch (cosine above [`DUPLICATE_ABOVE`]); items that supersede
+    /// another skip the check. The check runs on the writer thread against the index as of the
+    /// last commit, so two concurrent stores of the same text cannot both pass it.
+    pub async fn insert_deduplicated(
+        &self,
+        project: &ProjectName,
+        items: Vec<StoreItem>,
+    ) -> Result<Vec<StoreOutcome>, StoreError> {
+        for item in &items {
+            check_vector(&item.vector)?;
+        }
+        let project = project.to_string();
+        self.write(move |conn, index| {
+            let shard = index.project(&project);
+            let mut outcomes = Vec::with_capacity(items.len());
+            let mut accepted: Vec<StoreItem> = Vec::with_capacity(items.len());
+            for item in items {
+                let closest = match &item.supersedes {
+                    Some(_) => None,
+                    None => {
+                        let stored = shard.as_ref().and_then(|shard| {
+                            read(shard)
+                                .top_k(&item.vector, 1, |m| {
+                                    m.chunk_type == ChunkType::AgentMemory && !m.superseded
+                                })
+                                .pop()
+                                .map(|hit| (hit.id, hit.score, false))
+                        });
+                        let batch = accepted
+                            .iter()
+                            .map(|a| {
+                                (
+                                    a.memory.id.as_str().to_owned(),
+                                    dot(&a.vector, &item.vector),
+                                    true,
+                                )
+                            })
+                            .max_by(|a, b| a.1.total_cmp(&b.1));
+                        [stored, batch].into_iter().flatten().max_by(|a, b| a.1.total_cmp(&b.1))
+                    }
+                };
+                match closest {
+                    Some((duplicate_of, score, in_batch)) if score > DUPLICATE_ABOVE => {
+                        outcomes.push(StoreOutcome::Skipped { duplicate_of, score, in_batch });
+                    }
+                    closest => {
+                        let similar = closest
+                            .filter(|c| c.1 >= SIMILAR_FROM)
+                            .map(|(id, score, _)| Similar { id, score });
+                        let id = item.memory.id.as_str().to_owned();
+                        outcomes.push(StoreOutcome::Stored { id, similar });
+                        accepted.push(item);
+                    }
+                }
+            }
+            let tx = begin(conn)?;
+            register(&tx, &project, Utc::now())?;
+            let mut touched = Vec::with_capacity(accepted.len());
+            for item in accepted {
+                touched.extend(item.supersedes.as_ref().map(|old| old.as_str().to_owned()));
+                touched.push(insert_one(&tx, &project, item)?);
+            }
+            tx.commit()?;
+            sync_index(conn, index, &project, &touched);
+            Ok(outcomes)
         })
         .await
     }
@@ -129,7 +244,7 @@ impl Store {
             check_vector(vector)?;
         }
         let (project, id) = (project.to_string(), id.as_str().to_owned());
-        self.write(move |conn| {
+        self.write(move |conn, index| {
             let tx = begin(conn)?;
             require_project(&tx, &project)?;
             let rowid = rowid_of(&tx, &project, &id)?;
@@ -155,6 +270,7 @@ impl Store {
             )?;
             let memory = super::read::memory_by_rowid(&tx, rowid)?;
             tx.commit()?;
+            sync_index(conn, index, &project, &[id]);
             Ok(memory)
         })
         .await
@@ -168,7 +284,7 @@ impl Store {
         edit: TagEdit,
     ) -> Result<Vec<String>, StoreError> {
         let (project, id) = (project.to_string(), id.as_str().to_owned());
-        self.write(move |conn| {
+        self.write(move |conn, index| {
             let tx = begin(conn)?;
             require_project(&tx, &project)?;
             let rowid = rowid_of(&tx, &project, &id)?;
@@ -180,6 +296,7 @@ impl Store {
                 params![format_timestamp(Utc::now()), rowid],
             )?;
             tx.commit()?;
+            sync_index(conn, index, &project, &[id]);
             Ok(tags.as_slice().to_vec())
         })
         .await
@@ -205,26 +322,32 @@ impl Store {
         ids: Vec<MemoryId>,
     ) -> Result<usize, StoreError> {
         let project = project.to_string();
-        self.write(move |conn| {
+        self.write(move |conn, index| {
             let tx = begin(conn)?;
             require_project(&tx, &project)?;
             let mut deleted = 0;
+            let mut touched = Vec::new();
             {
                 let mut delete =
                     tx.prepare_cached("DELETE FROM memories WHERE project = ?1 AND id = ?2")?;
                 let mut revive = tx.prepare_cached(
                     "UPDATE memories SET superseded_by = NULL \
-                     WHERE project = ?1 AND superseded_by = ?2",
+                     WHERE project = ?1 AND superseded_by = ?2 RETURNING id",
                 )?;
                 for id in &ids {
                     let gone = delete.execute(params![project, id.as_str()])?;
                     if gone > 0 {
-                        revive.execute(params![project, id.as_str()])?;
+                        touched.push(id.as_str().to_owned());
+                        let revived = revive
+                            .query_map(params![project, id.as_str()], |row| row.get(0))?
+                            .collect::<Result<Vec<String>, _>>()?;
+                        touched.extend(revived);
                     }
                     deleted += gone;
                 }
             }
             tx.commit()?;
+            sync_index(conn, index, &project, &touched);
             Ok(deleted)
         })
         .await
@@ -238,11 +361,12 @@ impl Store {
         new: &MemoryId,
     ) -> Result<(), StoreError> {
         let (project, old, new) = (project.to_string(), old.clone(), new.clone());
-        self.write(move |conn| {
+        self.write(move |conn, index| {
             let tx = begin(conn)?;
             require_project(&tx, &project)?;
             mark_superseded(&tx, &project, &old, &new)?;
             tx.commit()?;
+            sync_index(conn, index, &project, &[old.as_str().to_owned()]);
             Ok(())
         })
         .await
@@ -256,7 +380,7 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let project = project.to_string();
-        self.write(move |conn| {
+        self.write(move |conn, _| {
             let tx = begin(conn)?;
             {
                 let mut touch = tx.prepare_cached(
@@ -282,9 +406,7 @@ fn mark_superseded(
     new: &MemoryId,
 ) -> Result<(), StoreError> {
     if old == new {
-        return Err(StoreError::SupersedeSelf {
-            id: old.as_str().to_owned(),
-        });
+        return Err(StoreError::SupersedeSelf { id: old.as_str().to_owned() });
     }
     rowid_of(tx, project, new.as_str())?;
     let old_rowid = rowid_of(tx, project, old.as_str())?;
@@ -296,17 +418,12 @@ fn mark_superseded(
 }
 
 fn insert_one(tx: &Transaction<'_>, project: &str, item: StoreItem) -> Result<String, StoreError> {
-    let StoreItem {
-        memory,
-        vector,
-        supersedes,
-    } = item;
+    let StoreItem { memory, vector, supersedes } = item;
     let id = memory.id.as_str().to_owned();
-    let exists: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM memories WHERE id = ?1)",
-        [&id],
-        |row| row.get(0),
-    )?;
+    let exists: bool =
+        tx.query_row("SELECT EXISTS (SELECT 1 FROM memories WHERE id = ?1)", [&id], |row| {
+            row.get(0)
+        })?;
     if exists {
         return Err(StoreError::DuplicateId { id });
     }
