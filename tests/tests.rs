@@ -7,4 +7,5 @@ mod cli;
 mod config;
 mod embed;
 mod layering;
+mod search;
 mod store;
