@@ -24,12 +24,37 @@ pub const MAX_LIMIT: i64 = 50;
 pub const MAX_QUERY_CHARS: usize = 2000;
 /// A filter tag also matches known tags at least this similar (`auth` finds `authentication`).
 pub const TAG_MATCH_FROM: f32 = 0.72;
-/// Reciprocal rank fusion constant: 60 is the value from Cormack et al. and measured best of
-/// 10/30/60/100 on the retrieval evaluation (`cargo bench --bench search`).
+/// Reciprocal rank fusion constant (Cormack et al.); the retrieval evaluation in
+/// `cargo bench --bench search` shows what fusion gains over either leg with it.
 const RRF_K: f32 = 60.0;
-/// Added to an agent memory's fused score: at equal relevance, what an agent learned ranks
-/// above a doc chunk. Smaller than the gap between two neighbouring ranks at the top.
-const AGENT_FUSED_BOOST: f32 = 0.0005;
+/// Words too common to say anything about which memory is meant; left out of the keyword leg
+/// so BM25 ranks by the words that matter.
+const STOPWORDS: &[&str] = &[
+    "a", "about", "after", "all", "also", "an", "and", "any", "are", "as", "at", "be", "because",
+    "been", "before", "but", "by", "can", "could", "did", "do", "does", "for", "from", "had",
+    "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "may", "me", "more", "most",
+    "must", "my", "no", "not", "of", "on", "or", "our", "should", "so", "some", "than", "that",
+    "the", "their", "them", "then", "there", "these", "they", "this", "to", "us", "was", "we",
+    "were", "what", "when", "where", "which", "while", "who", "why", "will", "with", "would",
+    "you", "your",
+];
+
+/// The words of a query the keyword leg searches for: split on anything but letters, digits
+/// and `_` (so `compute_invoice_totals` stays whole), lower-cased, stopwords dropped.
+pub fn keyword_terms(query: &str) -> Vec<String> {
+    let mut terms: Vec<String> = Vec::new();
+    for word in query.split(|c: char| !c.is_alphanumeric() && c != '_') {
+        let word = word.to_lowercase();
+        if !word.is_empty() && !STOPWORDS.contains(&word.as_str()) && !terms.contains(&word) {
+            terms.push(word);
+        }
+    }
+    terms
+}
+
+/// Added to an agent memory's fused score (in cosine units; scaled for RRF): at equal
+/// relevance, what an agent learned ranks above a doc chunk.
+const AGENT_BOOST: f32 = 0.01;
 /// Keyword matches considered before filtering; beyond this BM25 rank a match adds nothing.
 const KEYWORD_POOL: usize = 10_000;
 const SUMMARY_CHARS: usize = 200;
@@ -90,14 +115,98 @@ impl Mode {
     }
 }
 
-/// Which rankings to use. Hybrid is what users get; the single legs exist so the evaluation
-/// (and tests) can show what fusion adds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How candidates are ordered. Hybrid is what users get; the others exist so the retrieval
+/// evaluation (and tests) can show what fusion adds and tune it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Ranking {
+    /// The fusion the evaluation picked: a blend whose keyword weight is
+    /// [`IDENTIFIER_KEYWORD_WEIGHT`] when the query contains an identifier-like term and
+    /// [`PROSE_KEYWORD_WEIGHT`] otherwise.
     #[default]
     Hybrid,
+    /// Reciprocal rank fusion, the keyword leg weighted.
+    Rrf {
+        keyword_weight: f32,
+    },
+    /// Cosine plus the keyword leg's BM25 relevance scaled to [0, 1] and weighted.
+    Blend {
+        keyword_weight: f32,
+    },
     VectorOnly,
     KeywordOnly,
+}
+
+/// Keyword weight of `Ranking::Hybrid` for queries with an identifier-like term (a digit,
+/// `_`, `.`, `/`, or camelCase): an exact identifier should win. Chosen on the retrieval
+/// evaluation (`cargo bench --bench search -- --eval-only`).
+pub const IDENTIFIER_KEYWORD_WEIGHT: f32 = 0.5;
+/// Keyword weight of `Ranking::Hybrid` for prose queries: meaning matters more than shared
+/// words, so the keyword leg only breaks near-ties.
+pub const PROSE_KEYWORD_WEIGHT: f32 = 0.1;
+
+/// Whether a query names something exactly: a word with a digit, `_`, `.`, `/`, or a
+/// lower-to-upper case change (`compute_totals`, `E_LOCK_17`, `flags.yaml`, `PdfRenderer`).
+pub fn has_identifier(query: &str) -> bool {
+    query.split_whitespace().any(|word| {
+        let word = word.trim_matches(|c: char| !c.is_alphanumeric());
+        let camel = word
+            .chars()
+            .zip(word.chars().skip(1))
+            .any(|(a, b)| a.is_lowercase() && b.is_uppercase());
+        camel || word.chars().any(|c| c.is_ascii_digit() || matches!(c, '_' | '.' | '/'))
+    })
+}
+
+/// A memory either leg found, with what fusion needs.
+#[derive(Debug, Clone)]
+struct Candidate {
+    id: String,
+    project: String,
+    cosine: f32,
+    agent: bool,
+    vector_rank: Option<usize>,
+    /// Rank in the keyword leg and BM25 relevance (higher is better).
+    keyword: Option<(usize, f32)>,
+}
+
+impl Ranking {
+    fn uses_vectors(self) -> bool {
+        !matches!(self, Self::KeywordOnly)
+    }
+
+    fn uses_keywords(self) -> bool {
+        !matches!(self, Self::VectorOnly)
+    }
+
+    /// What `Hybrid` stands for with this query.
+    fn for_query(self, query: &str) -> Self {
+        match self {
+            Self::Hybrid if has_identifier(query) => {
+                Self::Blend { keyword_weight: IDENTIFIER_KEYWORD_WEIGHT }
+            }
+            Self::Hybrid => Self::Blend { keyword_weight: PROSE_KEYWORD_WEIGHT },
+            other => other,
+        }
+    }
+
+    /// The fused score of a candidate; `best_relevance` is the top BM25 relevance among them.
+    fn fused(self, c: &Candidate, best_relevance: f32) -> f32 {
+        let rrf = |rank: usize| 1.0 / (RRF_K + rank as f32 + 1.0);
+        let relevance = c.keyword.map_or(0.0, |(_, r)| r / best_relevance.max(f32::EPSILON));
+        let (score, boost) = match self {
+            // Resolved by `for_query` before fusion; prose weights if it ever is not.
+            Self::Hybrid => (c.cosine + PROSE_KEYWORD_WEIGHT * relevance, AGENT_BOOST),
+            Self::Rrf { keyword_weight } => (
+                c.vector_rank.map_or(0.0, rrf)
+                    + c.keyword.map_or(0.0, |(k, _)| keyword_weight * rrf(k)),
+                AGENT_BOOST * rrf(0),
+            ),
+            Self::Blend { keyword_weight } => (c.cosine + keyword_weight * relevance, AGENT_BOOST),
+            Self::VectorOnly => (c.cosine, AGENT_BOOST),
+            Self::KeywordOnly => (relevance, AGENT_BOOST),
+        };
+        if c.agent { score + boost } else { score }
+    }
 }
 
 /// A search as an agent asks for it; validated by [`Memories::search`].
@@ -162,6 +271,10 @@ impl Filter {
             && self.before.is_none_or(|before| meta.created_at < before)
             && self.tags.as_ref().is_none_or(|tags| meta.tags.iter().any(|t| tags.contains(t)))
     }
+}
+
+fn is_agent(meta: &EntryMeta) -> bool {
+    meta.chunk_type == ChunkType::AgentMemory
 }
 
 /// Parses an `after`/`before` bound. A date-only `before` includes that whole day, so the
@@ -438,71 +551,84 @@ impl Memories {
         query: &[f32],
         ranking: Ranking,
     ) -> Result<Vec<(String, String, f32)>, SearchError> {
+        let ranking = ranking.for_query(&plan.query);
         let pool = (plan.limit * 4).max(40);
-        let index = std::sync::Arc::clone(self.store().index());
-        let (scope, filter, vector) = (plan.scope.clone(), plan.filter.clone(), query.to_vec());
-        // The scan is CPU work (milliseconds at 100k): keep it off the async workers.
-        let by_vector = tokio::task::spawn_blocking(move || {
-            let mut hits: Vec<(String, String, f32)> = Vec::new();
-            for project in &scope {
-                if let Some(shard) = index.project(project) {
-                    let top = read(&shard).top_k(&vector, pool, |m| filter.matches(m));
-                    hits.extend(top.into_iter().map(|s| (s.id, project.clone(), s.score)));
-                }
-            }
-            hits.sort_by(|a, b| b.2.total_cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
-            hits.truncate(pool);
-            hits
-        })
-        .await
-        .map_err(|e| SearchError::Worker(e.to_string()))?;
-
-        let by_keyword = if ranking == Ranking::VectorOnly {
-            Vec::new()
-        } else {
-            let matches =
-                self.store().keyword_matches(plan.scope.clone(), &plan.query, KEYWORD_POOL);
-            let mut kept = Vec::new();
-            for (id, project) in matches.await? {
-                let Some(shard) = self.store().index().project(&project) else { continue };
-                let shard = read(&shard);
-                if shard.meta(&id).is_some_and(|m| plan.filter.matches(m)) {
-                    let score = shard.score(&id, query).unwrap_or(0.0);
-                    kept.push((id, project, score));
-                    if kept.len() == pool {
-                        break;
+        let mut candidates: HashMap<String, Candidate> = HashMap::new();
+        if ranking.uses_vectors() {
+            let index = std::sync::Arc::clone(self.store().index());
+            let (scope, filter, vector) = (plan.scope.clone(), plan.filter.clone(), query.to_vec());
+            // The scan is CPU work (milliseconds at 100k): keep it off the async workers.
+            let by_vector = tokio::task::spawn_blocking(move || {
+                let mut hits: Vec<(String, String, f32, bool)> = Vec::new();
+                for project in &scope {
+                    if let Some(shard) = index.project(project) {
+                        let shard = read(&shard);
+                        for hit in shard.top_k(&vector, pool, |m| filter.matches(m)) {
+                            let agent = shard.meta(&hit.id).is_some_and(is_agent);
+                            hits.push((hit.id, project.clone(), hit.score, agent));
+                        }
                     }
                 }
-            }
-            kept
-        };
-        let by_vector = if ranking == Ranking::KeywordOnly { Vec::new() } else { by_vector };
-
-        let mut fused: HashMap<String, (String, f32, f32)> = HashMap::new();
-        for list in [&by_vector, &by_keyword] {
-            for (rank, (id, project, score)) in list.iter().enumerate() {
-                let entry = fused.entry(id.clone()).or_insert((project.clone(), *score, 0.0));
-                entry.2 += 1.0 / (RRF_K + rank as f32 + 1.0);
+                hits.sort_by(|a, b| b.2.total_cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+                hits.truncate(pool);
+                hits
+            })
+            .await
+            .map_err(|e| SearchError::Worker(e.to_string()))?;
+            for (rank, (id, project, cosine, agent)) in by_vector.into_iter().enumerate() {
+                let candidate = Candidate {
+                    id: id.clone(),
+                    project,
+                    cosine,
+                    agent,
+                    vector_rank: Some(rank),
+                    keyword: None,
+                };
+                candidates.insert(id, candidate);
             }
         }
-        let mut ranked: Vec<(String, String, f32, f32)> = fused
-            .into_iter()
-            .filter(|(_, (_, score, _))| plan.min_score.is_none_or(|min| *score >= min))
-            .map(|(id, (project, score, mut fused))| {
-                let agent = self.store().index().project(&project).is_some_and(|shard| {
-                    read(&shard).meta(&id).is_some_and(|m| m.chunk_type == ChunkType::AgentMemory)
-                });
-                if agent {
-                    fused += AGENT_FUSED_BOOST;
+        if ranking.uses_keywords() {
+            let terms = keyword_terms(&plan.query);
+            let matches = self.store().keyword_matches(plan.scope.clone(), &terms, KEYWORD_POOL);
+            let mut rank = 0;
+            for found in matches.await? {
+                let Some(shard) = self.store().index().project(&found.project) else { continue };
+                let shard = read(&shard);
+                let Some(meta) = shard.meta(&found.id).filter(|m| plan.filter.matches(m)) else {
+                    continue;
+                };
+                let keyword = Some((rank, found.relevance));
+                match candidates.get_mut(&found.id) {
+                    Some(candidate) => candidate.keyword = keyword,
+                    None => {
+                        let cosine = shard.score(&found.id, query).unwrap_or(0.0);
+                        let agent = is_agent(meta);
+                        let (id, project) = (found.id.clone(), found.project);
+                        let candidate =
+                            Candidate { id, project, cosine, agent, vector_rank: None, keyword };
+                        candidates.insert(found.id, candidate);
+                    }
                 }
-                (id, project, score, fused)
-            })
+                rank += 1;
+                if rank == pool {
+                    break;
+                }
+            }
+        }
+        let best_relevance =
+            candidates.values().filter_map(|c| c.keyword.map(|(_, r)| r)).fold(0.0, f32::max);
+        let mut ranked: Vec<(f32, Candidate)> = candidates
+            .into_values()
+            .filter(|c| plan.min_score.is_none_or(|min| c.cosine >= min))
+            .map(|c| (ranking.fused(&c, best_relevance), c))
             .collect();
         ranked.sort_by(|a, b| {
-            b.3.total_cmp(&a.3).then_with(|| b.2.total_cmp(&a.2)).then_with(|| a.0.cmp(&b.0))
+            b.0.total_cmp(&a.0)
+                .then_with(|| b.1.cosine.total_cmp(&a.1.cosine))
+                .then_with(|| a.1.id.cmp(&b.1.id))
         });
         ranked.truncate(plan.limit);
-        Ok(ranked.into_iter().map(|(id, project, score, _)| (id, project, score)).collect())
+        Ok(ranked.into_iter().map(|(_, c)| (c.id, c.project, c.cosine)).collect())
     }
 
     async fn load_hits(
@@ -544,5 +670,38 @@ impl Memories {
                 }
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifier_like_terms_are_recognised() {
+        for query in [
+            "compute_invoice_totals",
+            "E_LOCK_TIMEOUT_17",
+            "config/flags.yaml",
+            "PdfRenderer",
+            "why does LoginForm.tsx submit twice",
+            "error 4471",
+        ] {
+            assert!(has_identifier(query), "{query}");
+        }
+        for query in
+            ["how is the REST API versioned", "what did we decide about caching", "CI budget"]
+        {
+            assert!(!has_identifier(query), "{query}");
+        }
+    }
+
+    #[test]
+    fn keyword_terms_drop_stopwords_and_keep_identifiers_whole() {
+        assert_eq!(
+            keyword_terms("Why does the compute_totals fn fail?"),
+            ["compute_totals", "fn", "fail"]
+        );
+        assert_eq!(keyword_terms("the and of"), Vec::<String>::new());
     }
 }

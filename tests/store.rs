@@ -20,8 +20,8 @@ fn id(id: &str) -> MemoryId {
 }
 
 async fn keyword(f: &Fixture, query: &str) -> Vec<String> {
-    let matches = f.store.keyword_matches(vec!["app".into()], query, 10).await;
-    matches.expect("keyword search").into_iter().map(|(id, _)| id).collect()
+    let matches = f.store.keyword_matches(vec!["app".into()], &[query.to_owned()], 10).await;
+    matches.expect("keyword search").into_iter().map(|m| m.id).collect()
 }
 
 async fn vector(text: &str) -> Vec<f32> {

@@ -19,7 +19,7 @@ use tokio_rusqlite::rusqlite::{self, OpenFlags};
 use crate::memory::InvalidMemory;
 use crate::vector_index::VectorIndex;
 
-pub use read::{Stats, TagCount};
+pub use read::{KeywordMatch, Stats, TagCount};
 pub use write::{DUPLICATE_ABOVE, MemoryUpdate, SIMILAR_FROM, Similar, StoreItem, StoreOutcome};
 
 pub const DATABASE_FILE: &str = "annal.db";

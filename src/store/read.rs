@@ -23,6 +23,14 @@ pub struct TagCount {
     pub count: u64,
 }
 
+/// A full-text match; `relevance` is BM25 (higher is better).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeywordMatch {
+    pub id: String,
+    pub project: String,
+    pub relevance: f32,
+}
+
 /// A project's numbers for `index_status` and the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Stats {
@@ -281,36 +289,38 @@ impl Store {
         .await
     }
 
-    /// `(id, project)` of memories in `projects` whose text contains any word of `query`,
-    /// best BM25 first, at most `limit`. Words are quoted, so FTS5 syntax in user text is
-    /// matched literally instead of failing; rare words (identifiers, error codes) weigh most.
+    /// `(id, project)` of memories in `projects` whose text contains any of `terms`, best
+    /// BM25 first, at most `limit`. Terms are quoted, so FTS5 syntax in user text is matched
+    /// literally instead of failing; rare terms (identifiers, error codes) weigh most.
     pub async fn keyword_matches(
         &self,
         projects: Vec<String>,
-        query: &str,
+        terms: &[String],
         limit: usize,
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        let words: Vec<String> = query
-            .split(|c: char| !c.is_alphanumeric() && c != '_')
-            .filter(|w| !w.is_empty())
-            .map(|w| format!("\"{w}\""))
-            .collect();
-        if words.is_empty() || projects.is_empty() {
+    ) -> Result<Vec<KeywordMatch>, StoreError> {
+        if terms.is_empty() || projects.is_empty() {
             return Ok(Vec::new());
         }
-        let fts_query = words.join(" OR ");
+        let quoted: Vec<String> =
+            terms.iter().map(|t| format!("\"{}\"", t.replace('"', ""))).collect();
+        let fts_query = quoted.join(" OR ");
         let projects = serde_json::to_string(&projects)
             .map_err(|e| StoreError::Corrupt { id: "projects".into(), what: e.to_string() })?;
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT m.id, m.project FROM memories_fts f JOIN memories m ON m.rowid = f.rowid \
+                "SELECT m.id, m.project, bm25(memories_fts) FROM memories_fts f \
+                 JOIN memories m ON m.rowid = f.rowid \
                  WHERE memories_fts MATCH ?1 \
                    AND m.project IN (SELECT value FROM json_each(?2)) \
                  ORDER BY bm25(memories_fts) LIMIT ?3",
             )?;
             let matches = stmt
                 .query_map(params![fts_query, projects, limit as i64], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
+                    Ok(KeywordMatch {
+                        id: row.get(0)?,
+                        project: row.get(1)?,
+                        relevance: -row.get::<_, f64>(2)? as f32,
+                    })
                 })?
                 .collect::<Result<_, _>>()?;
             Ok(matches)

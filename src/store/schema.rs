@@ -48,7 +48,7 @@ const MIGRATIONS: &[&str] = &[
 
     CREATE VIRTUAL TABLE memories_fts USING fts5(
         content, content = 'memories', content_rowid = 'rowid',
-        tokenize = 'unicode61 remove_diacritics 2'
+        tokenize = 'porter unicode61 remove_diacritics 2'
     );
     CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
         INSERT INTO memories_fts(rowid, content) VALUES (new.rowid, new.content);
