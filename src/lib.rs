@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod embed;
+pub mod index;
 pub mod memories;
 pub mod memory;
 pub mod project;

@@ -6,6 +6,7 @@ mod util;
 mod cli;
 mod config;
 mod embed;
+mod index;
 mod layering;
 mod search;
 mod store;

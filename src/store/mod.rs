@@ -5,6 +5,7 @@
 //! search never waits behind an indexing transaction. Both connections run on their own
 //! threads (tokio-rusqlite), never on the async runtime.
 
+mod files;
 mod read;
 mod schema;
 mod write;
@@ -19,6 +20,7 @@ use tokio_rusqlite::rusqlite::{self, OpenFlags};
 use crate::memory::InvalidMemory;
 use crate::vector_index::VectorIndex;
 
+pub use files::{FileStamp, FileUpdate};
 pub use read::{KeywordMatch, Stats, TagCount};
 pub use write::{DUPLICATE_ABOVE, MemoryUpdate, SIMILAR_FROM, Similar, StoreItem, StoreOutcome};
 

@@ -63,6 +63,17 @@ const MIGRATIONS: &[&str] = &[
         INSERT INTO memories_fts(rowid, content) VALUES (new.rowid, new.content);
     END;
     "#,
+    // 2: what reconcile knows of each indexed file, so unchanged files are skipped by
+    // (mtime, size) without reading them, even files that produced no chunk.
+    r#"
+    CREATE TABLE indexed_files (
+        project   TEXT NOT NULL REFERENCES projects(name),
+        path      TEXT NOT NULL,
+        mtime_ns  INTEGER NOT NULL,
+        size      INTEGER NOT NULL,
+        PRIMARY KEY (project, path)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Brings the schema up to date in one transaction per migration.

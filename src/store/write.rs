@@ -61,7 +61,7 @@ pub struct MemoryUpdate {
 
 /// Updates the index after a commit. The write has happened whatever this returns, so a
 /// failure (which would need a row we just wrote to be unreadable) is logged, not returned.
-fn sync_index(
+pub(super) fn sync_index(
     conn: &tokio_rusqlite::rusqlite::Connection,
     index: &VectorIndex,
     project: &str,
@@ -72,7 +72,7 @@ fn sync_index(
     }
 }
 
-fn check_vector(vector: &[f32]) -> Result<(), StoreError> {
+pub(super) fn check_vector(vector: &[f32]) -> Result<(), StoreError> {
     if vector.len() == DIMENSIONS {
         Ok(())
     } else {
@@ -110,7 +110,11 @@ fn write_tags(
     Ok(())
 }
 
-fn register(tx: &Transaction<'_>, project: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+pub(super) fn register(
+    tx: &Transaction<'_>,
+    project: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
     let inserted = tx.execute(
         "INSERT OR IGNORE INTO projects (name, created_at) VALUES (?1, ?2)",
         params![project, format_timestamp(now)],
@@ -417,7 +421,11 @@ fn mark_superseded(
     Ok(())
 }
 
-fn insert_one(tx: &Transaction<'_>, project: &str, item: StoreItem) -> Result<String, StoreError> {
+pub(super) fn insert_one(
+    tx: &Transaction<'_>,
+    project: &str,
+    item: StoreItem,
+) -> Result<String, StoreError> {
     let StoreItem { memory, vector, supersedes } = item;
     let id = memory.id.as_str().to_owned();
     let exists: bool =
