@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use annal::embed::{EmbedService, Embedder, MiniLm, ModelSearch, Priority};
+use annal::events::EventBus;
 use annal::memories::Memories;
 use annal::memory::ChunkType;
 use annal::memory::NewMemory;
@@ -194,7 +195,8 @@ fn main() -> anyhow::Result<()> {
             unit: "memories/s",
         });
 
-        let memories = Memories::new(store.clone(), service.clone());
+        let memories =
+            Memories::new(store.clone(), service.clone(), EventBus::open(store.clone()).await?);
         let started = Instant::now();
         for i in 0..100 {
             memories

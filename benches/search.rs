@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use annal::embed::{EmbedService, ModelSearch};
+use annal::events::EventBus;
 use annal::memories::Memories;
 use annal::memory::NewMemory;
 use annal::project::ProjectName;
@@ -201,7 +202,10 @@ fn main() -> anyhow::Result<()> {
         let embedder =
             EmbedService::minilm(ModelSearch { env_dir: Some(model_dir()), ..Default::default() });
         let dir = tempfile::tempdir()?;
-        let memories = Memories::new(Store::open(dir.path()).await?, embedder.clone());
+        let memories = {
+            let store = Store::open(dir.path()).await?;
+            Memories::new(store.clone(), embedder.clone(), EventBus::open(store).await?)
+        };
         evaluate(&memories, &eval).await?;
         if std::env::args().any(|arg| arg == "--eval-only") {
             return Ok(());
@@ -226,7 +230,8 @@ fn main() -> anyhow::Result<()> {
                     vec![ProjectName::parse("p0")?]
                 };
                 fill(&store, &projects, total, &mut rng, &words).await?;
-                let memories = Memories::new(store, embedder.clone());
+                let memories =
+                    Memories::new(store.clone(), embedder.clone(), EventBus::open(store).await?);
                 latencies(&memories, "p0", ten, &queries[..4]).await?; // warm up
                 let times = latencies(&memories, "p0", ten, &queries).await?;
                 let scope = if ten { "\"*\" over 10 projects" } else { "one project" };

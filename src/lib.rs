@@ -5,9 +5,11 @@
 
 pub mod config;
 pub mod embed;
+pub mod events;
 pub mod index;
 pub mod memories;
 pub mod memory;
+pub mod pool;
 pub mod project;
 pub mod search;
 pub mod store;

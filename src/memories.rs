@@ -9,7 +9,10 @@ use std::sync::{Arc, Mutex};
 use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use serde_json::json;
+
 use crate::embed::{EmbedError, EmbedService, Priority};
+use crate::events::{EventBus, EventKind};
 use crate::memory::{
     ChunkType, Content, InvalidMemory, Memory, MemoryId, NewMemory, Source, TagEdit, Tags,
 };
@@ -70,14 +73,16 @@ pub struct PruneReport {
 pub struct Memories {
     store: Store,
     embedder: EmbedService,
+    /// Every change is published here, whoever asked for it (MCP, dashboard, CLI).
+    events: EventBus,
     /// Embeddings of tag names for fuzzy tag filters. Keyed by the tag text, whose embedding
     /// never changes, so entries never go stale; which tags exist comes from the index.
     tag_vectors: Arc<Mutex<HashMap<String, Vec<f32>>>>,
 }
 
 impl Memories {
-    pub fn new(store: Store, embedder: EmbedService) -> Self {
-        Self { store, embedder, tag_vectors: Arc::default() }
+    pub fn new(store: Store, embedder: EmbedService, events: EventBus) -> Self {
+        Self { store, embedder, events, tag_vectors: Arc::default() }
     }
 
     pub fn store(&self) -> &Store {
@@ -86,6 +91,14 @@ impl Memories {
 
     pub fn embedder(&self) -> &EmbedService {
         &self.embedder
+    }
+
+    fn publish_stored(&self, project: &ProjectName, outcomes: &[StoreOutcome]) {
+        for outcome in outcomes {
+            if let StoreOutcome::Stored { id, .. } = outcome {
+                self.events.publish(EventKind::MemoryStored, project.as_str(), json!({ "id": id }));
+            }
+        }
     }
 
     /// Embeddings of `tags`, computing (in one batch) only those not seen before.
@@ -119,6 +132,7 @@ impl Memories {
         let vector = self.embedder.embed_one(memory.content.as_str().to_owned()).await?;
         let item = StoreItem { memory, vector, supersedes };
         let mut outcomes = self.store.insert_deduplicated(&project, vec![item]).await?;
+        self.publish_stored(&project, &outcomes);
         outcomes.pop().ok_or_else(|| StoreError::Closed.into())
     }
 
@@ -155,7 +169,9 @@ impl Memories {
             .zip(vectors)
             .map(|((memory, supersedes), vector)| StoreItem { memory, vector, supersedes })
             .collect();
-        Ok(self.store.insert_deduplicated(&project, items).await?)
+        let outcomes = self.store.insert_deduplicated(&project, items).await?;
+        self.publish_stored(&project, &outcomes);
+        Ok(outcomes)
     }
 
     /// Full memories by id; counts as an access for the agent memories among them.
@@ -201,7 +217,11 @@ impl Memories {
         if content.is_none() && tags.is_none() && source.is_none() {
             return Err(StoreError::NothingToUpdate.into());
         }
-        Ok(self.store.update(&project, &id, MemoryUpdate { content, tags, source }).await?)
+        let memory =
+            self.store.update(&project, &id, MemoryUpdate { content, tags, source }).await?;
+        let detail = json!({ "id": memory.id, "tags": memory.tags });
+        self.events.publish(EventKind::MemoryUpdated, project.as_str(), detail);
+        Ok(memory)
     }
 
     /// `retag_memory`: returns the final tags.
@@ -216,12 +236,22 @@ impl Memories {
         let project = ProjectName::parse(project)?;
         let id = MemoryId::parse(id)?;
         let edit = TagEdit::from_parts(add, remove, set)?;
-        Ok(self.store.retag(&project, &id, edit).await?)
+        let tags = self.store.retag(&project, &id, edit).await?;
+        let detail = json!({ "id": id.as_str(), "tags": tags });
+        self.events.publish(EventKind::MemoryUpdated, project.as_str(), detail);
+        Ok(tags)
     }
 
     pub async fn delete(&self, project: &str, id: &str) -> Result<(), MemoryError> {
         let project = ProjectName::parse(project)?;
-        Ok(self.store.delete(&project, &MemoryId::parse(id)?).await?)
+        let id = MemoryId::parse(id)?;
+        self.store.delete(&project, &id).await?;
+        self.events.publish(
+            EventKind::MemoryDeleted,
+            project.as_str(),
+            json!({ "ids": [id.as_str()] }),
+        );
+        Ok(())
     }
 
     /// Agent memories not accessed for `max_age_days` (and, if asked, never-accessed ones
@@ -243,7 +273,10 @@ impl Memories {
             0
         } else {
             let ids = stale.iter().map(|m| MemoryId::parse(&m.id)).collect::<Result<_, _>>()?;
-            self.store.delete_many(&project, ids).await?
+            let deleted = self.store.delete_many(&project, ids).await?;
+            let ids: Vec<&str> = stale.iter().map(|m| m.id.as_str()).collect();
+            self.events.publish(EventKind::MemoryDeleted, project.as_str(), json!({ "ids": ids }));
+            deleted
         };
         Ok(PruneReport { stale, deleted, dry_run })
     }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use annal::embed::{EmbedService, ModelSearch};
+use annal::events::EventBus;
 use annal::memories::Memories;
 use annal::store::{Store, StoreOutcome};
 use tempfile::TempDir;
@@ -40,7 +41,8 @@ impl Fixture {
     pub async fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).await.expect("open store");
-        let memories = Memories::new(store.clone(), embedder());
+        let events = EventBus::open(store.clone()).await.expect("events");
+        let memories = Memories::new(store.clone(), embedder(), events);
         Self { dir, store, memories }
     }
 }

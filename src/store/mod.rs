@@ -5,6 +5,7 @@
 //! search never waits behind an indexing transaction. Both connections run on their own
 //! threads (tokio-rusqlite), never on the async runtime.
 
+mod events;
 mod files;
 mod read;
 mod schema;

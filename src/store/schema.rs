@@ -74,6 +74,16 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (project, path)
     ) WITHOUT ROWID;
     "#,
+    // 3: the activity feed survives restarts.
+    r#"
+    CREATE TABLE events (
+        seq         INTEGER PRIMARY KEY,
+        kind        TEXT NOT NULL,
+        project     TEXT NOT NULL,
+        detail      TEXT NOT NULL,
+        created_at  TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the schema up to date in one transaction per migration.

@@ -1,0 +1,142 @@
+//! The event bus: typed events with sequence numbers, fanned out without ever blocking a
+//! producer, and the recent ones kept (in memory and in the database) for the activity feed.
+//!
+//! Fan-out is a tokio broadcast channel: a subscriber that falls behind receives
+//! `Lagged(n)` — it learns how many events it missed — and the producer never waits.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::store::Store;
+
+/// Events kept in memory and in the database for the activity feed.
+pub const RECENT_EVENTS: usize = 500;
+const CHANNEL_CAPACITY: usize = 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    MemoryStored,
+    MemoryUpdated,
+    MemoryDeleted,
+    IndexStarted,
+    IndexProgress,
+    IndexComplete,
+    IndexFailed,
+    ProjectUpdated,
+    WatcherError,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MemoryStored => "memory_stored",
+            Self::MemoryUpdated => "memory_updated",
+            Self::MemoryDeleted => "memory_deleted",
+            Self::IndexStarted => "index_started",
+            Self::IndexProgress => "index_progress",
+            Self::IndexComplete => "index_complete",
+            Self::IndexFailed => "index_failed",
+            Self::ProjectUpdated => "project_updated",
+            Self::WatcherError => "watcher_error",
+        }
+    }
+
+    /// Progress ticks are frequent and only matter live; everything else is worth keeping.
+    fn persisted(self) -> bool {
+        self != Self::IndexProgress
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    #[serde(rename = "type")]
+    pub kind: EventKind,
+    pub project: String,
+    pub detail: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+struct State {
+    next_seq: u64,
+    recent: VecDeque<Event>,
+}
+
+/// Cheap to clone; all clones publish to the same subscribers.
+#[derive(Clone)]
+pub struct EventBus {
+    state: Arc<Mutex<State>>,
+    sender: broadcast::Sender<Event>,
+    persist: mpsc::UnboundedSender<Event>,
+}
+
+impl std::fmt::Debug for EventBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventBus").finish_non_exhaustive()
+    }
+}
+
+impl EventBus {
+    /// A bus that continues the sequence and the feed stored in `store`, and keeps storing
+    /// new events there from a background task (so publishing never waits for the disk).
+    pub async fn open(store: Store) -> Result<Self, crate::store::StoreError> {
+        let recent: VecDeque<Event> = store.recent_events(RECENT_EVENTS).await?.into();
+        let next_seq = recent.back().map_or(1, |e| e.seq + 1);
+        let (persist, mut queue) = mpsc::unbounded_channel::<Event>();
+        tokio::spawn(async move {
+            while let Some(event) = queue.recv().await {
+                let mut batch = vec![event];
+                while let Ok(more) = queue.try_recv() {
+                    batch.push(more);
+                }
+                if let Err(err) = store.append_events(batch, RECENT_EVENTS).await {
+                    tracing::warn!(%err, "events not persisted");
+                }
+            }
+        });
+        let (sender, _) = broadcast::channel(CHANNEL_CAPACITY);
+        Ok(Self { state: Arc::new(Mutex::new(State { next_seq, recent })), sender, persist })
+    }
+
+    /// Publishes an event to every subscriber; never blocks.
+    pub fn publish(&self, kind: EventKind, project: &str, detail: serde_json::Value) -> Event {
+        let event = {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let event = Event {
+                seq: state.next_seq,
+                kind,
+                project: project.to_owned(),
+                detail,
+                created_at: Utc::now(),
+            };
+            state.next_seq += 1;
+            if kind.persisted() {
+                state.recent.push_back(event.clone());
+                while state.recent.len() > RECENT_EVENTS {
+                    state.recent.pop_front();
+                }
+            }
+            // Sent under the lock so subscribers see events in sequence order.
+            let _ = self.sender.send(event.clone());
+            event
+        };
+        if kind.persisted() {
+            let _ = self.persist.send(event.clone());
+        }
+        event
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.sender.subscribe()
+    }
+
+    /// The activity feed: recent events, oldest first.
+    pub fn recent(&self) -> Vec<Event> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).recent.iter().cloned().collect()
+    }
+}

@@ -1,0 +1,319 @@
+//! The pool: the one shared state of an owner process — config, store, embedder, event bus,
+//! and each project's indexing state — and the engine functions that need all of them
+//! (`init_project`, `index_files`, `index_status`).
+//!
+//! Synchronisation is expressed in types: per-project index state lives behind one `Mutex`
+//! that is held only for in-memory updates, never across I/O or an `.await`; config saves go
+//! through `ConfigFile`, outside that lock.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use tokio::task::JoinSet;
+
+use crate::config::{ConfigError, ConfigFile, ProjectChange, ProjectInit};
+use crate::embed::EmbedService;
+use crate::events::{EventBus, EventKind};
+use crate::index::{ReconcileReport, reconcile};
+use crate::memories::Memories;
+use crate::project::{InvalidProjectName, ProjectName};
+use crate::store::{Stats, Store, StoreError};
+
+/// How often a long run reports progress at most.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+/// Memories not accessed for this long count as stale in `index_status`.
+pub const STALE_AFTER_DAYS: i64 = 60;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    ProjectName(#[from] InvalidProjectName),
+    #[error(
+        "project {project:?} is already being indexed (since {since}); try again when it is idle"
+    )]
+    AlreadyIndexing { project: String, since: DateTime<Utc> },
+    #[error("unknown project {project:?}; call init_project first")]
+    UnknownProject { project: String },
+    #[error("the owner is shutting down")]
+    ShuttingDown,
+}
+
+/// Where a project's indexing stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum IndexState {
+    #[default]
+    Idle,
+    Indexing {
+        started_at: DateTime<Utc>,
+        files_done: usize,
+    },
+    Failed {
+        at: DateTime<Utc>,
+        error: String,
+    },
+}
+
+/// The last successful reconcile.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LastReconcile {
+    pub at: DateTime<Utc>,
+    pub report: ReconcileReport,
+}
+
+#[derive(Debug, Default)]
+struct ProjectIndex {
+    state: IndexState,
+    last: Option<LastReconcile>,
+    running: bool,
+    /// Another run was asked for while one ran (e.g. `init_project` changed the config).
+    follow_up: bool,
+}
+
+/// `index_status`'s answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexStatus {
+    pub project: String,
+    pub index: IndexState,
+    pub stats: Stats,
+    pub last_reconcile: Option<LastReconcile>,
+}
+
+/// `init_project`'s answer: what changed, and whether indexing started.
+#[derive(Debug, Clone, Serialize)]
+pub struct InitReply {
+    pub project: String,
+    pub changes: Vec<ProjectChange>,
+    pub indexing: bool,
+}
+
+#[derive(Debug)]
+pub struct Pool {
+    config: ConfigFile,
+    store: Store,
+    memories: Memories,
+    events: EventBus,
+    indexing: Mutex<HashMap<String, ProjectIndex>>,
+    runs: Mutex<JoinSet<()>>,
+    shutting_down: AtomicBool,
+}
+
+impl Pool {
+    /// Opens the store in the config's data dir and schedules a reconcile of every
+    /// configured project.
+    pub async fn open(config: ConfigFile, embedder: EmbedService) -> Result<Arc<Self>, PoolError> {
+        let snapshot = config.snapshot();
+        let store = Store::open(&snapshot.data_dir(config.paths())).await?;
+        let events = EventBus::open(store.clone()).await?;
+        let memories = Memories::new(store.clone(), embedder, events.clone());
+        let pool = Arc::new(Self {
+            config,
+            store,
+            memories,
+            events,
+            indexing: Mutex::default(),
+            runs: Mutex::new(JoinSet::new()),
+            shutting_down: AtomicBool::new(false),
+        });
+        for name in snapshot.projects.keys() {
+            pool.schedule(name.clone())?;
+        }
+        Ok(pool)
+    }
+
+    pub fn memories(&self) -> &Memories {
+        &self.memories
+    }
+
+    pub fn events(&self) -> &EventBus {
+        &self.events
+    }
+
+    pub fn config(&self) -> &ConfigFile {
+        &self.config
+    }
+
+    fn indexing(&self) -> MutexGuard<'_, HashMap<String, ProjectIndex>> {
+        // Plain data updated in single assignments: a panic elsewhere leaves it consistent.
+        self.indexing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers or updates a project (SPEC §8 merge rules), saves the config, and starts a
+    /// reconcile in the background. Relative watch paths are taken from `base`.
+    pub async fn init_project(
+        self: &Arc<Self>,
+        name: &str,
+        init: ProjectInit,
+        base: &Path,
+    ) -> Result<InitReply, PoolError> {
+        let project = ProjectName::parse(name.trim())?;
+        let base = base.to_path_buf();
+        let resolved =
+            tokio::task::spawn_blocking(move || init.resolve(&base)).await.map_err(|e| {
+                ConfigError::Invalid { path: "watch paths".into(), message: e.to_string() }
+            })??;
+        let outcome = self.config.init_project(&project, resolved).await?;
+        self.store.register_project(&project).await?;
+        if !outcome.changes.is_empty() {
+            let detail = json!({ "changes": outcome.changes });
+            self.events.publish(EventKind::ProjectUpdated, project.as_str(), detail);
+        }
+        let indexing = self.schedule(project.clone())?;
+        Ok(InitReply { project: project.to_string(), changes: outcome.changes, indexing })
+    }
+
+    /// Re-indexes a project from scratch in the background; refused while a run is going.
+    pub async fn index_files(self: &Arc<Self>, name: &str) -> Result<(), PoolError> {
+        let project = ProjectName::parse(name.trim())?;
+        if !self.config.snapshot().projects.contains_key(&project) {
+            return Err(PoolError::UnknownProject { project: project.to_string() });
+        }
+        if let Some(since) = self.running_since(&project) {
+            return Err(PoolError::AlreadyIndexing { project: project.to_string(), since });
+        }
+        let known = self.store.indexed_files(&project).await?;
+        self.store.remove_files(&project, known.into_keys().collect()).await?;
+        self.schedule(project)?;
+        Ok(())
+    }
+
+    pub async fn index_status(&self, name: &str) -> Result<IndexStatus, PoolError> {
+        let project = ProjectName::parse(name.trim())?;
+        let cutoff = Utc::now() - chrono::Duration::days(STALE_AFTER_DAYS);
+        let stats = self.store.stats(&project, cutoff).await?;
+        let (index, last_reconcile) = match self.indexing().get(project.as_str()) {
+            Some(p) => (p.state.clone(), p.last.clone()),
+            None => (IndexState::Idle, None),
+        };
+        Ok(IndexStatus { project: project.to_string(), index, stats, last_reconcile })
+    }
+
+    fn running_since(&self, project: &ProjectName) -> Option<DateTime<Utc>> {
+        let indexing = self.indexing();
+        let entry = indexing.get(project.as_str()).filter(|p| p.running)?;
+        match entry.state {
+            IndexState::Indexing { started_at, .. } => Some(started_at),
+            _ => Some(Utc::now()),
+        }
+    }
+
+    /// Starts a run, or asks the running one for a follow-up; returns whether a run is going.
+    fn schedule(self: &Arc<Self>, project: ProjectName) -> Result<bool, PoolError> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(PoolError::ShuttingDown);
+        }
+        {
+            let mut indexing = self.indexing();
+            let entry = indexing.entry(project.to_string()).or_default();
+            if entry.running {
+                entry.follow_up = true;
+                return Ok(true);
+            }
+            entry.running = true;
+            entry.state = IndexState::Indexing { started_at: Utc::now(), files_done: 0 };
+        }
+        let pool = Arc::clone(self);
+        self.runs.lock().unwrap_or_else(|p| p.into_inner()).spawn(async move {
+            pool.run(project).await;
+        });
+        Ok(true)
+    }
+
+    /// Runs reconciles for a project until no follow-up is asked for. Every run ends in
+    /// exactly one of `index_complete` or `index_failed`, and the matching state.
+    async fn run(self: Arc<Self>, project: ProjectName) {
+        loop {
+            let started_at = Utc::now();
+            self.set_state(&project, IndexState::Indexing { started_at, files_done: 0 });
+            self.events.publish(EventKind::IndexStarted, project.as_str(), json!({}));
+            let outcome = self.reconcile_once(&project, started_at).await;
+            let mut indexing = self.indexing();
+            let entry = indexing.entry(project.to_string()).or_default();
+            match outcome {
+                Ok(report) => {
+                    let detail = json!(report);
+                    entry.state = IndexState::Idle;
+                    entry.last = Some(LastReconcile { at: Utc::now(), report });
+                    self.events.publish(EventKind::IndexComplete, project.as_str(), detail);
+                }
+                Err(error) => {
+                    tracing::warn!(%project, %error, "reconcile failed");
+                    entry.state = IndexState::Failed { at: Utc::now(), error: error.clone() };
+                    self.events.publish(
+                        EventKind::IndexFailed,
+                        project.as_str(),
+                        json!({ "error": error }),
+                    );
+                }
+            }
+            if entry.follow_up && !self.shutting_down.load(Ordering::SeqCst) {
+                entry.follow_up = false;
+                continue;
+            }
+            entry.running = false;
+            return;
+        }
+    }
+
+    /// One reconcile with the project's current config. Runs in its own task so that even a
+    /// panic becomes a failed run instead of a state stuck on "indexing".
+    async fn reconcile_once(
+        self: &Arc<Self>,
+        project: &ProjectName,
+        started_at: DateTime<Utc>,
+    ) -> Result<ReconcileReport, String> {
+        let Some(config) = self.config.snapshot().projects.get(project).cloned() else {
+            return Err(format!("project {project} is not in the config"));
+        };
+        let pool = Arc::clone(self);
+        let name = project.clone();
+        let task = tokio::spawn(async move {
+            let last_report = Mutex::new(Instant::now());
+            let progress = |files_done: usize| {
+                pool.set_state(&name, IndexState::Indexing { started_at, files_done });
+                let mut last = last_report.lock().unwrap_or_else(|p| p.into_inner());
+                if last.elapsed() >= PROGRESS_EVERY {
+                    *last = Instant::now();
+                    pool.events.publish(
+                        EventKind::IndexProgress,
+                        name.as_str(),
+                        json!({ "files_done": files_done }),
+                    );
+                }
+            };
+            reconcile(&pool.store, pool.memories.embedder(), &name, &config, &progress).await
+        });
+        match task.await {
+            Ok(Ok(report)) => Ok(report),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(join) => Err(format!("indexing stopped unexpectedly: {join}")),
+        }
+    }
+
+    fn set_state(&self, project: &ProjectName, state: IndexState) {
+        self.indexing().entry(project.to_string()).or_default().state = state;
+    }
+
+    /// Stops scheduling new runs and waits up to `timeout` for the running ones.
+    pub async fn shutdown(&self, timeout: Duration) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        let mut runs = std::mem::take(&mut *self.runs.lock().unwrap_or_else(|p| p.into_inner()));
+        let drained =
+            tokio::time::timeout(timeout, async { while runs.join_next().await.is_some() {} })
+                .await;
+        if drained.is_err() {
+            tracing::warn!("indexing runs still going at shutdown; aborting them");
+            runs.abort_all();
+        }
+    }
+}
