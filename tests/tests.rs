@@ -8,5 +8,6 @@ mod config;
 mod embed;
 mod index;
 mod layering;
+mod pool;
 mod search;
 mod store;

@@ -1,0 +1,211 @@
+//! The pool: init_project → background reconcile → index_status, index_failed for real, one
+//! run at a time, follow-ups, and the event bus.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use annal::config::{ConfigFile, PathInputs, ProjectChange, ProjectInit};
+use annal::events::{EventBus, EventKind};
+use annal::pool::{IndexState, IndexStatus, Pool, PoolError};
+use annal::search::SearchRequest;
+use annal::store::Store;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::util::embedder;
+
+async fn open_pool(home: &Path) -> Arc<Pool> {
+    let paths = PathInputs { annal_home: Some(home.to_path_buf()), ..Default::default() }
+        .resolve()
+        .expect("paths");
+    Pool::open(ConfigFile::load(paths).expect("config"), embedder()).await.expect("pool")
+}
+
+fn watch(paths: &[&Path]) -> ProjectInit {
+    ProjectInit {
+        watch_paths: Some(paths.iter().map(|p| p.to_path_buf()).collect()),
+        ..Default::default()
+    }
+}
+
+/// Polls `index_status` until `done` holds, with a deadline.
+async fn wait_for(pool: &Pool, project: &str, done: impl Fn(&IndexStatus) -> bool) -> IndexStatus {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = pool.index_status(project).await.expect("status");
+        if done(&status) {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "timed out; last status {status:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn idle_after_run(status: &IndexStatus) -> bool {
+    status.index == IndexState::Idle && status.last_reconcile.is_some()
+}
+
+#[tokio::test]
+async fn init_project_indexes_in_the_background_and_search_finds_docs() {
+    let home = tempfile::tempdir().expect("home");
+    let docs = tempfile::tempdir().expect("docs");
+    std::fs::write(docs.path().join("deploy.md"), "# Deploy\nRun the blue-green switch at noon.\n")
+        .expect("write");
+    let pool = open_pool(home.path()).await;
+    let reply =
+        pool.init_project("app", watch(&[docs.path()]), Path::new("/")).await.expect("init");
+    assert_eq!(reply.changes[0], ProjectChange::Created);
+    assert!(reply.indexing);
+    let status = wait_for(&pool, "app", idle_after_run).await;
+    assert_eq!(status.stats.file_chunks, 1);
+    let report = &status.last_reconcile.as_ref().expect("last").report;
+    assert_eq!((report.files_seen, report.files_indexed), (1, 1));
+
+    let results = pool
+        .memories()
+        .search(SearchRequest::new("app", "blue-green deployment"))
+        .await
+        .expect("search");
+    assert!(results.hits[0].memory.source.ends_with("deploy.md|deploy.md > Deploy"));
+
+    let again =
+        pool.init_project("app", watch(&[docs.path()]), Path::new("/")).await.expect("again");
+    assert!(again.changes.is_empty(), "the same call twice changes nothing");
+
+    // Removing the watch path from the project removes its chunks.
+    let none = ProjectInit { watch_paths: Some(vec![]), ..Default::default() };
+    pool.init_project("app", none, Path::new("/")).await.expect("remove path");
+    let status = wait_for(&pool, "app", |s| idle_after_run(s) && s.stats.file_chunks == 0).await;
+    assert_eq!(status.stats.file_chunks, 0);
+    pool.shutdown(Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn a_failed_reconcile_ends_in_index_failed_and_a_later_run_clears_it() {
+    let home = tempfile::tempdir().expect("home");
+    let docs = tempfile::tempdir().expect("docs");
+    let watched = docs.path().join("watched");
+    std::fs::create_dir(&watched).expect("mkdir");
+    std::fs::write(watched.join("a.md"), "# A\nalpha\n").expect("write");
+    let pool = open_pool(home.path()).await;
+    let mut events = pool.events().subscribe();
+    pool.init_project("app", watch(&[&watched]), Path::new("/")).await.expect("init");
+    wait_for(&pool, "app", idle_after_run).await;
+
+    // The watch path disappears as a whole: the run must fail visibly, not hang.
+    std::fs::remove_dir_all(&watched).expect("remove");
+    pool.index_files("app").await.expect("start");
+    let failed = wait_for(&pool, "app", |s| matches!(s.index, IndexState::Failed { .. })).await;
+    let IndexState::Failed { error, .. } = &failed.index else { unreachable!() };
+    assert!(error.contains(&watched.display().to_string()), "{error}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let event = loop {
+        let event = tokio::time::timeout_at(deadline.into(), events.recv())
+            .await
+            .expect("event in time")
+            .expect("event");
+        if event.kind == EventKind::IndexFailed {
+            break event;
+        }
+    };
+    assert_eq!(event.detail["error"].as_str(), Some(error.as_str()));
+
+    std::fs::create_dir(&watched).expect("recreate");
+    std::fs::write(watched.join("b.md"), "# B\nbeta\n").expect("write");
+    pool.index_files("app").await.expect("retry");
+    let healed = wait_for(&pool, "app", |s| idle_after_run(s) && s.stats.file_chunks == 1).await;
+    assert_eq!(healed.index, IndexState::Idle);
+    pool.shutdown(Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn one_run_at_a_time_and_init_during_a_run_queues_a_follow_up() {
+    let home = tempfile::tempdir().expect("home");
+    let docs = tempfile::tempdir().expect("docs");
+    for i in 0..60 {
+        let text = format!("# File {i}\nSome text about topic {i}.\n## More\nDetails {i}.\n");
+        std::fs::write(docs.path().join(format!("f{i:02}.md")), text).expect("write");
+    }
+    std::fs::write(docs.path().join("extra.txt"), "plain text file\n").expect("write");
+    let pool = open_pool(home.path()).await;
+    pool.init_project("app", watch(&[docs.path()]), Path::new("/")).await.expect("init");
+    match pool.index_files("app").await {
+        Err(PoolError::AlreadyIndexing { project, .. }) => assert_eq!(project, "app"),
+        other => panic!("a second run must be refused while one runs, got {other:?}"),
+    }
+    // Changing the patterns while the first run goes queues exactly one more run.
+    let txt = ProjectInit { watch_patterns: Some(vec!["**/*.txt".into()]), ..Default::default() };
+    let reply = pool.init_project("app", txt, Path::new("/")).await.expect("init again");
+    assert!(matches!(&reply.changes[..], [ProjectChange::WatchPatterns { .. }]));
+    let status = wait_for(&pool, "app", |s| idle_after_run(s) && s.stats.file_chunks == 1).await;
+    assert_eq!(status.last_reconcile.expect("last").report.files_seen, 1);
+    assert_err(pool.index_files("nope").await, "unknown project");
+    assert_err(
+        pool.init_project("../x", ProjectInit::default(), Path::new("/")).await,
+        "invalid project name",
+    );
+    assert_err(
+        pool.init_project("app", watch(&[Path::new("/no/such/dir")]), Path::new("/")).await,
+        "does not exist",
+    );
+    pool.shutdown(Duration::from_secs(10)).await;
+}
+
+fn assert_err<T: std::fmt::Debug>(result: Result<T, PoolError>, needle: &str) {
+    match result {
+        Err(err) => assert!(err.to_string().contains(needle), "{err}"),
+        Ok(value) => panic!("expected an error containing {needle:?}, got {value:?}"),
+    }
+}
+
+#[tokio::test]
+async fn memory_events_are_numbered_and_survive_a_restart() {
+    let home = tempfile::tempdir().expect("home");
+    let pool = open_pool(home.path()).await;
+    let mut events = pool.events().subscribe();
+    let outcome = pool
+        .memories()
+        .remember("app", "Events follow writes.".into(), vec!["t".into()], None, None)
+        .await
+        .expect("store");
+    let annal::store::StoreOutcome::Stored { id, .. } = outcome else { panic!("{outcome:?}") };
+    pool.memories().delete("app", &id).await.expect("delete");
+    let stored = events.recv().await.expect("stored event");
+    let deleted = events.recv().await.expect("deleted event");
+    assert_eq!((stored.kind, deleted.kind), (EventKind::MemoryStored, EventKind::MemoryDeleted));
+    assert_eq!(stored.detail["id"], id.as_str());
+    assert_eq!(deleted.seq, stored.seq + 1);
+
+    // The feed is written in the background; reopen until it is there.
+    let data = home.path().join("data");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let store = Store::open(&data).await.expect("store");
+        let bus = EventBus::open(store).await.expect("bus");
+        let feed: Vec<u64> = bus.recent().iter().map(|e| e.seq).collect();
+        if feed.contains(&deleted.seq) {
+            let next = bus.publish(EventKind::ProjectUpdated, "app", serde_json::json!({}));
+            assert_eq!(next.seq, deleted.seq + 1, "the sequence continues after a restart");
+            break;
+        }
+        assert!(Instant::now() < deadline, "feed not persisted: {feed:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_slow_subscriber_is_told_it_lagged_and_producers_never_wait() {
+    let data = tempfile::tempdir().expect("data");
+    let bus = EventBus::open(Store::open(data.path()).await.expect("store")).await.expect("bus");
+    let mut slow = bus.subscribe();
+    // Publishing is synchronous: had it waited for the reader, this loop would never end.
+    for i in 0..3000 {
+        bus.publish(EventKind::IndexProgress, "app", serde_json::json!({ "files_done": i }));
+    }
+    match slow.recv().await {
+        Err(RecvError::Lagged(missed)) => assert!(missed > 0),
+        other => panic!("expected Lagged, got {other:?}"),
+    }
+    let next = slow.recv().await.expect("continues after the lag");
+    assert!(next.seq > 1);
+}
