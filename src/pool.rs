@@ -7,7 +7,7 @@
 //! through `ConfigFile`, outside that lock.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -15,12 +15,15 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::config::{ConfigError, ConfigFile, ProjectChange, ProjectInit};
+use crate::config::{ConfigError, ConfigFile, ProjectChange, ProjectConfig, ProjectInit};
 use crate::embed::EmbedService;
 use crate::events::{EventBus, EventKind};
-use crate::index::{ReconcileReport, reconcile};
+use crate::index::reconcile::Matcher;
+use crate::index::watch::{DEBOUNCE, WatchSignal, Watcher};
+use crate::index::{IndexError, ReconcileReport, index_file, reconcile};
 use crate::memories::Memories;
 use crate::project::{InvalidProjectName, ProjectName};
 use crate::store::{Stats, Store, StoreError};
@@ -97,6 +100,14 @@ pub struct InitReply {
     pub indexing: bool,
 }
 
+/// What a run does.
+#[derive(Debug, Clone)]
+enum RunKind {
+    Reconcile,
+    /// Paths a watcher reported.
+    Paths(Vec<PathBuf>),
+}
+
 #[derive(Debug)]
 pub struct Pool {
     config: ConfigFile,
@@ -105,6 +116,7 @@ pub struct Pool {
     events: EventBus,
     indexing: Mutex<HashMap<String, ProjectIndex>>,
     runs: Mutex<JoinSet<()>>,
+    watchers: Mutex<HashMap<String, Watcher>>,
     shutting_down: AtomicBool,
 }
 
@@ -123,10 +135,12 @@ impl Pool {
             events,
             indexing: Mutex::default(),
             runs: Mutex::new(JoinSet::new()),
+            watchers: Mutex::default(),
             shutting_down: AtomicBool::new(false),
         });
         for name in snapshot.projects.keys() {
-            pool.schedule(name.clone())?;
+            pool.schedule(name.clone(), RunKind::Reconcile)?;
+            pool.sync_watcher(name).await;
         }
         Ok(pool)
     }
@@ -168,7 +182,10 @@ impl Pool {
             let detail = json!({ "changes": outcome.changes });
             self.events.publish(EventKind::ProjectUpdated, project.as_str(), detail);
         }
-        let indexing = self.schedule(project.clone())?;
+        let indexing = self.schedule(project.clone(), RunKind::Reconcile)?;
+        if !outcome.changes.is_empty() {
+            self.sync_watcher(&project).await;
+        }
         Ok(InitReply { project: project.to_string(), changes: outcome.changes, indexing })
     }
 
@@ -183,7 +200,7 @@ impl Pool {
         }
         let known = self.store.indexed_files(&project).await?;
         self.store.remove_files(&project, known.into_keys().collect()).await?;
-        self.schedule(project)?;
+        self.schedule(project, RunKind::Reconcile)?;
         Ok(())
     }
 
@@ -208,7 +225,7 @@ impl Pool {
     }
 
     /// Starts a run, or asks the running one for a follow-up; returns whether a run is going.
-    fn schedule(self: &Arc<Self>, project: ProjectName) -> Result<bool, PoolError> {
+    fn schedule(self: &Arc<Self>, project: ProjectName, kind: RunKind) -> Result<bool, PoolError> {
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(PoolError::ShuttingDown);
         }
@@ -224,40 +241,43 @@ impl Pool {
         }
         let pool = Arc::clone(self);
         self.runs.lock().unwrap_or_else(|p| p.into_inner()).spawn(async move {
-            pool.run(project).await;
+            pool.run(project, kind).await;
         });
         Ok(true)
     }
 
-    /// Runs reconciles for a project until no follow-up is asked for. Every run ends in
-    /// exactly one of `index_complete` or `index_failed`, and the matching state.
-    async fn run(self: Arc<Self>, project: ProjectName) {
+    /// Runs for a project until no follow-up is asked for (follow-ups are full reconciles).
+    /// Every run ends in exactly one of `index_complete` or `index_failed`, and the matching
+    /// state.
+    async fn run(self: Arc<Self>, project: ProjectName, mut kind: RunKind) {
         loop {
             let started_at = Utc::now();
             self.set_state(&project, IndexState::Indexing { started_at, files_done: 0 });
             self.events.publish(EventKind::IndexStarted, project.as_str(), json!({}));
-            let outcome = self.reconcile_once(&project, started_at).await;
+            let outcome = self.run_once(&project, started_at, kind).await;
             let mut indexing = self.indexing();
             let entry = indexing.entry(project.to_string()).or_default();
             match outcome {
-                Ok(report) => {
+                Ok(Some(report)) => {
                     let detail = json!(report);
                     entry.state = IndexState::Idle;
                     entry.last = Some(LastReconcile { at: Utc::now(), report });
                     self.events.publish(EventKind::IndexComplete, project.as_str(), detail);
                 }
+                Ok(None) => {
+                    entry.state = IndexState::Idle;
+                    self.events.publish(EventKind::IndexComplete, project.as_str(), json!({}));
+                }
                 Err(error) => {
-                    tracing::warn!(%project, %error, "reconcile failed");
+                    tracing::warn!(%project, %error, "indexing failed");
                     entry.state = IndexState::Failed { at: Utc::now(), error: error.clone() };
-                    self.events.publish(
-                        EventKind::IndexFailed,
-                        project.as_str(),
-                        json!({ "error": error }),
-                    );
+                    let detail = json!({ "error": error });
+                    self.events.publish(EventKind::IndexFailed, project.as_str(), detail);
                 }
             }
             if entry.follow_up && !self.shutting_down.load(Ordering::SeqCst) {
                 entry.follow_up = false;
+                kind = RunKind::Reconcile;
                 continue;
             }
             entry.running = false;
@@ -265,13 +285,15 @@ impl Pool {
         }
     }
 
-    /// One reconcile with the project's current config. Runs in its own task so that even a
-    /// panic becomes a failed run instead of a state stuck on "indexing".
-    async fn reconcile_once(
+    /// One run with the project's current config: a full reconcile, or the changed paths a
+    /// watcher reported (a full reconcile when those include a directory). Runs in its own
+    /// task so that even a panic becomes a failed run instead of a state stuck on "indexing".
+    async fn run_once(
         self: &Arc<Self>,
         project: &ProjectName,
         started_at: DateTime<Utc>,
-    ) -> Result<ReconcileReport, String> {
+        kind: RunKind,
+    ) -> Result<Option<ReconcileReport>, String> {
         let Some(config) = self.config.snapshot().projects.get(project).cloned() else {
             return Err(format!("project {project} is not in the config"));
         };
@@ -284,20 +306,108 @@ impl Pool {
                 let mut last = last_report.lock().unwrap_or_else(|p| p.into_inner());
                 if last.elapsed() >= PROGRESS_EVERY {
                     *last = Instant::now();
-                    pool.events.publish(
-                        EventKind::IndexProgress,
-                        name.as_str(),
-                        json!({ "files_done": files_done }),
-                    );
+                    let detail = json!({ "files_done": files_done });
+                    pool.events.publish(EventKind::IndexProgress, name.as_str(), detail);
                 }
             };
-            reconcile(&pool.store, pool.memories.embedder(), &name, &config, &progress).await
+            let embedder = pool.memories.embedder();
+            if let RunKind::Paths(paths) = kind {
+                let needs_reconcile = pool.index_paths(&name, &config, paths).await?;
+                if !needs_reconcile {
+                    return Ok(None);
+                }
+            }
+            reconcile(&pool.store, embedder, &name, &config, &progress).await.map(Some)
         });
         match task.await {
-            Ok(Ok(report)) => Ok(report),
-            Ok(Err(error)) => Err(error.to_string()),
+            Ok(result) => result.map_err(|error| error.to_string()),
             Err(join) => Err(format!("indexing stopped unexpectedly: {join}")),
         }
+    }
+
+    /// Handles paths a watcher reported with the per-file routine; returns whether a full
+    /// reconcile is needed instead (a directory appeared or went).
+    async fn index_paths(
+        &self,
+        project: &ProjectName,
+        config: &ProjectConfig,
+        paths: Vec<PathBuf>,
+    ) -> Result<bool, IndexError> {
+        let matcher = Matcher::new(config)?;
+        let known = self.store.indexed_files(project).await?;
+        for path in paths {
+            let text = path.display().to_string();
+            let probe = path.clone();
+            let kind =
+                tokio::task::spawn_blocking(move || std::fs::metadata(probe).map(|m| m.is_dir()))
+                    .await
+                    .map_err(|e| IndexError::Worker(e.to_string()))?;
+            let indexed = known.contains_key(&text);
+            match kind {
+                Ok(true) => return Ok(true),
+                Ok(false) if indexed || matcher.wants(&config.watch_paths, &path) => {
+                    index_file(&self.store, self.memories.embedder(), project, config, &path)
+                        .await?;
+                }
+                Err(_) if indexed => {
+                    index_file(&self.store, self.memories.embedder(), project, config, &path)
+                        .await?;
+                }
+                Err(_) if known.keys().any(|k| Path::new(k).starts_with(&path)) => return Ok(true),
+                _ => {}
+            }
+        }
+        Ok(false)
+    }
+
+    /// Starts (or restarts, or stops) the project's watcher to match its config.
+    async fn sync_watcher(self: &Arc<Self>, project: &ProjectName) {
+        let config = self.config.snapshot().projects.get(project).cloned();
+        let Some(config) = config.filter(|c| c.watch && !c.watch_paths.is_empty()) else {
+            self.watchers().remove(project.as_str());
+            return;
+        };
+        let (sender, mut signals) = mpsc::unbounded_channel();
+        let paths = config.watch_paths.clone();
+        let started =
+            tokio::task::spawn_blocking(move || Watcher::start(&paths, DEBOUNCE, sender)).await;
+        let watcher = match started {
+            Ok(Ok(watcher)) => watcher,
+            Ok(Err(err)) => {
+                let detail = json!({ "error": err.to_string() });
+                self.events.publish(EventKind::WatcherError, project.as_str(), detail);
+                return;
+            }
+            Err(join) => {
+                tracing::error!(%project, %join, "watcher start failed");
+                return;
+            }
+        };
+        self.watchers().insert(project.to_string(), watcher);
+        // The task holds only a weak reference: a pool that is dropped is not kept alive by
+        // its own watchers, and the task ends when the watcher (the sender) goes.
+        let pool = Arc::downgrade(self);
+        let project = project.clone();
+        tokio::spawn(async move {
+            while let Some(signal) = signals.recv().await {
+                let Some(pool) = pool.upgrade() else { return };
+                let kind = match signal {
+                    WatchSignal::Changed(paths) => RunKind::Paths(paths),
+                    WatchSignal::Rescan { reason } => {
+                        let detail = json!({ "error": reason });
+                        pool.events.publish(EventKind::WatcherError, project.as_str(), detail);
+                        RunKind::Reconcile
+                    }
+                };
+                if pool.schedule(project.clone(), kind).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    fn watchers(&self) -> MutexGuard<'_, HashMap<String, Watcher>> {
+        self.watchers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn set_state(&self, project: &ProjectName, state: IndexState) {
@@ -307,6 +417,7 @@ impl Pool {
     /// Stops scheduling new runs and waits up to `timeout` for the running ones.
     pub async fn shutdown(&self, timeout: Duration) {
         self.shutting_down.store(true, Ordering::SeqCst);
+        self.watchers().clear();
         let mut runs = std::mem::take(&mut *self.runs.lock().unwrap_or_else(|p| p.into_inner()));
         let drained =
             tokio::time::timeout(timeout, async { while runs.join_next().await.is_some() {} })

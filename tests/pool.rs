@@ -209,3 +209,67 @@ async fn a_slow_subscriber_is_told_it_lagged_and_producers_never_wait() {
     let next = slow.recv().await.expect("continues after the lag");
     assert!(next.seq > 1);
 }
+
+/// Heading paths of the project's file chunks (`file.md > Heading`).
+async fn chunk_headings(pool: &Pool) -> Vec<String> {
+    let project = annal::project::ProjectName::parse("app").expect("name");
+    let chunks = pool
+        .memories()
+        .store()
+        .memories_of_type(&project, annal::memory::ChunkType::FileIndexed)
+        .await;
+    let mut headings: Vec<String> = chunks
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.source.split_once('|').map(|(_, h)| h.to_owned()))
+        .collect();
+    headings.sort();
+    headings
+}
+
+async fn wait_for_headings(pool: &Pool, expected: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let headings = chunk_headings(pool).await;
+        if headings == expected {
+            return;
+        }
+        assert!(Instant::now() < deadline, "expected {expected:?}, have {headings:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_watcher_follows_create_modify_atomic_save_rename_and_delete() {
+    let home = tempfile::tempdir().expect("home");
+    let docs = tempfile::tempdir().expect("docs");
+    let d = docs.path();
+    std::fs::write(d.join("a.md"), "# Alpha\nfirst\n").expect("write");
+    let pool = open_pool(home.path()).await;
+    pool.init_project("app", watch(&[d]), Path::new("/")).await.expect("init");
+    wait_for_headings(&pool, &["a.md > Alpha"]).await;
+
+    std::fs::write(d.join("b.md"), "# Beta\nsecond\n").expect("create");
+    wait_for_headings(&pool, &["a.md > Alpha", "b.md > Beta"]).await;
+
+    std::fs::write(d.join("a.md"), "# Alpha\nfirst\n# Gamma\nthird\n").expect("modify");
+    wait_for_headings(&pool, &["a.md > Alpha", "a.md > Gamma", "b.md > Beta"]).await;
+
+    std::fs::write(d.join(".b.md.tmp"), "# Delta\nsaved atomically\n").expect("temp");
+    std::fs::rename(d.join(".b.md.tmp"), d.join("b.md")).expect("atomic save");
+    wait_for_headings(&pool, &["a.md > Alpha", "a.md > Gamma", "b.md > Delta"]).await;
+
+    std::fs::rename(d.join("b.md"), d.join("c.md")).expect("rename");
+    wait_for_headings(&pool, &["a.md > Alpha", "a.md > Gamma", "c.md > Delta"]).await;
+
+    std::fs::remove_file(d.join("a.md")).expect("delete");
+    wait_for_headings(&pool, &["c.md > Delta"]).await;
+
+    std::fs::create_dir(d.join("sub")).expect("mkdir");
+    std::fs::write(d.join("sub/e.md"), "# Epsilon\nnested\n").expect("nested");
+    wait_for_headings(&pool, &["c.md > Delta", "e.md > Epsilon"]).await;
+    std::fs::remove_dir_all(d.join("sub")).expect("rmdir");
+    wait_for_headings(&pool, &["c.md > Delta"]).await;
+
+    pool.shutdown(Duration::from_secs(10)).await;
+}

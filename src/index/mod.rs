@@ -3,5 +3,6 @@
 
 pub mod chunk;
 pub mod reconcile;
+pub mod watch;
 
 pub use reconcile::{IndexError, ReconcileReport, Skipped, index_file, reconcile};
