@@ -74,3 +74,46 @@ impl Watcher {
         Ok(Self { _debouncer: debouncer })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use notify::event::{AccessKind, CreateKind, Flag, ModifyKind, RenameMode};
+    use notify::{Event, EventKind};
+    use notify_debouncer_full::DebouncedEvent;
+
+    use super::*;
+
+    fn event(kind: EventKind, paths: &[&str]) -> DebouncedEvent {
+        let event = paths.iter().fold(Event::new(kind), |e, p| e.add_path(PathBuf::from(p)));
+        DebouncedEvent::new(event, Instant::now())
+    }
+
+    #[test]
+    fn events_become_unique_paths_without_access_noise() {
+        let events = vec![
+            event(EventKind::Create(CreateKind::File), &["/d/a.md"]),
+            event(EventKind::Modify(ModifyKind::Any), &["/d/a.md"]),
+            event(EventKind::Access(AccessKind::Any), &["/d/noise.md"]),
+            event(EventKind::Modify(ModifyKind::Name(RenameMode::Both)), &["/d/b.md", "/d/c.md"]),
+        ];
+        let expected = ["/d/a.md", "/d/b.md", "/d/c.md"].map(PathBuf::from).to_vec();
+        assert_eq!(signal_of(Ok(events)), Some(WatchSignal::Changed(expected)));
+        let only_access = vec![event(EventKind::Access(AccessKind::Any), &["/d/a.md"])];
+        assert_eq!(signal_of(Ok(only_access)), None);
+    }
+
+    #[test]
+    fn overflow_and_errors_ask_for_a_rescan() {
+        let overflow = Event::new(EventKind::Other).set_flag(Flag::Rescan);
+        let rescan = signal_of(Ok(vec![DebouncedEvent::new(overflow, Instant::now())]));
+        assert!(
+            matches!(rescan, Some(WatchSignal::Rescan { reason }) if reason.contains("overflow"))
+        );
+        let failed = signal_of(Err(vec![notify::Error::generic("inotify limit reached")]));
+        assert!(
+            matches!(failed, Some(WatchSignal::Rescan { reason }) if reason.contains("inotify limit"))
+        );
+    }
+}
