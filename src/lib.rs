@@ -1,12 +1,14 @@
 //! Annal's engine: config, store, embeddings, and the memory operations built on them.
 //!
-//! The engine knows nothing of transports: no module here imports tauri, rmcp or axum. The
-//! adapters (CLI, MCP, HTTP, desktop shell) call these functions and render their results.
+//! The engine knows nothing of transports: no engine module imports tauri, rmcp or axum. The
+//! adapters (`mcp`, and later `http`, `cli` and the desktop shell) call these functions and
+//! render their results.
 
 pub mod config;
 pub mod embed;
 pub mod events;
 pub mod index;
+pub mod mcp;
 pub mod memories;
 pub mod memory;
 pub mod pool;

@@ -242,6 +242,11 @@ impl Memories {
         Ok(tags)
     }
 
+    /// `list_topics`: tags of live memories with counts, most used first.
+    pub async fn topics(&self, project: &str) -> Result<Vec<crate::store::TagCount>, MemoryError> {
+        Ok(self.store.topics(&ProjectName::parse(project)?).await?)
+    }
+
     pub async fn delete(&self, project: &str, id: &str) -> Result<(), MemoryError> {
         let project = ProjectName::parse(project)?;
         let id = MemoryId::parse(id)?;

@@ -8,6 +8,7 @@ mod config;
 mod embed;
 mod index;
 mod layering;
+mod mcp;
 mod pool;
 mod search;
 mod store;

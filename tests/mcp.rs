@@ -1,0 +1,319 @@
+//! The MCP tools through a real rmcp client over an in-process duplex stream: every tool's
+//! happy path and the bad inputs of SPEC §5 and §14.1.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use annal::config::{ConfigFile, PathInputs};
+use annal::mcp::AnnalServer;
+use annal::pool::Pool;
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{Value, json};
+
+use crate::util::embedder;
+
+struct Session {
+    client: RunningService<RoleClient, ()>,
+    _home: tempfile::TempDir,
+    pool: Arc<Pool>,
+}
+
+async fn session() -> Session {
+    let home = tempfile::tempdir().expect("home");
+    let paths = PathInputs { annal_home: Some(home.path().to_path_buf()), ..Default::default() }
+        .resolve()
+        .expect("paths");
+    let pool =
+        Pool::open(ConfigFile::load(paths).expect("config"), embedder()).await.expect("pool");
+    let server = AnnalServer::new(Arc::clone(&pool), home.path().to_path_buf());
+    let (client_side, server_side) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_side).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let client = ().serve(client_side).await.expect("client");
+    Session { client, _home: home, pool }
+}
+
+impl Session {
+    async fn call(&self, tool: &str, arguments: Value) -> CallToolResult {
+        let arguments = arguments.as_object().cloned().expect("object");
+        self.client
+            .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments))
+            .await
+            .expect("a tool result, not a protocol error")
+    }
+
+    async fn ok(&self, tool: &str, arguments: Value) -> String {
+        let result = self.call(tool, arguments.clone()).await;
+        assert_ne!(result.is_error, Some(true), "{tool} {arguments} failed: {}", text(&result));
+        text(&result)
+    }
+
+    async fn fails(&self, tool: &str, arguments: Value, needle: &str) {
+        let result = self.call(tool, arguments.clone()).await;
+        assert_eq!(
+            result.is_error,
+            Some(true),
+            "{tool} {arguments} should fail: {}",
+            text(&result)
+        );
+        let message = text(&result);
+        assert!(message.contains(needle), "{tool}: {message:?} does not contain {needle:?}");
+    }
+}
+
+fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn id_in(text: &str) -> String {
+    let start = text.find("memory ").expect("an id") + "memory ".len();
+    text[start..].split(|c: char| c.is_whitespace() || c == '.').next().expect("id").to_owned()
+}
+
+#[tokio::test]
+async fn the_server_describes_itself_and_its_tools() {
+    let s = session().await;
+    let info = s.client.peer_info().expect("initialized");
+    assert_eq!(info.server_info.as_ref().map(|s| s.name.as_str()), Some("annal"));
+    let instructions = info.instructions.clone().expect("instructions");
+    for needle in ["init_project", "supersedes", "search for prior decisions", "store it"] {
+        assert!(instructions.contains(needle), "{needle}");
+    }
+    let tools = s.client.list_all_tools().await.expect("tools");
+    let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "delete_memory",
+            "expand_memories",
+            "index_files",
+            "index_status",
+            "init_project",
+            "list_topics",
+            "prune_stale",
+            "retag_memory",
+            "search_memories",
+            "store_batch",
+            "store_memory",
+            "update_memory"
+        ]
+    );
+    let search = tools.iter().find(|t| t.name == "search_memories").expect("search");
+    let properties =
+        search.input_schema.get("properties").and_then(Value::as_object).expect("properties");
+    for param in [
+        "project",
+        "query",
+        "tags",
+        "limit",
+        "mode",
+        "min_score",
+        "after",
+        "before",
+        "output",
+        "projects",
+        "include_superseded",
+        "source",
+    ] {
+        let description =
+            properties.get(param).and_then(|p| p.get("description")).and_then(Value::as_str);
+        assert!(description.is_some_and(|d| !d.is_empty()), "{param} has a description");
+    }
+    assert_eq!(search.annotations.as_ref().and_then(|a| a.read_only_hint), Some(true));
+    let delete = tools.iter().find(|t| t.name == "delete_memory").expect("delete");
+    assert_eq!(delete.annotations.as_ref().and_then(|a| a.destructive_hint), Some(true));
+}
+
+#[tokio::test]
+async fn every_tool_works_end_to_end() {
+    let s = session().await;
+    let docs = tempfile::tempdir().expect("docs");
+    std::fs::write(docs.path().join("guide.md"), "# Deploy\nShip with the blue-green switch.\n")
+        .expect("write");
+    let init =
+        s.ok("init_project", json!({"project_name": "app", "watch_paths": [docs.path()]})).await;
+    assert!(init.contains("created"), "{init}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = s.ok("index_status", json!({"project": "app"})).await;
+        if status.contains("idle") && status.contains("Last reconcile") {
+            assert!(status.contains("1 file chunks"), "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let stored = s.ok("store_memory", json!({"project": "app", "content": "We deploy with blue-green switches.", "tags": "decision, deploy"})).await;
+    let id = id_in(&stored);
+    let batch = s
+        .ok(
+            "store_batch",
+            json!({"project": "app", "memories": [
+                {"content": "Rollbacks take two minutes.", "tags": ["ops"]},
+                {"content": "Rollbacks take two minutes.", "tags": ["ops"]}
+            ]}),
+        )
+        .await;
+    assert!(batch.contains("Stored 1 of 2") && batch.contains("Skipped"), "{batch}");
+
+    let summary =
+        s.ok("search_memories", json!({"project": "app", "query": "how do we deploy"})).await;
+    assert!(
+        summary.starts_with("[app] ")
+            && summary.contains("## Agent memories")
+            && summary.contains("## File-indexed"),
+        "{summary}"
+    );
+    assert!(summary.contains(&format!("ID: {id}")), "{summary}");
+    let probe = s
+        .ok(
+            "search_memories",
+            json!({"project": "app", "query": "deploy", "mode": "probe", "limit": 2}),
+        )
+        .await;
+    assert_eq!(probe.lines().filter(|l| l.contains("ID: ")).count(), 2, "{probe}");
+    let json = s
+        .ok(
+            "search_memories",
+            json!({"project": "app", "query": "deploy", "output": "json", "mode": "full"}),
+        )
+        .await;
+    let parsed: Value = serde_json::from_str(&json).expect("json output");
+    assert_eq!(parsed["meta"]["mode"], "full");
+    assert_eq!(parsed["meta"]["grouped"], true);
+
+    let expanded = s.ok("expand_memories", json!({"project": "app", "memory_ids": [id]})).await;
+    assert!(expanded.contains("We deploy with blue-green switches."), "{expanded}");
+    let updated = s.ok("update_memory", json!({"project": "app", "memory_id": id, "content": "We deploy with blue-green switches at noon."})).await;
+    assert!(updated.contains(&id));
+    let retagged = s
+        .ok("retag_memory", json!({"project": "app", "memory_id": id, "add_tags": "release"}))
+        .await;
+    assert!(retagged.contains("decision, deploy, release"), "{retagged}");
+    let topics = s.ok("list_topics", json!({"project": "app"})).await;
+    assert!(topics.contains("decision (1)") && topics.contains("indexed (1)"), "{topics}");
+    let prune = s.ok("prune_stale", json!({"project": "app"})).await;
+    assert!(prune.starts_with("Dry run: 0"), "{prune}");
+    let reindex = s.ok("index_files", json!({"project": "app"})).await;
+    assert!(reindex.contains("Re-indexing"), "{reindex}");
+    let deleted = s.ok("delete_memory", json!({"project": "app", "memory_id": id})).await;
+    assert!(deleted.contains(&id));
+    s.fails("delete_memory", json!({"project": "app", "memory_id": id}), "not found").await;
+    s.pool.shutdown(Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn bad_input_is_a_tool_error_naming_the_parameter() {
+    let s = session().await;
+    s.ok("store_memory", json!({"project": "app", "content": "Something.", "tags": ["t"]})).await;
+    let big = "x".repeat(1024 * 1024);
+    let cases = [
+        (
+            "store_memory",
+            json!({"project": "app", "content": "  ", "tags": ["t"]}),
+            "content is empty",
+        ),
+        (
+            "store_memory",
+            json!({"project": "app", "content": big, "tags": ["t"]}),
+            "limit is 65536 bytes",
+        ),
+        (
+            "store_memory",
+            json!({"project": "app", "content": "x", "tags": " , "}),
+            "at least one tag",
+        ),
+        (
+            "store_memory",
+            json!({"project": "../x", "content": "x", "tags": "t"}),
+            "invalid project name",
+        ),
+        ("store_batch", json!({"project": "app", "memories": []}), "memories is empty"),
+        (
+            "store_batch",
+            json!({"project": "app", "memories": [{"tags": ["t"]}]}),
+            "memories[0]: content is missing",
+        ),
+        (
+            "store_batch",
+            json!({"project": "app", "memories": [{"content": "x"}]}),
+            "memories[0]: tags is missing",
+        ),
+        (
+            "search_memories",
+            json!({"project": "app", "query": "x", "limit": 0}),
+            "limit must be between 1 and 50, got 0",
+        ),
+        ("search_memories", json!({"project": "app", "query": "x", "limit": 51}), "got 51"),
+        (
+            "search_memories",
+            json!({"project": "app", "query": "x", "mode": "fast"}),
+            "mode must be one of",
+        ),
+        (
+            "search_memories",
+            json!({"project": "app", "query": "x", "output": "xml"}),
+            "output must be text or json",
+        ),
+        (
+            "search_memories",
+            json!({"project": "app", "query": "x", "after": "2026-13-45"}),
+            "after \"2026-13-45\"",
+        ),
+        ("search_memories", json!({"project": "app", "query": " "}), "query is empty"),
+        ("search_memories", json!({"project": "ghost", "query": "x"}), "unknown project \"ghost\""),
+        (
+            "search_memories",
+            json!({"project": "app", "query": "x", "projects": ["nope"]}),
+            "unknown project \"nope\"",
+        ),
+        ("expand_memories", json!({"project": "app", "memory_ids": ["missing"]}), "not found"),
+        (
+            "update_memory",
+            json!({"project": "app", "memory_id": "missing", "tags": ["t"]}),
+            "not found",
+        ),
+        (
+            "retag_memory",
+            json!({"project": "app", "memory_id": "x", "add_tags": "a", "set_tags": "b"}),
+            "cannot be combined",
+        ),
+        ("list_topics", json!({"project": "ghost"}), "unknown project"),
+        ("delete_memory", json!({"project": "ghost", "memory_id": "x"}), "unknown project"),
+        ("prune_stale", json!({"project": "app", "max_age_days": 0}), "max_age_days"),
+        (
+            "init_project",
+            json!({"project_name": "app", "watch_paths": ["/no/such/dir"]}),
+            "does not exist",
+        ),
+        ("init_project", json!({"project_name": "a/b"}), "invalid project name"),
+        ("index_files", json!({"project": "ghost"}), "unknown project"),
+        ("index_status", json!({"project": "ghost"}), "unknown project"),
+    ];
+    for (tool, arguments, needle) in cases {
+        s.fails(tool, arguments, needle).await;
+    }
+    // "*" as a string and as a list both mean every project.
+    s.ok("store_memory", json!({"project": "other", "content": "Elsewhere.", "tags": ["t"]})).await;
+    for projects in [json!("*"), json!(["*"])] {
+        let text = s
+            .ok(
+                "search_memories",
+                json!({"project": "app", "query": "elsewhere", "projects": projects}),
+            )
+            .await;
+        assert!(text.starts_with("[app, other]"), "{text}");
+    }
+}
