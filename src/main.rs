@@ -1,7 +1,7 @@
-//! The `annal` binary. Only the commands whose engine parts exist so far are here; the stdio
-//! sidecar and `annal serve` arrive with the MCP issue.
+//! The `annal` binary: with no arguments the stdio sidecar agents spawn; `annal serve` the
+//! headless owner; a few inspection commands.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -9,8 +9,12 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+use std::time::Duration;
+
 use annal::config::{ConfigFile, PathInputs};
 use annal::embed::{EmbedService, ModelSearch};
+use annal::owner::{self, ServeOptions};
+use annal::sidecar::{self, Launch};
 
 /// Local-first semantic memory for AI coding agents.
 #[derive(Debug, Parser)]
@@ -19,12 +23,19 @@ struct Cli {
     /// Config file to use instead of the default location.
     #[arg(long, global = true, env = "ANNAL_CONFIG")]
     config: Option<PathBuf>,
+    /// Without a command, relay MCP between stdio and the owner (starting one if needed).
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the owner: hold the data dir, serve MCP on the local socket.
+    Serve {
+        /// Exit after this many minutes without a connected client.
+        #[arg(long, value_name = "MINUTES")]
+        idle_exit: Option<u64>,
+    },
     /// Show where the config, the data and the model are.
     Paths,
     /// Embedding model commands.
@@ -39,14 +50,20 @@ enum ModelCommand {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The owner reports what it does; the sidecar and the other commands only warnings (the
+    // sidecar's stderr is often shown to the agent's user).
+    let default_level =
+        if matches!(cli.command, Some(Command::Serve { .. })) { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ANNAL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .init();
-    match run(Cli::parse()) {
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("annal: {err:#}");
@@ -56,13 +73,34 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let explicit_config = cli.config.clone();
     let paths = PathInputs::from_env(cli.config).resolve()?;
     let config = ConfigFile::load(paths.clone())?;
     let snapshot = config.snapshot();
     let data_dir = snapshot.data_dir(&paths);
     let search = ModelSearch::from_env(snapshot.model_dir.clone(), None, &data_dir);
+    let Some(command) = cli.command else {
+        let serve_args = match explicit_config {
+            Some(file) => vec!["--config".to_owned(), file.display().to_string()],
+            None => Vec::new(),
+        };
+        let launch = Launch { data_dir, serve_args };
+        let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
+        runtime.block_on(sidecar::run(launch))?;
+        // Do not wait for stdin's blocking reader thread: the agent has gone.
+        runtime.shutdown_background();
+        return Ok(());
+    };
     let mut out = std::io::stdout().lock();
-    match cli.command {
+    match command {
+        Command::Serve { idle_exit } => {
+            let options = ServeOptions {
+                idle_exit: idle_exit.map(|minutes| Duration::from_secs(minutes * 60)),
+                base_dir: std::env::current_dir().context("reading the current directory")?,
+            };
+            let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
+            runtime.block_on(owner::serve(config, options))?;
+        }
         Command::Paths => {
             writeln!(out, "config: {}", paths.config_file.display())?;
             writeln!(out, "data:   {}", data_dir.display())?;

@@ -9,6 +9,7 @@ mod embed;
 mod index;
 mod layering;
 mod mcp;
+mod owner;
 mod pool;
 mod search;
 mod store;

@@ -1,0 +1,164 @@
+//! The owner and the sidecar as real processes: the sidecar starts an owner, relays, never
+//! opens the database or the model, survives the owner going away, and a second owner on the
+//! same data dir is refused.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::util::model_dir;
+
+fn annal(home: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_annal"));
+    command.env("ANNAL_HOME", home).env("ANNAL_MODEL_DIR", model_dir());
+    command
+}
+
+/// A running sidecar with line-based access to its stdio.
+struct Sidecar {
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::Receiver<String>,
+    next_id: u64,
+}
+
+impl Sidecar {
+    fn start(home: &Path) -> Self {
+        let mut child =
+            annal(home).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("sidecar");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut sidecar = Self { child, stdin, lines, next_id: 1 };
+        let init = sidecar.request(
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}),
+        );
+        assert_eq!(init["result"]["serverInfo"]["name"], "annal");
+        sidecar.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        sidecar
+    }
+
+    fn send(&mut self, message: &Value) {
+        writeln!(self.stdin, "{message}").expect("write");
+        self.stdin.flush().expect("flush");
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self.lines.recv_timeout(left).expect("an answer before the deadline");
+            let message: Value = serde_json::from_str(&line).expect("json line");
+            if message["id"] == id {
+                return message;
+            }
+        }
+    }
+
+    fn call(&mut self, tool: &str, arguments: Value) -> String {
+        let answer = self.request("tools/call", json!({"name": tool, "arguments": arguments}));
+        let result = &answer["result"];
+        assert_ne!(result["isError"], true, "{tool}: {answer}");
+        result["content"][0]["text"].as_str().expect("text").to_owned()
+    }
+
+    fn open_files(&self) -> Vec<PathBuf> {
+        let fds = std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).expect("proc fds");
+        fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok()).collect()
+    }
+
+    /// Closes stdin and waits for the sidecar to exit.
+    fn finish(mut self) {
+        drop(self.stdin);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                assert!(status.success(), "sidecar exit: {status}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "sidecar did not exit after stdin closed");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn owner_pid(home: &Path) -> Option<u32> {
+    annal::owner::owner_pid(&home.join("data"))
+}
+
+fn stop_owner(home: &Path) {
+    let Some(pid) = owner_pid(home) else { return };
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn is_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z "))
+}
+
+#[test]
+fn the_sidecar_starts_an_owner_relays_and_never_opens_the_store() {
+    let home = tempfile::tempdir().expect("home");
+    let mut sidecar = Sidecar::start(home.path());
+    let stored = sidecar.call(
+        "store_memory",
+        json!({"project": "app", "content": "The sidecar relays.", "tags": ["t"]}),
+    );
+    assert!(stored.starts_with("Stored memory"), "{stored}");
+    let open = sidecar.open_files();
+    for forbidden in ["annal.db", "model.safetensors"] {
+        assert!(
+            !open.iter().any(|p| p.to_string_lossy().contains(forbidden)),
+            "sidecar holds {forbidden}: {open:?}"
+        );
+    }
+    let owner = owner_pid(home.path()).expect("an owner runs");
+    assert_ne!(owner, sidecar.child.id());
+    sidecar.finish();
+    assert!(is_alive(owner), "the owner outlives the sidecar (idle exit comes later)");
+
+    // A second owner on the same data dir is refused, naming the first.
+    let second = annal(home.path()).arg("serve").output().expect("second owner");
+    assert_eq!(second.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&second.stderr);
+    assert!(message.contains(&format!("another Annal owner (pid {owner})")), "{message}");
+    stop_owner(home.path());
+}
+
+#[test]
+fn the_sidecar_survives_the_owner_going_away() {
+    let home = tempfile::tempdir().expect("home");
+    let mut sidecar = Sidecar::start(home.path());
+    let stored = sidecar.call("store_memory", json!({"project": "app", "content": "Acknowledged writes survive restarts.", "tags": ["t"]}));
+    assert!(stored.starts_with("Stored memory"), "{stored}");
+    let first = owner_pid(home.path()).expect("owner");
+    stop_owner(home.path());
+    assert!(!is_alive(first));
+
+    // The next call reconnects (starting a new owner), replays the handshake, and succeeds.
+    let found = sidecar
+        .call("search_memories", json!({"project": "app", "query": "writes survive restarts"}));
+    assert!(found.contains("Acknowledged writes survive restarts."), "{found}");
+    let second = owner_pid(home.path()).expect("new owner");
+    assert_ne!(first, second);
+    sidecar.finish();
+    stop_owner(home.path());
+}
