@@ -4,6 +4,14 @@
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ANNAL_MODEL_DIR="${ANNAL_MODEL_DIR:-$repo_root/models/all-MiniLM-L6-v2}"
 
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: $*" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@"
+}
+
 # Installs Debian packages whose command is missing: pairs of "command package".
 ensure_commands() {
   local missing=()
@@ -11,12 +19,7 @@ ensure_commands() {
     command -v "$1" >/dev/null 2>&1 || missing+=("$2")
     shift 2
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "installing: ${missing[*]}" >&2
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 }
 
 ensure_prerequisites() {
@@ -29,4 +32,15 @@ ensure_prerequisites() {
     exit 1
   fi
   "$repo_root/scripts/fetch-model.sh" "$ANNAL_MODEL_DIR"
+}
+
+# The official Python MCP SDK, an independent client for the tests, in .venv (pinned).
+ensure_test_client() {
+  local venv="$repo_root/.venv"
+  if "$venv/bin/python" -c "import mcp" >/dev/null 2>&1; then
+    return 0
+  fi
+  python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$repo_root/tests/requirements.txt"
 }

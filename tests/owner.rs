@@ -162,3 +162,29 @@ fn the_sidecar_survives_the_owner_going_away() {
     sidecar.finish();
     stop_owner(home.path());
 }
+
+/// The official Python MCP SDK (installed into .venv by the README's test command) drives
+/// every tool through the sidecar: an independent client reading our schemas and output.
+#[test]
+fn the_python_sdk_drives_every_tool_over_stdio() {
+    let home = tempfile::tempdir().expect("home");
+    let python = crate::util::repo_dir().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/test, which installs it",
+        python.display()
+    );
+    let script = crate::util::repo_dir().join("tests/mcp_client.py");
+    let output = Command::new(python)
+        .arg(script)
+        .arg("stdio")
+        .arg(env!("CARGO_BIN_EXE_annal"))
+        .env("ANNAL_HOME", home.path())
+        .env("ANNAL_MODEL_DIR", model_dir())
+        .output()
+        .expect("python client");
+    stop_owner(home.path());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success() && stdout.contains("ok"), "stdout: {stdout}\nstderr: {stderr}");
+}
