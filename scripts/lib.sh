@@ -40,7 +40,7 @@ ensure_test_client() {
   if "$venv/bin/python" -c "import mcp" >/dev/null 2>&1; then
     return 0
   fi
-  python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+  python3 -c "import ensurepip" >/dev/null 2>&1 || apt_install python3-venv
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$repo_root/tests/requirements.txt"
 }
