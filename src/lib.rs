@@ -7,6 +7,7 @@
 pub mod config;
 pub mod embed;
 pub mod events;
+pub mod http;
 pub mod index;
 pub mod mcp;
 pub mod memories;

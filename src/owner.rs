@@ -15,8 +15,11 @@ use tokio::net::UnixListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinSet;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::config::{ConfigError, ConfigFile};
 use crate::embed::{EmbedService, ModelSearch};
+use crate::http;
 use crate::mcp::AnnalServer;
 use crate::pool::{Pool, PoolError};
 
@@ -118,6 +121,36 @@ fn bind(socket: &Path) -> Result<UnixListener, OwnerError> {
     Ok(listener)
 }
 
+/// Starts MCP over HTTP on the loopback port. A port already in use is logged, not fatal:
+/// agents reach the owner through the socket either way.
+async fn start_http(
+    pool: &Arc<Pool>,
+    options: &ServeOptions,
+    data_dir: &Path,
+    port: u16,
+    cancel: CancellationToken,
+) -> Result<Option<tokio::task::JoinHandle<()>>, OwnerError> {
+    let listener = match http::bind(port).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::warn!(port, %err, "HTTP endpoint not started");
+            return Ok(None);
+        }
+    };
+    let address = data_dir.join(http::ADDRESS_FILE);
+    let bound = listener.local_addr().map_err(io("cannot read the address of", &address))?;
+    std::fs::write(&address, bound.to_string()).map_err(io("cannot write", &address))?;
+    let token_path = data_dir.join(http::TOKEN_FILE);
+    let token = http::token(data_dir).map_err(io("cannot create the token", &token_path))?;
+    tracing::info!(%bound, "MCP over HTTP at /mcp");
+    let (pool, base_dir) = (Arc::clone(pool), options.base_dir.clone());
+    Ok(Some(tokio::spawn(async move {
+        if let Err(err) = http::serve(pool, base_dir, listener, token, cancel).await {
+            tracing::warn!(%err, "HTTP endpoint stopped");
+        }
+    })))
+}
+
 /// How `annal serve` runs.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -133,10 +166,13 @@ pub async fn serve(config: ConfigFile, options: ServeOptions) -> Result<(), Owne
     let data_dir = config.snapshot().data_dir(config.paths());
     let _lock = OwnerLock::acquire(&data_dir)?;
     let search = ModelSearch::from_env(config.snapshot().model_dir.clone(), None, &data_dir);
+    let port = config.snapshot().port;
     let pool = Pool::open(config, EmbedService::minilm(search)).await?;
     let socket = socket_path(&data_dir);
     let listener = bind(&socket)?;
     tracing::info!(socket = %socket.display(), pid = std::process::id(), "owner listening");
+    let cancel = CancellationToken::new();
+    let web = start_http(&pool, &options, &data_dir, port, cancel.clone()).await?;
 
     let mut terminate =
         signal(SignalKind::terminate()).map_err(io("cannot handle signals for", &socket))?;
@@ -184,6 +220,10 @@ pub async fn serve(config: ConfigFile, options: ServeOptions) -> Result<(), Owne
     }
     drop(listener);
     let _ = std::fs::remove_file(&socket);
+    cancel.cancel();
+    if let Some(web) = web {
+        let _ = tokio::time::timeout(DRAIN, web).await;
+    }
     if tokio::time::timeout(DRAIN, async { while sessions.join_next().await.is_some() {} })
         .await
         .is_err()

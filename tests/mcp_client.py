@@ -1,8 +1,9 @@
 """Drives Annal with the official Python MCP SDK, an independent client.
 
 Usage: mcp_client.py stdio <annal binary>
-The environment (ANNAL_HOME, ANNAL_MODEL_DIR) is passed to the sidecar. Exits non-zero with a
-message on the first failed check.
+       mcp_client.py http <url> <bearer token>
+For stdio the environment (ANNAL_HOME, ANNAL_MODEL_DIR) is passed to the sidecar. Exits
+non-zero with a message on the first failed check.
 """
 
 import asyncio
@@ -13,6 +14,8 @@ import tempfile
 import time
 
 from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 
 TOOLS = {
     "store_memory", "store_batch", "search_memories", "expand_memories", "update_memory",
@@ -95,12 +98,20 @@ async def flow(session):
 
 
 async def main():
-    transport, binary = sys.argv[1], sys.argv[2]
-    check(transport == "stdio", f"unknown transport {transport}")
-    params = StdioServerParameters(command=binary, env=dict(os.environ))
-    async with stdio_client(params) as (read, write):
-        async with ClientSession(read, write) as session:
-            await flow(session)
+    transport = sys.argv[1]
+    if transport == "stdio":
+        params = StdioServerParameters(command=sys.argv[2], env=dict(os.environ))
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                await flow(session)
+    elif transport == "http":
+        url, token = sys.argv[2], sys.argv[3]
+        client = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+        async with client, streamable_http_client(url, http_client=client) as (read, write):
+            async with ClientSession(read, write) as session:
+                await flow(session)
+    else:
+        check(False, f"unknown transport {transport}")
     print("ok")
 
 

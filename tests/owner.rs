@@ -188,3 +188,76 @@ fn the_python_sdk_drives_every_tool_over_stdio() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success() && stdout.contains("ok"), "stdout: {stdout}\nstderr: {stderr}");
 }
+
+/// Sends one raw HTTP request and returns the status code.
+fn http_status(address: &str, request: &str) -> u16 {
+    use std::io::Read as _;
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.split_whitespace().nth(1).and_then(|code| code.parse().ok()).expect("status line")
+}
+
+#[test]
+fn mcp_over_http_needs_the_token_and_a_loopback_host() {
+    let home = tempfile::tempdir().expect("home");
+    std::fs::write(home.path().join("config.yaml"), "port: 0\n").expect("config");
+    let mut owner = annal(home.path()).arg("serve").stderr(Stdio::null()).spawn().expect("owner");
+    let address_file = home.path().join("data").join(annal::http::ADDRESS_FILE);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !address_file.exists() {
+        assert!(Instant::now() < deadline, "owner did not start HTTP");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let address = std::fs::read_to_string(&address_file).expect("address");
+    let token_file = home.path().join("data").join(annal::http::TOKEN_FILE);
+    let token = std::fs::read_to_string(&token_file).expect("token");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&token_file).expect("meta").permissions().mode() & 0o777, 0o600);
+
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    let request = |host: &str, extra: &str| {
+        format!(
+            "POST /mcp HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let bearer = format!("Authorization: Bearer {token}\r\n");
+    assert_eq!(http_status(&address, &request(&address, "")), 401, "no token");
+    assert_eq!(
+        http_status(&address, &request(&address, "Authorization: Bearer wrong\r\n")),
+        401,
+        "wrong token"
+    );
+    assert_ne!(
+        http_status(&address, &request("evil.example.com", &bearer)),
+        200,
+        "a foreign Host is refused"
+    );
+    let origin = format!("{bearer}Origin: http://evil.example.com\r\n");
+    assert_ne!(
+        http_status(&address, &request(&address, &origin)),
+        200,
+        "a foreign Origin is refused"
+    );
+    assert_eq!(http_status(&address, &request(&address, &bearer)), 200, "token and loopback host");
+
+    let python = crate::util::repo_dir().join(".venv/bin/python");
+    let output = Command::new(python)
+        .arg(crate::util::repo_dir().join("tests/mcp_client.py"))
+        .arg("http")
+        .arg(format!("http://{address}/mcp"))
+        .arg(&token)
+        .output()
+        .expect("python client");
+    let _ = Command::new("kill").arg(owner.id().to_string()).status();
+    let status = owner.wait().expect("owner exit");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("ok"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(status.success(), "graceful shutdown on SIGTERM: {status}");
+}

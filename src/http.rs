@@ -1,0 +1,91 @@
+//! The HTTP adapter: MCP over streamable HTTP at `127.0.0.1:<port>/mcp` (the dashboard API
+//! and SSE will join it on the same port).
+//!
+//! Loopback only; `Host` must be a loopback name (DNS rebinding) and a browser `Origin` must
+//! be this server's own; every MCP request carries the bearer token kept in the data dir.
+
+use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::mcp::AnnalServer;
+use crate::pool::Pool;
+
+pub const TOKEN_FILE: &str = "http-token";
+/// Where the owner writes the address it listens on (useful when the port is 0).
+pub const ADDRESS_FILE: &str = "http-address";
+
+/// The bearer token in `<data_dir>/http-token` (0600), created on first use.
+pub fn token(data_dir: &Path) -> std::io::Result<String> {
+    let path = data_dir.join(TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_owned()),
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err),
+    }
+    let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)?;
+    std::io::Write::write_all(&mut file, token.as_bytes())?;
+    file.sync_all()?;
+    Ok(token)
+}
+
+async fn require_token(State(token): State<Arc<String>>, request: Request, next: Next) -> Response {
+    let expected = format!("Bearer {token}");
+    let given = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if given == Some(expected.as_str()) {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token (see http-token in the data dir)\n",
+        )
+            .into_response()
+    }
+}
+
+/// Binds the loopback HTTP port. Only loopback addresses are accepted.
+pub async fn bind(port: u16) -> std::io::Result<TcpListener> {
+    TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await
+}
+
+/// Serves MCP on `listener` until `cancel` fires.
+pub async fn serve(
+    pool: Arc<Pool>,
+    base_dir: PathBuf,
+    listener: TcpListener,
+    token: String,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    let port = listener.local_addr()?.port();
+    let mut config = StreamableHttpServerConfig::default();
+    config.allowed_origins =
+        vec![format!("http://127.0.0.1:{port}"), format!("http://localhost:{port}")];
+    config.cancellation_token = cancel.child_token();
+    let service = StreamableHttpService::new(
+        move || Ok(AnnalServer::new(Arc::clone(&pool), base_dir.clone())),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let app = Router::new()
+        .nest_service("/mcp", service)
+        .layer(middleware::from_fn_with_state(Arc::new(token), require_token));
+    axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned()).await
+}
