@@ -301,7 +301,11 @@ async fn bad_input_is_a_tool_error_naming_the_parameter() {
         ("init_project", json!({"project_name": "a/b"}), "invalid project name"),
         ("index_files", json!({"project": "ghost"}), "unknown project"),
         ("index_status", json!({"project": "ghost"}), "unknown project"),
-        ("search_memories", json!({"project": "app", "query": "x", "limit": "five"}), "expected i64"),
+        (
+            "search_memories",
+            json!({"project": "app", "query": "x", "limit": "five"}),
+            "expected i64",
+        ),
         ("store_memory", json!({"project": "app", "content": "x"}), "missing field `tags`"),
     ];
     for (tool, arguments, needle) in cases {

@@ -261,3 +261,27 @@ fn mcp_over_http_needs_the_token_and_a_loopback_host() {
     );
     assert!(status.success(), "graceful shutdown on SIGTERM: {status}");
 }
+
+#[test]
+fn an_owner_without_clients_exits_after_its_idle_timeout() {
+    let home = tempfile::tempdir().expect("home");
+    std::fs::write(home.path().join("config.yaml"), "port: 0\n").expect("config");
+    let mut owner = annal(home.path())
+        .args(["serve", "--idle-exit", "0"])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("owner");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = owner.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the idle owner did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    assert!(
+        !annal::owner::socket_path(&home.path().join("data")).exists(),
+        "the socket is removed"
+    );
+}
