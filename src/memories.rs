@@ -19,6 +19,9 @@ use crate::memory::{
 use crate::project::{InvalidProjectName, ProjectName};
 use crate::store::{MemoryUpdate, Store, StoreError, StoreItem, StoreOutcome};
 
+/// Most memories one dashboard page may hold.
+pub const MAX_PAGE: usize = 200;
+
 /// Most memories one `store_batch` call may carry.
 pub const MAX_BATCH: usize = 100;
 
@@ -34,6 +37,8 @@ pub enum MemoryError {
     Embed(#[from] EmbedError),
     #[error("max_age_days must be between 1 and 36500, got {0}")]
     MaxAge(i64),
+    #[error("limit must be between 1 and {MAX_PAGE}, got {0}")]
+    PageSize(usize),
     #[error("memories is empty; give at least one memory")]
     EmptyBatch,
     #[error("memories has {count} items; at most {MAX_BATCH} are allowed per call")]
@@ -240,6 +245,19 @@ impl Memories {
         let detail = json!({ "id": id.as_str(), "tags": tags });
         self.events.publish(EventKind::MemoryUpdated, project.as_str(), detail);
         Ok(tags)
+    }
+
+    /// A page of a project's memories for the dashboard (1–200 per page).
+    pub async fn list(
+        &self,
+        project: &str,
+        query: crate::store::ListQuery,
+    ) -> Result<crate::store::Page, MemoryError> {
+        let project = ProjectName::parse(project)?;
+        if !(1..=MAX_PAGE).contains(&query.limit) {
+            return Err(MemoryError::PageSize(query.limit));
+        }
+        Ok(self.store.list(&project, query).await?)
     }
 
     /// `list_topics`: tags of live memories with counts, most used first.

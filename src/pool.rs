@@ -224,6 +224,15 @@ impl Pool {
         }
     }
 
+    /// Every project with its counts and indexing state, for the dashboard overview.
+    pub async fn overview(&self) -> Result<Vec<IndexStatus>, PoolError> {
+        let mut projects = Vec::new();
+        for name in self.store.projects().await? {
+            projects.push(self.index_status(&name).await?);
+        }
+        Ok(projects)
+    }
+
     /// Starts a run, or asks the running one for a follow-up; returns whether a run is going.
     fn schedule(self: &Arc<Self>, project: ProjectName, kind: RunKind) -> Result<bool, PoolError> {
         if self.shutting_down.load(Ordering::SeqCst) {

@@ -6,6 +6,7 @@ mod util;
 mod cli;
 mod config;
 mod embed;
+mod http_api;
 mod index;
 mod layering;
 mod mcp;

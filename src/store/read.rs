@@ -23,6 +23,25 @@ pub struct TagCount {
     pub count: u64,
 }
 
+/// Filters and paging of [`Store::list`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
+pub struct ListQuery {
+    pub chunk_type: Option<ChunkType>,
+    pub tag: Option<String>,
+    pub source_prefix: Option<String>,
+    pub include_superseded: bool,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+/// A page of memories and how many match in all.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page {
+    pub total: u64,
+    pub items: Vec<Memory>,
+}
+
 /// A full-text match; `relevance` is BM25 (higher is better).
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeywordMatch {
@@ -209,6 +228,46 @@ impl Store {
                 }
             }
             Ok(found)
+        })
+        .await
+    }
+
+    /// One page of a project's memories, newest first, with the total that match.
+    pub async fn list(&self, project: &ProjectName, query: ListQuery) -> Result<Page, StoreError> {
+        let project = project.to_string();
+        self.read(move |conn| {
+            require_project(conn, &project)?;
+            let filter = "m.project = ?1 \
+                AND (?2 IS NULL OR m.chunk_type = ?2) \
+                AND (?3 IS NULL OR EXISTS (SELECT 1 FROM memory_tags t \
+                     WHERE t.memory_rowid = m.rowid AND t.tag = ?3)) \
+                AND (?4 IS NULL OR substr(m.source, 1, length(?4)) = ?4) \
+                AND (?5 OR m.superseded_by IS NULL)";
+            let args = params![
+                project,
+                query.chunk_type.map(ChunkType::as_str),
+                query.tag,
+                query.source_prefix,
+                query.include_superseded,
+                query.limit as i64,
+                query.offset as i64,
+            ];
+            let total: i64 = conn.query_row(
+                &format!("SELECT count(*) FROM memories m WHERE {filter}"),
+                &args[..5],
+                |row| row.get(0),
+            )?;
+            let sql = format!(
+                "SELECT {MEMORY_COLUMNS} FROM memories m WHERE {filter} \
+                 ORDER BY m.created_at DESC, m.id LIMIT ?6 OFFSET ?7"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(args)?;
+            let mut items = Vec::new();
+            while let Some(row) = rows.next()? {
+                items.push(memory_from_row(row)?);
+            }
+            Ok(Page { total: total.max(0) as u64, items })
         })
         .await
     }

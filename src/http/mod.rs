@@ -1,8 +1,11 @@
-//! The HTTP adapter: MCP over streamable HTTP at `127.0.0.1:<port>/mcp` (the dashboard API
-//! and SSE will join it on the same port).
+//! The HTTP adapter on `127.0.0.1:<port>`: MCP over streamable HTTP at `/mcp`, the
+//! dashboard's JSON API and event stream under `/api`.
 //!
-//! Loopback only; `Host` must be a loopback name (DNS rebinding) and a browser `Origin` must
-//! be this server's own; every MCP request carries the bearer token kept in the data dir.
+//! Loopback only; `Host` must be this server's loopback address (against DNS rebinding) and a
+//! browser `Origin` must be this server's own; MCP and every mutating route need the bearer
+//! token kept in the data dir.
+
+pub mod api;
 
 use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt as _;
@@ -61,6 +64,25 @@ async fn require_token(State(token): State<Arc<String>>, request: Request, next:
     }
 }
 
+/// Refuses requests whose `Host` is not this server's loopback address (DNS rebinding) or
+/// whose `Origin`, when a browser sends one, is another site.
+async fn same_origin(State(port): State<u16>, request: Request, next: Next) -> Response {
+    let allowed =
+        [format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")];
+    let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok());
+    if !host.is_some_and(|h| allowed.iter().any(|a| a == h)) {
+        return (StatusCode::FORBIDDEN, "Host must be this server's loopback address\n")
+            .into_response();
+    }
+    if let Some(origin) = request.headers().get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        if !allowed.iter().any(|a| origin == format!("http://{a}")) {
+            return (StatusCode::FORBIDDEN, "cross-origin requests are refused\n").into_response();
+        }
+    }
+    next.run(request).await
+}
+
 /// Binds the loopback HTTP port. Only loopback addresses are accepted.
 pub async fn bind(port: u16) -> std::io::Result<TcpListener> {
     TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await
@@ -79,13 +101,20 @@ pub async fn serve(
     config.allowed_origins =
         vec![format!("http://127.0.0.1:{port}"), format!("http://localhost:{port}")];
     config.cancellation_token = cancel.child_token();
+    let pool_for_api = Arc::clone(&pool);
     let service = StreamableHttpService::new(
         move || Ok(AnnalServer::new(Arc::clone(&pool), base_dir.clone())),
         Arc::new(LocalSessionManager::default()),
         config,
     );
-    let app = Router::new()
+    let token = Arc::new(token);
+    let guarded = Router::new()
         .nest_service("/mcp", service)
-        .layer(middleware::from_fn_with_state(Arc::new(token), require_token));
+        .merge(api::writes(Arc::clone(&pool_for_api)))
+        .layer(middleware::from_fn_with_state(Arc::clone(&token), require_token));
+    let app = Router::new()
+        .merge(guarded)
+        .merge(api::reads(pool_for_api))
+        .layer(middleware::from_fn_with_state(port, same_origin));
     axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned()).await
 }

@@ -1,0 +1,179 @@
+//! The dashboard API and event stream over real HTTP against an in-process owner pool.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::sync::Arc;
+use std::time::Duration;
+
+use annal::config::{ConfigFile, PathInputs};
+use annal::http;
+use annal::pool::Pool;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::util::embedder;
+
+struct Server {
+    address: String,
+    token: String,
+    cancel: CancellationToken,
+    _home: tempfile::TempDir,
+}
+
+async fn server() -> Server {
+    let home = tempfile::tempdir().expect("home");
+    let paths = PathInputs { annal_home: Some(home.path().to_path_buf()), ..Default::default() }
+        .resolve()
+        .expect("paths");
+    let pool =
+        Pool::open(ConfigFile::load(paths).expect("config"), embedder()).await.expect("pool");
+    let listener = http::bind(0).await.expect("bind");
+    let address = listener.local_addr().expect("address").to_string();
+    let token = http::token(home.path()).expect("token");
+    let cancel = CancellationToken::new();
+    tokio::spawn(http::serve(
+        Arc::clone(&pool),
+        home.path().to_path_buf(),
+        listener,
+        token.clone(),
+        cancel.clone(),
+    ));
+    Server { address, token, cancel, _home: home }
+}
+
+impl Server {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: Vec<String>,
+        body: &str,
+    ) -> (u16, Value) {
+        let (address, method, path, body) =
+            (self.address.clone(), method.to_owned(), path.to_owned(), body.to_owned());
+        let (status, text) = tokio::task::spawn_blocking(move || {
+            crate::util::http(&address, &method, &path, &headers, &body)
+        })
+        .await
+        .expect("join");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    fn bearer(&self) -> Vec<String> {
+        vec![format!("Authorization: Bearer {}", self.token)]
+    }
+}
+
+#[tokio::test]
+async fn the_dashboard_api_lists_searches_and_mutates_with_the_token() {
+    let s = server().await;
+    let body = r#"{"content": "The dashboard can store memories.", "tags": ["ui", "decision"]}"#;
+    let (status, _) = s.call("POST", "/api/projects/app/memories", vec![], body).await;
+    assert_eq!(status, 401, "mutations need the token");
+    let (status, stored) = s.call("POST", "/api/projects/app/memories", s.bearer(), body).await;
+    assert_eq!(status, 201, "{stored}");
+    let id = stored["id"].as_str().expect("id").to_owned();
+    for i in 0..3 {
+        let body = format!(
+            r#"{{"content": "Distinct note {i} about {}.", "tags": ["note"]}}"#,
+            ["caching", "billing", "fonts"][i]
+        );
+        assert_eq!(s.call("POST", "/api/projects/app/memories", s.bearer(), &body).await.0, 201);
+    }
+
+    let (status, projects) = s.call("GET", "/api/projects", vec![], "").await;
+    assert_eq!(status, 200);
+    assert_eq!(projects[0]["project"], "app");
+    assert_eq!(projects[0]["stats"]["agent_memories"], 4);
+    assert_eq!(projects[0]["index"]["state"], "idle");
+
+    let (status, page) =
+        s.call("GET", "/api/projects/app/memories?limit=2&offset=1", vec![], "").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        (page["total"].as_u64(), page["items"].as_array().map(Vec::len)),
+        (Some(4), Some(2))
+    );
+    let (_, tagged) = s.call("GET", "/api/projects/app/memories?tag=UI", vec![], "").await;
+    assert_eq!(tagged["total"], 1);
+    assert_eq!(s.call("GET", "/api/projects/app/memories?limit=0", vec![], "").await.0, 400);
+    assert_eq!(s.call("GET", "/api/projects/app/memories?type=bogus", vec![], "").await.0, 400);
+    assert_eq!(s.call("GET", "/api/projects/ghost/memories", vec![], "").await.0, 404);
+
+    let (status, found) = s
+        .call(
+            "GET",
+            "/api/projects/app/search?query=can%20the%20dashboard%20store&limit=1",
+            vec![],
+            "",
+        )
+        .await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["results"][0]["id"], id.as_str());
+    let (status, error) =
+        s.call("GET", "/api/projects/app/search?query=x&limit=0", vec![], "").await;
+    assert_eq!(
+        (status, error["message"].as_str().is_some_and(|m| m.contains("limit"))),
+        (400, true)
+    );
+
+    let path = format!("/api/projects/app/memories/{id}");
+    assert_eq!(s.call("DELETE", &path, vec![], "").await.0, 401);
+    assert_eq!(s.call("DELETE", &path, s.bearer(), "").await.0, 204);
+    assert_eq!(s.call("DELETE", &path, s.bearer(), "").await.0, 404);
+    assert_eq!(s.call("POST", "/api/projects/ghost/reindex", s.bearer(), "").await.0, 404);
+
+    let (status, feed) = s.call("GET", "/api/events/recent", vec![], "").await;
+    assert_eq!(status, 200);
+    let kinds: Vec<&str> =
+        feed.as_array().expect("feed").iter().filter_map(|e| e["type"].as_str()).collect();
+    assert!(kinds.contains(&"memory_stored") && kinds.contains(&"memory_deleted"), "{kinds:?}");
+
+    let foreign = vec!["Origin: http://evil.example.com".to_string()];
+    assert_eq!(
+        s.call("GET", "/api/projects", foreign, "").await.0,
+        403,
+        "cross-origin reads are refused"
+    );
+    s.cancel.cancel();
+}
+
+// Multi-threaded: this test blocks on a std channel while the server runs on the runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_stream_pushes_changes_as_they_happen() {
+    let s = server().await;
+    let address = s.address.clone();
+    let (sender, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut stream = std::net::TcpStream::connect(&address).expect("connect");
+        write!(
+            stream,
+            "GET /api/events HTTP/1.1\r\nHost: {address}\r\nAccept: text/event-stream\r\n\r\n"
+        )
+        .expect("send");
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    // The stream is live once its `ready` event arrives.
+    let head = received.recv_timeout(Duration::from_secs(10)).expect("response head");
+    assert!(head.contains("200"), "{head}");
+    loop {
+        let line = received.recv_timeout(Duration::from_secs(10)).expect("ready event");
+        if line == "event: ready" {
+            break;
+        }
+    }
+    let body = r#"{"content": "Pushed live to the dashboard.", "tags": ["ui"]}"#;
+    assert_eq!(s.call("POST", "/api/projects/app/memories", s.bearer(), body).await.0, 201);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = received.recv_timeout(left).expect("a memory_stored event before the deadline");
+        if line == "event: memory_stored" {
+            break;
+        }
+    }
+    s.cancel.cancel();
+}
