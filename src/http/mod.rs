@@ -52,8 +52,9 @@ pub fn token(data_dir: &Path) -> std::io::Result<String> {
 
 async fn require_token(State(token): State<Arc<String>>, request: Request, next: Next) -> Response {
     let expected = format!("Bearer {token}");
-    let given = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    if given == Some(expected.as_str()) {
+    let given =
+        request.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes()).unwrap_or_default();
+    if same_bytes(given, expected.as_bytes()) {
         next.run(request).await
     } else {
         (
@@ -81,6 +82,12 @@ async fn same_origin(State(port): State<u16>, request: Request, next: Next) -> R
         }
     }
     next.run(request).await
+}
+
+/// Compares without returning early, so response timing does not reveal how much of a
+/// guessed token was right.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 /// Binds the loopback HTTP port. Only loopback addresses are accepted.
