@@ -44,3 +44,12 @@ ensure_test_client() {
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$repo_root/tests/requirements.txt"
 }
+
+# The dashboard: Node.js packages (pinned by ui/package-lock.json) and a fresh build.
+ensure_ui() {
+  ensure_commands node nodejs npm npm
+  if [ ! -d "$repo_root/ui/node_modules" ]; then
+    (cd "$repo_root/ui" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  (cd "$repo_root/ui" && npm run --silent build >/dev/null)
+}

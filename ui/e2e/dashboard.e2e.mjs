@@ -1,0 +1,114 @@
+// End-to-end test of the browser dashboard against a real `annal serve`, driven with
+// Playwright and Debian's Chromium. Agents act through the real stdio sidecar.
+// Usage: node e2e/dashboard.e2e.mjs   (ANNAL_BIN, ANNAL_MODEL_DIR from the environment)
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const bin = process.env.ANNAL_BIN ?? resolve("../target/debug/annal");
+const home = mkdtempSync(join(tmpdir(), "annal-e2e-"));
+writeFileSync(join(home, "config.yaml"), "port: 0\n");
+const env = { ANNAL_LOG: "warn", ...process.env, ANNAL_HOME: home };
+const failures = [];
+
+function check(condition, message) {
+  if (!condition) throw new Error(`FAILED: ${message}`);
+}
+
+async function until(what, condition, ms = 30000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A stdio MCP session through the sidecar, as an agent has it. */
+function agent() {
+  const child = spawn(bin, [], { env, stdio: ["pipe", "pipe", "inherit"] });
+  const waiting = new Map();
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    const message = JSON.parse(line);
+    waiting.get(message.id)?.(message);
+  });
+  let id = 0;
+  const request = (method, params) =>
+    new Promise((done) => {
+      id += 1;
+      waiting.set(id, done);
+      child.stdin.write(JSON.stringify({ jsonrpc: "2.0", id, method, params }) + "\n");
+    });
+  return {
+    async start() {
+      await request("initialize", { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "e2e", version: "1" } });
+      child.stdin.write(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) + "\n");
+    },
+    async call(name, args) {
+      const answer = await request("tools/call", { name, arguments: args });
+      check(!answer.result?.isError, `${name}: ${JSON.stringify(answer)}`);
+      return answer.result.content[0].text;
+    },
+    stop: () => child.stdin.end(),
+  };
+}
+
+const owner = spawn(bin, ["serve"], { env, stdio: ["ignore", "ignore", "inherit"] });
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const addressFile = join(home, "data", "http-address");
+  await until("the owner's HTTP port", () => existsSync(addressFile));
+  const base = `http://${readFileSync(addressFile, "utf8").trim()}`;
+  const page = await browser.newPage();
+  page.on("console", (message) => message.type() === "error" && failures.push(`console: ${message.text()}`));
+  page.on("pageerror", (error) => failures.push(`page error: ${error.message}`));
+  page.on("dialog", (dialog) => {
+    check(dialog.message().includes("Delete 1 memory"), `confirmation states the count: ${dialog.message()}`);
+    dialog.accept();
+  });
+
+  await page.goto(base);
+  await page.getByText("No memories yet").waitFor();
+
+  // An agent stores a memory: it appears live, without a reload.
+  const a = agent();
+  await a.start();
+  await a.call("store_memory", { project: "web", content: "The dashboard shows memories live.", tags: ["ui", "decision"] });
+  await page.locator("#stat-memories", { hasText: "1" }).waitFor();
+  await page.locator("#feed .kind", { hasText: "memory_stored" }).first().waitFor();
+
+  // Memories view: the row is there; deleting it asks with the count and removes it.
+  await page.click("#nav-memories");
+  await page.locator(".memory-row", { hasText: "shows memories live" }).waitFor();
+  await page.locator(".memory-row .delete").first().click();
+  await page.locator(".memory-row").waitFor({ state: "detached" });
+
+  // A reconcile that fails for real shows the failure with its error, then recovers.
+  const docs = mkdtempSync(join(tmpdir(), "annal-e2e-docs-"));
+  writeFileSync(join(docs, "guide.md"), "# Guide\nHow we deploy.\n");
+  await a.call("init_project", { project_name: "web", watch_paths: [docs] });
+  await page.click("#nav-overview");
+  await until("the first index", async () => (await a.call("index_status", { project: "web" })).includes("Last reconcile"));
+  rmSync(docs, { recursive: true });
+  await a.call("index_files", { project: "web" });
+  await page.locator(".state-failed").waitFor();
+  await page.locator(".error-text", { hasText: docs }).waitFor();
+  await page.locator('#activity-indicator[data-state="failed"]').waitFor();
+  mkdirSync(docs);
+  writeFileSync(join(docs, "guide.md"), "# Guide\nHow we deploy.\n");
+  await page.click(".retry");
+  await page.locator(".state-idle").waitFor();
+  await page.locator('#activity-indicator[data-state="idle"]').waitFor();
+  a.stop();
+  check(failures.length === 0, failures.join("\n"));
+  console.log("ok");
+} finally {
+  await browser.close();
+  owner.kill("SIGTERM");
+}
