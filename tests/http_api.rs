@@ -4,13 +4,11 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::sync::Arc;
 use std::time::Duration;
 
-use annal::config::{ConfigFile, PathInputs};
 use annal::http;
-use annal::pool::Pool;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::util::embedder;
+use crate::util::open_pool;
 
 struct Server {
     address: String,
@@ -21,11 +19,7 @@ struct Server {
 
 async fn server() -> Server {
     let home = tempfile::tempdir().expect("home");
-    let paths = PathInputs { annal_home: Some(home.path().to_path_buf()), ..Default::default() }
-        .resolve()
-        .expect("paths");
-    let pool =
-        Pool::open(ConfigFile::load(paths).expect("config"), embedder()).await.expect("pool");
+    let pool = open_pool(home.path()).await;
     let listener = http::bind(0).await.expect("bind");
     let address = listener.local_addr().expect("address").to_string();
     let token = http::token(home.path()).expect("token");

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use annal::config::{ConfigFile, PathInputs};
 use annal::mcp::AnnalServer;
 use annal::pool::Pool;
 use rmcp::model::{CallToolRequestParams, CallToolResult};
@@ -12,7 +11,7 @@ use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
 
-use crate::util::embedder;
+use crate::util::open_pool;
 
 struct Session {
     client: RunningService<RoleClient, ()>,
@@ -22,11 +21,7 @@ struct Session {
 
 async fn session() -> Session {
     let home = tempfile::tempdir().expect("home");
-    let paths = PathInputs { annal_home: Some(home.path().to_path_buf()), ..Default::default() }
-        .resolve()
-        .expect("paths");
-    let pool =
-        Pool::open(ConfigFile::load(paths).expect("config"), embedder()).await.expect("pool");
+    let pool = open_pool(home.path()).await;
     let server = AnnalServer::new(Arc::clone(&pool), home.path().to_path_buf());
     let (client_side, server_side) = tokio::io::duplex(1 << 20);
     tokio::spawn(async move {

@@ -2,24 +2,16 @@
 //! run at a time, follow-ups, and the event bus.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use annal::config::{ConfigFile, PathInputs, ProjectChange, ProjectInit};
+use annal::config::{ProjectChange, ProjectInit};
 use annal::events::{EventBus, EventKind};
 use annal::pool::{IndexState, IndexStatus, Pool, PoolError};
 use annal::search::SearchRequest;
 use annal::store::Store;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::util::embedder;
-
-async fn open_pool(home: &Path) -> Arc<Pool> {
-    let paths = PathInputs { annal_home: Some(home.to_path_buf()), ..Default::default() }
-        .resolve()
-        .expect("paths");
-    Pool::open(ConfigFile::load(paths).expect("config"), embedder()).await.expect("pool")
-}
+use crate::util::open_pool;
 
 fn watch(paths: &[&Path]) -> ProjectInit {
     ProjectInit {

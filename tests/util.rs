@@ -30,6 +30,16 @@ pub fn embedder() -> EmbedService {
         .clone()
 }
 
+/// A pool over a fresh `ANNAL_HOME` (config and data under `home`).
+pub async fn open_pool(home: &std::path::Path) -> std::sync::Arc<annal::pool::Pool> {
+    let paths =
+        annal::config::PathInputs { annal_home: Some(home.to_path_buf()), ..Default::default() }
+            .resolve()
+            .expect("paths");
+    let config = annal::config::ConfigFile::load(paths).expect("config");
+    annal::pool::Pool::open(config, embedder()).await.expect("pool")
+}
+
 /// A fresh data dir with a store and the memory operations over it.
 pub struct Fixture {
     pub dir: TempDir,
