@@ -111,6 +111,12 @@ async fn the_dashboard_api_lists_searches_and_mutates_with_the_token() {
     );
 
     let path = format!("/api/projects/app/memories/{id}");
+    let change = r#"{"content": "The dashboard can store and edit memories.", "tags": ["ui"]}"#;
+    assert_eq!(s.call("PUT", &path, vec![], change).await.0, 401);
+    let (status, edited) = s.call("PUT", &path, s.bearer(), change).await;
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!((edited["tags"][0].as_str(), edited["updated_at"].is_string()), (Some("ui"), true));
+    assert_eq!(s.call("PUT", &path, s.bearer(), r#"{"content": "  "}"#).await.0, 400);
     assert_eq!(s.call("DELETE", &path, vec![], "").await.0, 401);
     assert_eq!(s.call("DELETE", &path, s.bearer(), "").await.0, 204);
     assert_eq!(s.call("DELETE", &path, s.bearer(), "").await.0, 404);

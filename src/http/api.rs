@@ -101,7 +101,7 @@ pub fn reads(pool: Arc<Pool>) -> Router {
 pub fn writes(pool: Arc<Pool>) -> Router {
     Router::new()
         .route("/api/projects/{project}/memories", post(store))
-        .route("/api/projects/{project}/memories/{id}", delete(remove))
+        .route("/api/projects/{project}/memories/{id}", delete(remove).put(edit))
         .route("/api/projects/{project}/reindex", post(reindex))
         .with_state(pool)
 }
@@ -233,6 +233,21 @@ async fn store(
         .remember(&project, body.content, body.tags, body.source, body.supersedes)
         .await?;
     Ok((StatusCode::CREATED, Json(outcome)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct MemoryEdit {
+    content: Option<String>,
+    tags: Option<Vec<String>>,
+    source: Option<String>,
+}
+
+async fn edit(
+    State(pool): State<Arc<Pool>>,
+    Path((project, id)): Path<(String, String)>,
+    Json(body): Json<MemoryEdit>,
+) -> ApiResult {
+    ok(pool.memories().update(&project, &id, body.content, body.tags, body.source).await?)
 }
 
 async fn remove(

@@ -89,6 +89,18 @@ try {
   await page.locator(".memory-row .delete").first().click();
   await page.locator(".memory-row").waitFor({ state: "detached" });
 
+  // Create and edit a memory from the page.
+  await page.fill("#new-content", "Created from the dashboard.");
+  await page.fill("#new-tags", "ui, manual");
+  await page.click("#create");
+  await page.locator(".memory-row", { hasText: "Created from the dashboard." }).waitFor();
+  await page.locator(".memory-row .edit").first().click();
+  await page.fill(".edit-content", "Edited in the dashboard.");
+  await page.click(".save");
+  await page.locator(".memory-row", { hasText: "Edited in the dashboard." }).waitFor();
+  const found = await a.call("search_memories", { project: "web", query: "edited in the dashboard", mode: "probe" });
+  check(found.includes("Edited in the dashboard."), `agents see the edit: ${found}`);
+
   // A reconcile that fails for real shows the failure with its error, then recovers.
   const docs = mkdtempSync(join(tmpdir(), "annal-e2e-docs-"));
   writeFileSync(join(docs, "guide.md"), "# Guide\nHow we deploy.\n");

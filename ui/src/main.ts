@@ -77,16 +77,37 @@ function feedSection(): HTMLElement {
   return el("section", { id: "feed" }, el("h2", {}, "Activity"), el("ul", {}, ...items));
 }
 
+function tagList(text: string): string[] {
+  return text.split(",").map((t) => t.trim()).filter((t) => t.length > 0);
+}
+
 function memoryRow(memory: Memory): HTMLElement {
   const remove = el("button", { className: "delete", textContent: "Delete" });
   remove.onclick = () => {
     if (confirm(`Delete 1 memory (${memory.id})?`)) api.remove(memory.project, memory.id).then(render, showError);
   };
+  const content = el("td", { className: "content" }, memory.content.slice(0, 200));
+  const edit = el("button", { className: "edit", textContent: "Edit" });
+  edit.onclick = () => {
+    const text = el("textarea", { className: "edit-content", value: memory.content });
+    const tags = el("input", { className: "edit-tags", value: memory.tags.join(", ") });
+    const save = el("button", { className: "save", textContent: "Save" });
+    save.onclick = () => api.update(memory.project, memory.id, text.value, tagList(tags.value)).then(render, showError);
+    content.replaceChildren(text, tags, save);
+  };
   return el("tr", { className: "memory-row" },
-    el("td", { className: "content" }, memory.content.slice(0, 200)),
+    content,
     el("td", {}, ...memory.tags.map((t) => el("span", { className: "tag" }, t))),
     el("td", {}, relative(memory.created_at)),
-    el("td", {}, remove));
+    el("td", {}, edit, remove));
+}
+
+function newMemoryForm(): HTMLElement {
+  const content = el("textarea", { id: "new-content", placeholder: "What should agents remember?" });
+  const tags = el("input", { id: "new-tags", placeholder: "tags, comma separated" });
+  const create = el("button", { id: "create", textContent: "Store memory" });
+  create.onclick = () => api.create(selectedProject, content.value, tagList(tags.value)).then(render, showError);
+  return el("section", { id: "new-memory", className: "toolbar" }, content, tags, create);
 }
 
 async function renderMemories(): Promise<void> {
@@ -99,7 +120,7 @@ async function renderMemories(): Promise<void> {
   const info = el("span", { id: "page-info" });
   const prev = el("button", { id: "prev", textContent: "Previous" });
   const next = el("button", { id: "next", textContent: "Next" });
-  app.replaceChildren(el("section", { className: "toolbar" }, select, search), el("table", { id: "memories" }, body), el("div", { className: "pager" }, prev, info, next));
+  app.replaceChildren(el("section", { className: "toolbar" }, select, search), newMemoryForm(), el("table", { id: "memories" }, body), el("div", { className: "pager" }, prev, info, next));
   if (!selectedProject) return;
   const page = await api.memories(selectedProject, memoriesOffset, PAGE);
   body.replaceChildren(...page.items.map(memoryRow));

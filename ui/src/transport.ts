@@ -70,6 +70,10 @@ export const api = {
     request<Page>("GET", `/api/projects/${enc(project)}/memories?offset=${offset}&limit=${limit}`),
   search: (project: string, query: string) =>
     request<{ results: unknown }>("GET", `/api/projects/${enc(project)}/search?query=${enc(query)}&mode=summary&limit=20`),
+  create: (project: string, content: string, tags: string[]) =>
+    request<unknown>("POST", `/api/projects/${enc(project)}/memories`, { content, tags }),
+  update: (project: string, id: string, content: string, tags: string[]) =>
+    request<Memory>("PUT", `/api/projects/${enc(project)}/memories/${enc(id)}`, { content, tags }),
   remove: (project: string, id: string) => request<void>("DELETE", `/api/projects/${enc(project)}/memories/${enc(id)}`),
   reindex: (project: string) => request<void>("POST", `/api/projects/${enc(project)}/reindex`),
   recentEvents: () => request<AnnalEvent[]>("GET", "/api/events/recent"),
