@@ -101,6 +101,15 @@ try {
   const found = await a.call("search_memories", { project: "web", query: "edited in the dashboard", mode: "probe" });
   check(found.includes("Edited in the dashboard."), `agents see the edit: ${found}`);
 
+  // Projects view: counts and top tags; a tag link opens the memories filtered by it.
+  await a.call("store_memory", { project: "web", content: "Tagged for the projects view.", tags: ["projects-view"] });
+  await page.click("#nav-projects");
+  await page.locator('.project-card[data-project="web"]', { hasText: "2 agent memories" }).waitFor();
+  await page.locator(".top-tags a", { hasText: "projects-view (1)" }).click();
+  await page.locator("#tag-filter", { hasText: "projects-view" }).waitFor();
+  await page.locator(".memory-row", { hasText: "Tagged for the projects view." }).waitFor();
+  check((await page.locator(".memory-row").count()) === 1, "the tag filter leaves one row");
+
   // A reconcile that fails for real shows the failure with its error, then recovers.
   const docs = mkdtempSync(join(tmpdir(), "annal-e2e-docs-"));
   writeFileSync(join(docs, "guide.md"), "# Guide\nHow we deploy.\n");

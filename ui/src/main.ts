@@ -7,6 +7,7 @@ const feed: AnnalEvent[] = [];
 const PAGE = 20;
 let memoriesOffset = 0;
 let selectedProject = "";
+let selectedTag = "";
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Record<string, unknown> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
   const node: HTMLElementTagNameMap[K] = document.createElement(tag);
@@ -110,6 +111,24 @@ function newMemoryForm(): HTMLElement {
   return el("section", { id: "new-memory", className: "toolbar" }, content, tags, create);
 }
 
+async function renderProjects(): Promise<void> {
+  const projects = await api.projects();
+  const cards = projects.map((p) => {
+    const reindex = el("button", { className: "reindex", textContent: "Re-index" });
+    reindex.onclick = () => api.reindex(p.project).then(render, showError);
+    const tags = p.stats.top_tags.map((t) =>
+      el("a", { className: "tag", href: `#memories/${encodeURIComponent(p.project)}/${encodeURIComponent(t.tag)}` }, `${t.tag} (${t.count})`));
+    const card = el("section", { className: "project-card" },
+      el("h2", {}, p.project),
+      el("p", {}, `${p.stats.agent_memories} agent memories, ${p.stats.file_chunks} file chunks, ${p.stats.superseded} superseded, ${p.stats.stale} stale, ${p.stats.never_accessed} never accessed`),
+      el("p", { className: "top-tags" }, ...tags),
+      el("p", {}, stateLabel(p), " ", reindex));
+    card.dataset.project = p.project;
+    return card;
+  });
+  app.replaceChildren(...(cards.length > 0 ? cards : [el("p", {}, "No projects yet.")]));
+}
+
 async function renderMemories(): Promise<void> {
   const projects = await api.projects();
   if (!selectedProject && projects.length > 0) selectedProject = projects[0].project;
@@ -120,9 +139,10 @@ async function renderMemories(): Promise<void> {
   const info = el("span", { id: "page-info" });
   const prev = el("button", { id: "prev", textContent: "Previous" });
   const next = el("button", { id: "next", textContent: "Next" });
-  app.replaceChildren(el("section", { className: "toolbar" }, select, search), newMemoryForm(), el("table", { id: "memories" }, body), el("div", { className: "pager" }, prev, info, next));
+  const filter = selectedTag ? el("span", { id: "tag-filter", className: "tag" }, `tag: ${selectedTag}`) : "";
+  app.replaceChildren(el("section", { className: "toolbar" }, select, search, filter), newMemoryForm(), el("table", { id: "memories" }, body), el("div", { className: "pager" }, prev, info, next));
   if (!selectedProject) return;
-  const page = await api.memories(selectedProject, memoriesOffset, PAGE);
+  const page = await api.memories(selectedProject, memoriesOffset, PAGE, selectedTag);
   body.replaceChildren(...page.items.map(memoryRow));
   info.textContent = `${page.total === 0 ? 0 : memoriesOffset + 1}–${Math.min(memoriesOffset + PAGE, page.total)} of ${page.total}`;
   prev.disabled = memoriesOffset === 0;
@@ -139,9 +159,12 @@ async function renderMemories(): Promise<void> {
 }
 
 function render(): void {
-  const view = location.hash.startsWith("#memories") ? renderMemories : renderOverview;
-  const project = location.hash.split("/")[1];
-  if (project) selectedProject = decodeURIComponent(project);
+  const [route, project, tag] = location.hash.split("/");
+  const view = route === "#memories" ? renderMemories : route === "#projects" ? renderProjects : renderOverview;
+  if (route === "#memories") {
+    if (project) selectedProject = decodeURIComponent(project);
+    selectedTag = tag ? decodeURIComponent(tag) : "";
+  }
   view().catch(showError);
 }
 

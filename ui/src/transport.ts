@@ -66,8 +66,8 @@ const enc = encodeURIComponent;
 
 export const api = {
   projects: () => request<ProjectStatus[]>("GET", "/api/projects"),
-  memories: (project: string, offset: number, limit: number) =>
-    request<Page>("GET", `/api/projects/${enc(project)}/memories?offset=${offset}&limit=${limit}`),
+  memories: (project: string, offset: number, limit: number, tag = "") =>
+    request<Page>("GET", `/api/projects/${enc(project)}/memories?offset=${offset}&limit=${limit}&tag=${enc(tag)}`),
   search: (project: string, query: string) =>
     request<{ results: unknown }>("GET", `/api/projects/${enc(project)}/search?query=${enc(query)}&mode=summary&limit=20`),
   create: (project: string, content: string, tags: string[]) =>
