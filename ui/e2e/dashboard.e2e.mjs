@@ -92,6 +92,10 @@ try {
   // Create and edit a memory from the page.
   await page.fill("#new-content", "Created from the dashboard.");
   await page.fill("#new-tags", "ui, manual");
+  // Live events refresh the data but never wipe what the user is typing.
+  await a.call("store_memory", { project: "elsewhere", content: "Arrives while the user types.", tags: ["noise"] });
+  await page.locator('#project-select option[value="elsewhere"]').waitFor({ state: "attached" });
+  check(await page.inputValue("#new-content") === "Created from the dashboard.", "typed content survives a live refresh");
   await page.click("#create");
   await page.locator(".memory-row", { hasText: "Created from the dashboard." }).waitFor();
   await page.locator(".memory-row .edit").first().click();

@@ -1,0 +1,64 @@
+import { el, relative, showError, type View } from "../dom";
+import { api, type AnnalEvent, type ProjectStatus } from "../transport";
+
+export function stateLabel(status: ProjectStatus, afterAction: () => void): HTMLElement {
+  const index = status.index;
+  const badge = el("span", { className: `state state-${index.state}` }, index.state);
+  if (index.state === "indexing") badge.textContent = `indexing (${index.files_done} files)`;
+  if (index.state !== "failed") return badge;
+  const retry = el("button", { className: "retry", textContent: "Retry" });
+  retry.onclick = () => api.reindex(status.project).then(afterAction, showError);
+  return el("span", {}, badge, el("span", { className: "error-text" }, index.error), retry);
+}
+
+function emptyState(): HTMLElement {
+  return el("section", { className: "empty" },
+    el("h2", {}, "No memories yet"),
+    el("p", {}, "Connect an agent: add the MCP server command "),
+    el("code", {}, "annal"),
+    el("p", {}, " to your agent's MCP configuration, then ask it to store a memory."));
+}
+
+function feedList(feed: AnnalEvent[]): HTMLElement[] {
+  return feed.slice(-30).reverse().map((event) =>
+    el("li", {}, el("span", { className: "kind" }, event.type), " ",
+      el("a", { href: `#memories/${encodeURIComponent(event.project)}` }, event.project), " ",
+      el("time", {}, relative(event.created_at))));
+}
+
+export function overview(app: HTMLElement, feed: AnnalEvent[]): View {
+  const summary = el("div");
+  const list = el("ul");
+  app.replaceChildren(summary, el("section", { id: "feed" }, el("h2", {}, "Activity"), list));
+  const view = {
+    async refresh() {
+      const projects = await api.projects();
+      list.replaceChildren(...feedList(feed));
+      if (projects.length === 0) {
+        summary.replaceChildren(emptyState());
+        return;
+      }
+      const totals = projects.reduce((t, p) => ({
+        memories: t.memories + p.stats.total,
+        agent: t.agent + p.stats.agent_memories,
+        stale: t.stale + p.stats.stale,
+      }), { memories: 0, agent: 0, stale: 0 });
+      const ribbon = el("section", { className: "ribbon", id: "stats" },
+        el("div", {}, el("strong", { id: "stat-memories" }, String(totals.memories)), " memories"),
+        el("div", {}, el("strong", {}, String(projects.length)), " projects"),
+        el("div", {}, el("strong", {}, String(totals.agent)), " agent memories"),
+        el("div", {}, el("strong", {}, String(totals.stale)), " stale"));
+      const rows = projects.map((p) =>
+        el("tr", { className: "project-row" },
+          el("td", {}, p.project),
+          el("td", {}, String(p.stats.agent_memories)),
+          el("td", {}, String(p.stats.file_chunks)),
+          el("td", { className: "index-state" }, stateLabel(p, () => view.refresh()))));
+      const table = el("table", { id: "projects" },
+        el("thead", {}, el("tr", {}, el("th", {}, "Project"), el("th", {}, "Agent"), el("th", {}, "Files"), el("th", {}, "Indexing"))),
+        el("tbody", {}, ...rows));
+      summary.replaceChildren(ribbon, table);
+    },
+  };
+  return view;
+}
