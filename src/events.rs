@@ -17,7 +17,7 @@ use crate::store::Store;
 pub const RECENT_EVENTS: usize = 500;
 const CHANNEL_CAPACITY: usize = 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     MemoryStored,
@@ -52,8 +52,9 @@ impl EventKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Event {
+    #[ts(type = "number")]
     pub seq: u64,
     #[serde(rename = "type")]
     pub kind: EventKind,

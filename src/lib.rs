@@ -5,6 +5,7 @@
 //! render their results.
 
 pub mod config;
+pub mod dashboard;
 pub mod embed;
 pub mod events;
 pub mod http;

@@ -40,7 +40,7 @@ pub enum InvalidMemory {
 }
 
 /// Whether a memory was written by an agent or cut from an indexed file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "kebab-case")]
 pub enum ChunkType {
     AgentMemory,
@@ -221,11 +221,13 @@ impl MemoryId {
 }
 
 /// The file a chunk was cut from, as it was when the chunk was made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct FileInfo {
     pub path: String,
     /// Modification time in nanoseconds since the Unix epoch.
+    #[ts(type = "number")]
     pub mtime_ns: i64,
+    #[ts(type = "number")]
     pub size: u64,
     /// Hash of the chunk's embedded text, to skip re-embedding unchanged chunks.
     pub chunk_hash: String,
@@ -263,7 +265,7 @@ impl NewMemory {
 }
 
 /// A stored memory as read back (without its embedding).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct Memory {
     pub id: String,
     pub project: String,
@@ -274,6 +276,7 @@ pub struct Memory {
     pub created_at: DateTime<Utc>,
     pub updated_at: Option<DateTime<Utc>>,
     pub superseded_by: Option<String>,
+    #[ts(type = "number")]
     pub hit_count: u64,
     pub last_accessed_at: Option<DateTime<Utc>>,
     pub file: Option<FileInfo>,

@@ -1,6 +1,7 @@
-//! The owner process (`annal serve`): holds the data-dir lock and the one pool, and serves MCP
-//! on the local socket to every sidecar. Exactly one owner per data dir: the lock makes a
-//! second one exit with a message naming the first.
+//! The owner: holds the data-dir lock and the one pool, and serves MCP on the local socket to
+//! every sidecar and on HTTP. Exactly one owner per data dir: the lock makes a second one exit
+//! with a message naming the first. The owner is the headless `annal serve` or the desktop app;
+//! the desktop app takes over from a headless owner by asking it to drain and exit.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read as _, Seek as _, Write as _};
@@ -34,6 +35,8 @@ const DRAIN: Duration = Duration::from_secs(5);
 pub enum OwnerError {
     #[error("another Annal owner (pid {pid}) is running on {}; stop it first", .data_dir.display())]
     Busy { pid: String, data_dir: PathBuf },
+    #[error("the Annal owner (pid {pid}) on {} did not exit within {waited:?} of being asked to", .data_dir.display())]
+    DidNotExit { pid: u32, data_dir: PathBuf, waited: Duration },
     #[error("{what} {}: {source}", .path.display())]
     Io { what: &'static str, path: PathBuf, source: std::io::Error },
     #[error(transparent)]
@@ -47,15 +50,32 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> OwnerEr
     move |source| OwnerError::Io { what, path, source }
 }
 
+/// Which kind of process owns a data dir; written into the lock file so the desktop app knows
+/// whether it may ask the current owner to step aside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Headless,
+    Desktop,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Headless => "headless",
+            Self::Desktop => "desktop",
+        }
+    }
+}
+
 /// The exclusive lock on a data dir, held for the owner's lifetime (released on exit, even a
-/// crash: it is an OS file lock). The file holds the owner's pid for the error message.
+/// crash: it is an OS file lock). The file holds the owner's pid and role.
 #[derive(Debug)]
 pub struct OwnerLock {
     _file: File,
 }
 
 impl OwnerLock {
-    pub fn acquire(data_dir: &Path) -> Result<Self, OwnerError> {
+    pub fn acquire(data_dir: &Path, role: Role) -> Result<Self, OwnerError> {
         std::fs::create_dir_all(data_dir).map_err(io("cannot create data dir", data_dir))?;
         let path = data_dir.join(LOCK_FILE);
         let mut file = OpenOptions::new()
@@ -66,17 +86,18 @@ impl OwnerLock {
             .open(&path)
             .map_err(io("cannot open lock file", &path))?;
         if file.try_lock().is_err() {
-            let mut pid = String::new();
-            let _ = file.read_to_string(&mut pid);
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
             return Err(OwnerError::Busy {
-                pid: pid.trim().to_owned(),
+                pid: holder.lines().next().unwrap_or_default().trim().to_owned(),
                 data_dir: data_dir.to_path_buf(),
             });
         }
         file.set_len(0)
             .and_then(|()| file.rewind())
             .map_err(io("cannot write lock file", &path))?;
-        write!(file, "{}", std::process::id()).map_err(io("cannot write lock file", &path))?;
+        write!(file, "{}\n{}\n", std::process::id(), role.as_str())
+            .map_err(io("cannot write lock file", &path))?;
         file.sync_all().map_err(io("cannot write lock file", &path))?;
         Ok(Self { _file: file })
     }
@@ -95,9 +116,44 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
     std::env::temp_dir().join(format!("annal-{:016x}", hasher.finish())).join(SOCKET_FILE)
 }
 
-/// The owner's pid as written in the lock file, if any.
-pub fn owner_pid(data_dir: &Path) -> Option<u32> {
-    std::fs::read_to_string(data_dir.join(LOCK_FILE)).ok()?.trim().parse().ok()
+/// The owner's pid and role as written in the lock file, if any.
+pub fn current_owner(data_dir: &Path) -> Option<(u32, Role)> {
+    let text = std::fs::read_to_string(data_dir.join(LOCK_FILE)).ok()?;
+    let mut lines = text.lines();
+    let pid = lines.next()?.trim().parse().ok()?;
+    let role = if lines.next() == Some("desktop") { Role::Desktop } else { Role::Headless };
+    Some((pid, role))
+}
+
+/// Takes the lock for the desktop app. A headless owner holding it is asked to drain and exit
+/// (SIGTERM, which it handles by finishing in-flight calls); another desktop app is not.
+pub async fn take_over(data_dir: &Path, wait: Duration) -> Result<OwnerLock, OwnerError> {
+    let busy = match OwnerLock::acquire(data_dir, Role::Desktop) {
+        Err(busy @ OwnerError::Busy { .. }) => busy,
+        other => return other,
+    };
+    let Some((pid, Role::Headless)) = current_owner(data_dir) else { return Err(busy) };
+    let Some(process) = rustix::process::Pid::from_raw(pid.cast_signed()) else { return Err(busy) };
+    tracing::info!(pid, "asking the headless owner to hand over");
+    if rustix::process::kill_process(process, rustix::process::Signal::TERM).is_err() {
+        return Err(busy);
+    }
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match OwnerLock::acquire(data_dir, Role::Desktop) {
+            Err(OwnerError::Busy { .. }) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(OwnerError::Busy { .. }) => {
+                return Err(OwnerError::DidNotExit {
+                    pid,
+                    data_dir: data_dir.to_path_buf(),
+                    waited: wait,
+                });
+            }
+            other => return other,
+        }
+    }
 }
 
 fn bind(socket: &Path) -> Result<UnixListener, OwnerError> {
@@ -151,7 +207,7 @@ async fn start_http(
     })))
 }
 
-/// How `annal serve` runs.
+/// How an owner serves.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     /// Exit after this long without any connected client.
@@ -160,77 +216,122 @@ pub struct ServeOptions {
     pub base_dir: PathBuf,
 }
 
-/// Runs the owner until SIGTERM/SIGINT or the idle timeout: takes the lock, opens the pool,
-/// serves MCP on the socket; then stops accepting, lets sessions finish, shuts the pool down.
-pub async fn serve(config: ConfigFile, options: ServeOptions) -> Result<(), OwnerError> {
-    let data_dir = config.snapshot().data_dir(config.paths());
-    let _lock = OwnerLock::acquire(&data_dir)?;
-    let search = ModelSearch::from_env(config.snapshot().model_dir.clone(), None, &data_dir);
-    let port = config.snapshot().port;
-    let pool = Pool::open(config, EmbedService::minilm(search)).await?;
-    let socket = socket_path(&data_dir);
-    let listener = bind(&socket)?;
-    tracing::info!(socket = %socket.display(), pid = std::process::id(), "owner listening");
-    let cancel = CancellationToken::new();
-    let web = start_http(&pool, &options, &data_dir, port, cancel.clone()).await?;
+/// The owner of a data dir: its lock and the one pool. Dropping it releases the lock.
+#[derive(Debug)]
+pub struct Owner {
+    _lock: OwnerLock,
+    data_dir: PathBuf,
+    pool: Arc<Pool>,
+}
 
-    let mut terminate =
-        signal(SignalKind::terminate()).map_err(io("cannot handle signals for", &socket))?;
-    let mut interrupt =
-        signal(SignalKind::interrupt()).map_err(io("cannot handle signals for", &socket))?;
-    let clients = Arc::new(AtomicUsize::new(0));
-    let mut sessions = JoinSet::new();
-    let mut idle_since = tokio::time::Instant::now();
-    loop {
-        let idle_deadline = options.idle_exit.map(|after| idle_since + after);
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let server = AnnalServer::new(Arc::clone(&pool), options.base_dir.clone());
-                let clients = Arc::clone(&clients);
-                clients.fetch_add(1, Ordering::SeqCst);
-                sessions.spawn(async move {
-                    match server.serve(stream).await {
-                        Ok(running) => { let _ = running.waiting().await; }
-                        Err(err) => tracing::warn!(%err, "MCP session failed to start"),
+impl Owner {
+    /// Opens the pool under a lock already taken (by [`OwnerLock::acquire`] or [`take_over`]).
+    pub async fn open(config: ConfigFile, lock: OwnerLock) -> Result<Self, OwnerError> {
+        let data_dir = config.snapshot().data_dir(config.paths());
+        let search = ModelSearch::from_env(config.snapshot().model_dir.clone(), None, &data_dir);
+        let pool = Pool::open(config, EmbedService::minilm(search)).await?;
+        Ok(Self { _lock: lock, data_dir, pool })
+    }
+
+    pub fn pool(&self) -> &Arc<Pool> {
+        &self.pool
+    }
+
+    /// Serves MCP on the socket and MCP + dashboard on HTTP until `stop` fires or, with
+    /// `idle_exit`, no client has been connected for that long; then stops accepting and lets
+    /// sessions finish. The pool stays open: [`Owner::shutdown`] closes it.
+    pub async fn serve(
+        &self,
+        options: &ServeOptions,
+        stop: CancellationToken,
+    ) -> Result<(), OwnerError> {
+        let socket = socket_path(&self.data_dir);
+        let listener = bind(&socket)?;
+        tracing::info!(socket = %socket.display(), pid = std::process::id(), "owner listening");
+        let web_stop = CancellationToken::new();
+        let port = self.pool.config().snapshot().port;
+        let web = start_http(&self.pool, options, &self.data_dir, port, web_stop.clone()).await?;
+        let clients = Arc::new(AtomicUsize::new(0));
+        let mut sessions = JoinSet::new();
+        let mut idle_since = tokio::time::Instant::now();
+        loop {
+            let idle_deadline = options.idle_exit.map(|after| idle_since + after);
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let server = AnnalServer::new(Arc::clone(&self.pool), options.base_dir.clone());
+                    let clients = Arc::clone(&clients);
+                    clients.fetch_add(1, Ordering::SeqCst);
+                    sessions.spawn(async move {
+                        match server.serve(stream).await {
+                            Ok(running) => { let _ = running.waiting().await; }
+                            Err(err) => tracing::warn!(%err, "MCP session failed to start"),
+                        }
+                        clients.fetch_sub(1, Ordering::SeqCst);
+                    });
+                }
+                Some(_) = sessions.join_next(), if !sessions.is_empty() => {
+                    if clients.load(Ordering::SeqCst) == 0 {
+                        idle_since = tokio::time::Instant::now();
                     }
-                    clients.fetch_sub(1, Ordering::SeqCst);
-                });
-            }
-            Some(_) = sessions.join_next(), if !sessions.is_empty() => {
-                if clients.load(Ordering::SeqCst) == 0 {
+                }
+                () = async {
+                    match idle_deadline {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if clients.load(Ordering::SeqCst) == 0 {
+                        tracing::info!("no client for the idle timeout; exiting");
+                        break;
+                    }
                     idle_since = tokio::time::Instant::now();
                 }
+                () = stop.cancelled() => break,
             }
-            () = async {
-                match idle_deadline {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
-                }
-            } => {
-                if clients.load(Ordering::SeqCst) == 0 {
-                    tracing::info!("no client for the idle timeout; exiting");
-                    break;
-                }
-                idle_since = tokio::time::Instant::now();
-            }
-            _ = terminate.recv() => break,
-            _ = interrupt.recv() => break,
         }
+        drop(listener);
+        let _ = std::fs::remove_file(&socket);
+        web_stop.cancel();
+        if let Some(web) = web {
+            let _ = tokio::time::timeout(DRAIN, web).await;
+        }
+        if tokio::time::timeout(DRAIN, async { while sessions.join_next().await.is_some() {} })
+            .await
+            .is_err()
+        {
+            sessions.abort_all();
+        }
+        Ok(())
     }
-    drop(listener);
-    let _ = std::fs::remove_file(&socket);
-    cancel.cancel();
-    if let Some(web) = web {
-        let _ = tokio::time::timeout(DRAIN, web).await;
+
+    /// Stops watchers, waits for in-flight indexing (bounded), closes the stores; then the
+    /// lock is released.
+    pub async fn shutdown(self) {
+        self.pool.shutdown(Duration::from_secs(10)).await;
+        tracing::info!("owner stopped");
     }
-    if tokio::time::timeout(DRAIN, async { while sessions.join_next().await.is_some() {} })
-        .await
-        .is_err()
-    {
-        sessions.abort_all();
-    }
-    pool.shutdown(Duration::from_secs(10)).await;
-    tracing::info!("owner stopped");
-    Ok(())
+}
+
+/// `annal serve`: the headless owner, until SIGTERM/SIGINT or the idle timeout.
+pub async fn serve(config: ConfigFile, options: ServeOptions) -> Result<(), OwnerError> {
+    let data_dir = config.snapshot().data_dir(config.paths());
+    let lock = OwnerLock::acquire(&data_dir, Role::Headless)?;
+    let owner = Owner::open(config, lock).await?;
+    let mut terminate =
+        signal(SignalKind::terminate()).map_err(io("cannot handle signals in", &data_dir))?;
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(io("cannot handle signals in", &data_dir))?;
+    let stop = CancellationToken::new();
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        on_signal.cancel();
+    });
+    let served = owner.serve(&options, stop).await;
+    owner.shutdown().await;
+    served
 }

@@ -52,7 +52,7 @@ pub enum PoolError {
 }
 
 /// Where a project's indexing stands.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default, ts_rs::TS)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum IndexState {
     #[default]
@@ -68,7 +68,7 @@ pub enum IndexState {
 }
 
 /// The last successful reconcile.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct LastReconcile {
     pub at: DateTime<Utc>,
     pub report: ReconcileReport,
@@ -84,7 +84,7 @@ struct ProjectIndex {
 }
 
 /// `index_status`'s answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct IndexStatus {
     pub project: String,
     pub index: IndexState,

@@ -98,7 +98,7 @@ impl Sidecar {
 }
 
 fn owner_pid(home: &Path) -> Option<u32> {
-    annal::owner::owner_pid(&home.join("data"))
+    annal::owner::current_owner(&home.join("data")).map(|(pid, _)| pid)
 }
 
 fn stop_owner(home: &Path) {

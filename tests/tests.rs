@@ -3,6 +3,7 @@
 
 mod util;
 
+mod bindings;
 mod cli;
 mod config;
 mod embed;

@@ -1,5 +1,5 @@
-//! The dashboard's JSON API and its event stream (SSE). Every route parses, calls one engine
-//! function and renders; mutating routes need the bearer token.
+//! The dashboard's JSON API and its event stream (SSE). Every route parses, calls one
+//! [`Dashboard`] function and renders; mutating routes need the bearer token.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -11,71 +11,35 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{delete, get, post};
 use futures_util::{Stream, StreamExt as _};
-use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::memories::MemoryError;
-use crate::memory::ChunkType;
-use crate::pool::{Pool, PoolError};
-use crate::search::{Mode, SearchError, SearchRequest};
-use crate::store::{ListQuery, StoreError};
+use crate::dashboard::{
+    Dashboard, DashboardError, ErrorKind, ErrorReply, ListParams, MemoryDraft, MemoryEdit,
+    SearchParams,
+};
+use crate::pool::Pool;
 
-/// An engine error as the dashboard sees it: `{code, message}` with a fitting status.
+/// An engine error as the browser sees it: `{kind, message}` with a fitting status.
 #[derive(Debug)]
-pub struct ApiError(StatusCode, String);
+pub struct ApiError(DashboardError);
+
+impl From<DashboardError> for ApiError {
+    fn from(err: DashboardError) -> Self {
+        Self(err)
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "code": self.0.as_u16(), "message": self.1 });
-        (self.0, Json(body)).into_response()
-    }
-}
-
-fn store_status(err: &StoreError) -> StatusCode {
-    match err {
-        StoreError::NotFound { .. } | StoreError::UnknownProject { .. } => StatusCode::NOT_FOUND,
-        StoreError::Invalid(_) | StoreError::NothingToUpdate | StoreError::SupersedeSelf { .. } => {
-            StatusCode::BAD_REQUEST
-        }
-        StoreError::DuplicateId { .. } => StatusCode::CONFLICT,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-impl From<MemoryError> for ApiError {
-    fn from(err: MemoryError) -> Self {
-        let status = match &err {
-            MemoryError::Store(store) => store_status(store),
-            MemoryError::Embed(_) => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::BAD_REQUEST,
+        let status = match self.0.kind() {
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        Self(status, err.to_string())
-    }
-}
-
-impl From<PoolError> for ApiError {
-    fn from(err: PoolError) -> Self {
-        let status = match &err {
-            PoolError::Store(store) => store_status(store),
-            PoolError::UnknownProject { .. } => StatusCode::NOT_FOUND,
-            PoolError::AlreadyIndexing { .. } => StatusCode::CONFLICT,
-            PoolError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        Self(status, err.to_string())
-    }
-}
-
-impl From<SearchError> for ApiError {
-    fn from(err: SearchError) -> Self {
-        let status = match &err {
-            SearchError::Store(store) => store_status(store),
-            SearchError::UnknownProject { .. } => StatusCode::NOT_FOUND,
-            SearchError::Embed(_) | SearchError::Worker(_) => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        Self(status, err.to_string())
+        (status, Json(ErrorReply::from(&self.0))).into_response()
     }
 }
 
@@ -92,9 +56,9 @@ pub fn reads(pool: Arc<Pool>) -> Router {
         .route("/api/projects/{project}/status", get(status))
         .route("/api/projects/{project}/memories", get(list))
         .route("/api/projects/{project}/search", get(search))
-        .route("/api/events", get(events))
         .route("/api/events/recent", get(recent))
-        .with_state(pool)
+        .with_state(Dashboard::new(Arc::clone(&pool)))
+        .route("/api/events", get(events).with_state(pool))
 }
 
 /// Mutating routes: the caller wraps them in the token check.
@@ -103,88 +67,35 @@ pub fn writes(pool: Arc<Pool>) -> Router {
         .route("/api/projects/{project}/memories", post(store))
         .route("/api/projects/{project}/memories/{id}", delete(remove).put(edit))
         .route("/api/projects/{project}/reindex", post(reindex))
-        .with_state(pool)
+        .with_state(Dashboard::new(pool))
 }
 
-async fn projects(State(pool): State<Arc<Pool>>) -> ApiResult {
-    ok(pool.overview().await?)
+async fn projects(State(dashboard): State<Dashboard>) -> ApiResult {
+    ok(dashboard.projects().await?)
 }
 
-async fn status(State(pool): State<Arc<Pool>>, Path(project): Path<String>) -> ApiResult {
-    ok(pool.index_status(&project).await?)
-}
-
-#[derive(Debug, Deserialize)]
-struct ListParams {
-    #[serde(rename = "type")]
-    chunk_type: Option<String>,
-    tag: Option<String>,
-    source: Option<String>,
-    #[serde(default)]
-    include_superseded: bool,
-    limit: Option<usize>,
-    offset: Option<usize>,
+async fn status(State(dashboard): State<Dashboard>, Path(project): Path<String>) -> ApiResult {
+    ok(dashboard.status(&project).await?)
 }
 
 async fn list(
-    State(pool): State<Arc<Pool>>,
+    State(dashboard): State<Dashboard>,
     Path(project): Path<String>,
     Query(params): Query<ListParams>,
 ) -> ApiResult {
-    let chunk_type = match params.chunk_type.as_deref() {
-        None | Some("") => None,
-        Some(text) => Some(ChunkType::parse(text).ok_or_else(|| {
-            ApiError(
-                StatusCode::BAD_REQUEST,
-                format!("type must be agent-memory or file-indexed, got {text:?}"),
-            )
-        })?),
-    };
-    let query = ListQuery {
-        chunk_type,
-        tag: params.tag.filter(|t| !t.is_empty()).map(|t| t.trim().to_lowercase()),
-        source_prefix: params.source.filter(|s| !s.is_empty()),
-        include_superseded: params.include_superseded,
-        limit: params.limit.unwrap_or(50),
-        offset: params.offset.unwrap_or(0),
-    };
-    ok(pool.memories().list(&project, query).await?)
-}
-
-#[derive(Debug, Deserialize)]
-struct SearchParams {
-    query: String,
-    mode: Option<String>,
-    limit: Option<i64>,
-    tags: Option<String>,
-    projects: Option<String>,
-    after: Option<String>,
-    before: Option<String>,
-    #[serde(default)]
-    include_superseded: bool,
+    ok(dashboard.memories(&project, params).await?)
 }
 
 async fn search(
-    State(pool): State<Arc<Pool>>,
+    State(dashboard): State<Dashboard>,
     Path(project): Path<String>,
     Query(params): Query<SearchParams>,
 ) -> ApiResult {
-    let split = |text: Option<String>| -> Option<Vec<String>> {
-        text.filter(|t| !t.trim().is_empty()).map(|t| t.split(',').map(str::to_owned).collect())
-    };
-    let mut request = SearchRequest::new(project, params.query);
-    request.mode = params.mode.as_deref().map(Mode::parse).transpose()?.unwrap_or(Mode::Summary);
-    request.limit = params.limit.unwrap_or(20);
-    request.tags = split(params.tags).unwrap_or_default();
-    request.projects = split(params.projects);
-    request.after = params.after;
-    request.before = params.before;
-    request.include_superseded = params.include_superseded;
-    Ok(Json(pool.memories().search(request).await?.to_json()).into_response())
+    ok(dashboard.search(&project, params).await?)
 }
 
-async fn recent(State(pool): State<Arc<Pool>>) -> ApiResult {
-    ok(pool.events().recent())
+async fn recent(State(dashboard): State<Dashboard>) -> ApiResult {
+    ok(dashboard.recent_events())
 }
 
 /// Live events. A subscriber that falls behind gets a `lagged` event with how many it missed
@@ -215,50 +126,32 @@ async fn events(
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
-#[derive(Debug, Deserialize)]
-struct NewMemory {
-    content: String,
-    tags: Vec<String>,
-    source: Option<String>,
-    supersedes: Option<String>,
-}
-
 async fn store(
-    State(pool): State<Arc<Pool>>,
+    State(dashboard): State<Dashboard>,
     Path(project): Path<String>,
-    Json(body): Json<NewMemory>,
+    Json(draft): Json<MemoryDraft>,
 ) -> ApiResult {
-    let outcome = pool
-        .memories()
-        .remember(&project, body.content, body.tags, body.source, body.supersedes)
-        .await?;
+    let outcome = dashboard.create(&project, draft).await?;
     Ok((StatusCode::CREATED, Json(outcome)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-struct MemoryEdit {
-    content: Option<String>,
-    tags: Option<Vec<String>>,
-    source: Option<String>,
-}
-
 async fn edit(
-    State(pool): State<Arc<Pool>>,
+    State(dashboard): State<Dashboard>,
     Path((project, id)): Path<(String, String)>,
-    Json(body): Json<MemoryEdit>,
+    Json(changes): Json<MemoryEdit>,
 ) -> ApiResult {
-    ok(pool.memories().update(&project, &id, body.content, body.tags, body.source).await?)
+    ok(dashboard.edit(&project, &id, changes).await?)
 }
 
 async fn remove(
-    State(pool): State<Arc<Pool>>,
+    State(dashboard): State<Dashboard>,
     Path((project, id)): Path<(String, String)>,
 ) -> ApiResult {
-    pool.memories().delete(&project, &id).await?;
+    dashboard.delete(&project, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn reindex(State(pool): State<Arc<Pool>>, Path(project): Path<String>) -> ApiResult {
-    pool.index_files(&project).await?;
+async fn reindex(State(dashboard): State<Dashboard>, Path(project): Path<String>) -> ApiResult {
+    dashboard.reindex(&project).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }

@@ -45,14 +45,14 @@ pub enum IndexError {
 }
 
 /// A file left out, and why (logged, reported, never fatal).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Skipped {
     pub path: String,
     pub reason: String,
 }
 
 /// What a reconcile did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ReconcileReport {
     pub files_seen: usize,
     pub files_indexed: usize,
@@ -62,6 +62,7 @@ pub struct ReconcileReport {
     pub chunks_kept: usize,
     pub chunks_removed: usize,
     pub skipped: Vec<Skipped>,
+    #[ts(type = "number")]
     pub duration_ms: u64,
 }
 

@@ -17,9 +17,10 @@ const MEMORY_COLUMNS: &str = "m.id, m.project, m.content, m.source, m.chunk_type
         (SELECT tag FROM memory_tags t WHERE t.memory_rowid = m.rowid ORDER BY position))";
 
 /// How many live memories carry a tag.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct TagCount {
     pub tag: String,
+    #[ts(type = "number")]
     pub count: u64,
 }
 
@@ -36,8 +37,9 @@ pub struct ListQuery {
 }
 
 /// A page of memories and how many match in all.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct Page {
+    #[ts(type = "number")]
     pub total: u64,
     pub items: Vec<Memory>,
 }
@@ -51,15 +53,21 @@ pub struct KeywordMatch {
 }
 
 /// A project's numbers for `index_status` and the dashboard.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Stats {
+    #[ts(type = "number")]
     pub total: u64,
+    #[ts(type = "number")]
     pub agent_memories: u64,
+    #[ts(type = "number")]
     pub file_chunks: u64,
+    #[ts(type = "number")]
     pub superseded: u64,
     /// Agent memories last accessed before the cutoff.
+    #[ts(type = "number")]
     pub stale: u64,
     /// Agent memories never accessed and created before the cutoff.
+    #[ts(type = "number")]
     pub never_accessed: u64,
     /// The most used tags of live memories, most used first.
     pub top_tags: Vec<TagCount>,

@@ -28,14 +28,14 @@ pub const DUPLICATE_ABOVE: f32 = 0.95;
 pub const SIMILAR_FROM: f32 = 0.80;
 
 /// A live memory close to a new one.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct Similar {
     pub id: String,
     pub score: f32,
 }
 
 /// What happened to one memory given to [`Store::insert_deduplicated`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum StoreOutcome {
     Stored {

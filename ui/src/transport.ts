@@ -1,49 +1,28 @@
-// The only module that knows how the dashboard talks to the owner. In a browser that is
-// fetch and EventSource against the owner's HTTP port; the desktop shell will add its
-// IPC here without touching the views.
+// The only module that knows how the dashboard talks to the engine: Tauri IPC (invoke and
+// events) inside the desktop app, fetch and EventSource against the owner's HTTP port in a
+// browser. Both reach the same engine functions (src/dashboard.rs), with the same types.
 
-export interface Stats {
-  total: number;
-  agent_memories: number;
-  file_chunks: number;
-  superseded: number;
-  stale: number;
-  never_accessed: number;
-  top_tags: { tag: string; count: number }[];
-}
+import { invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
+import type {
+  ErrorReply, Event, EventKind, IndexStatus, ListParams, Memory, MemoryDraft, MemoryEdit, Page,
+  SearchParams, StoreOutcome,
+} from "./bindings";
 
-export type IndexState =
-  | { state: "idle" }
-  | { state: "indexing"; started_at: string; files_done: number }
-  | { state: "failed"; at: string; error: string };
+export type { Event as AnnalEvent, IndexStatus as ProjectStatus, Memory } from "./bindings";
 
-export interface ProjectStatus {
-  project: string;
-  index: IndexState;
-  stats: Stats;
-}
+export const inDesktopApp = "__TAURI_INTERNALS__" in window;
 
-export interface Memory {
-  id: string;
-  project: string;
-  content: string;
-  tags: string[];
-  source: string;
-  chunk_type: "agent-memory" | "file-indexed";
-  created_at: string;
-}
+const EVENT_KINDS: EventKind[] = [
+  "memory_stored", "memory_updated", "memory_deleted", "index_started", "index_progress",
+  "index_complete", "index_failed", "project_updated", "watcher_error",
+];
 
-export interface Page {
-  total: number;
-  items: Memory[];
-}
-
-export interface AnnalEvent {
-  seq: number;
-  type: string;
-  project: string;
-  detail: Record<string, unknown>;
-  created_at: string;
+/** The engine's answer to a failed call, as an Error whose message is the engine's text. */
+export class EngineError extends Error {
+  constructor(readonly reply: ErrorReply) {
+    super(reply.message);
+  }
 }
 
 function token(): string {
@@ -56,37 +35,73 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (!response.ok) {
-    const error = await response.json().catch(() => ({ message: response.statusText }));
-    throw new Error(error.message ?? response.statusText);
+    const reply = await response.json().catch(() => ({ kind: "internal", message: response.statusText }));
+    throw new EngineError(reply as ErrorReply);
   }
   return response.status === 204 || response.status === 202 ? (undefined as T) : ((await response.json()) as T);
 }
 
+async function call<T>(command: string, args: Record<string, unknown> = {}): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (reply) {
+    throw typeof reply === "object" && reply !== null && "message" in reply
+      ? new EngineError(reply as ErrorReply)
+      : new Error(String(reply));
+  }
+}
+
+function query(params: object): string {
+  const pairs = Object.entries(params).filter(([, value]) => value !== undefined && value !== "");
+  return new URLSearchParams(pairs.map(([key, value]) => [key, String(value)])).toString();
+}
+
 const enc = encodeURIComponent;
 
-export const api = {
-  projects: () => request<ProjectStatus[]>("GET", "/api/projects"),
-  memories: (project: string, offset: number, limit: number, tag = "") =>
-    request<Page>("GET", `/api/projects/${enc(project)}/memories?offset=${offset}&limit=${limit}&tag=${enc(tag)}`),
-  search: (project: string, query: string) =>
-    request<{ results: unknown }>("GET", `/api/projects/${enc(project)}/search?query=${enc(query)}&mode=summary&limit=20`),
-  create: (project: string, content: string, tags: string[]) =>
-    request<unknown>("POST", `/api/projects/${enc(project)}/memories`, { content, tags }),
-  update: (project: string, id: string, content: string, tags: string[]) =>
-    request<Memory>("PUT", `/api/projects/${enc(project)}/memories/${enc(id)}`, { content, tags }),
-  remove: (project: string, id: string) => request<void>("DELETE", `/api/projects/${enc(project)}/memories/${enc(id)}`),
-  reindex: (project: string) => request<void>("POST", `/api/projects/${enc(project)}/reindex`),
-  recentEvents: () => request<AnnalEvent[]>("GET", "/api/events/recent"),
+interface Api {
+  projects(): Promise<IndexStatus[]>;
+  memories(project: string, params: ListParams): Promise<Page>;
+  search(project: string, params: SearchParams): Promise<unknown>;
+  create(project: string, draft: MemoryDraft): Promise<StoreOutcome>;
+  update(project: string, id: string, edit: MemoryEdit): Promise<Memory>;
+  remove(project: string, id: string): Promise<void>;
+  reindex(project: string): Promise<void>;
+  recentEvents(): Promise<Event[]>;
+}
+
+const http: Api = {
+  projects: () => request("GET", "/api/projects"),
+  memories: (project, params) => request("GET", `/api/projects/${enc(project)}/memories?${query(params)}`),
+  search: (project, params) => request("GET", `/api/projects/${enc(project)}/search?${query(params)}`),
+  create: (project, draft) => request("POST", `/api/projects/${enc(project)}/memories`, draft),
+  update: (project, id, edit) => request("PUT", `/api/projects/${enc(project)}/memories/${enc(id)}`, edit),
+  remove: (project, id) => request("DELETE", `/api/projects/${enc(project)}/memories/${enc(id)}`),
+  reindex: (project) => request("POST", `/api/projects/${enc(project)}/reindex`),
+  recentEvents: () => request("GET", "/api/events/recent"),
 };
 
-/** Calls `onEvent` for every live event; `onLagged` when the stream says events were missed. */
-export function subscribe(onEvent: (event: AnnalEvent) => void, onLagged: () => void): void {
+const ipc: Api = {
+  projects: () => call("projects"),
+  memories: (project, params) => call("memories", { project, params }),
+  search: (project, params) => call("search", { project, params }),
+  create: (project, draft) => call("create_memory", { project, draft }),
+  update: (project, id, edit) => call("edit_memory", { project, id, edit }),
+  remove: (project, id) => call("delete_memory", { project, id }),
+  reindex: (project) => call("reindex", { project }),
+  recentEvents: () => call("recent_events"),
+};
+
+export const api: Api = inDesktopApp ? ipc : http;
+
+/** Calls `onEvent` for every live event; `onLagged` when events may have been missed. */
+export function subscribe(onEvent: (event: Event) => void, onLagged: () => void): void {
+  if (inDesktopApp) {
+    for (const kind of EVENT_KINDS) listen<Event>(kind, (message) => onEvent(message.payload));
+    listen("lagged", onLagged);
+    return;
+  }
   const source = new EventSource("/api/events");
-  const kinds = [
-    "memory_stored", "memory_updated", "memory_deleted", "index_started", "index_progress",
-    "index_complete", "index_failed", "project_updated", "watcher_error",
-  ];
-  for (const kind of kinds) {
+  for (const kind of EVENT_KINDS) {
     source.addEventListener(kind, (message) => onEvent(JSON.parse((message as MessageEvent).data)));
   }
   source.addEventListener("lagged", onLagged);

@@ -10,7 +10,9 @@ export interface MemoriesState {
   offset: number;
 }
 
-type Hit = { id: string; content_preview: string; tags: string[]; created_at: string };
+type Hit = { id: string; project?: string; content: string; tags: string[]; created_at: string };
+/** What a row shows: a listed memory or a search hit. */
+type Row = Pick<Memory, "id" | "project" | "content" | "tags" | "created_at">;
 
 export function memories(app: HTMLElement, state: MemoriesState): View {
   const select = el("select", { id: "project-select" });
@@ -33,7 +35,7 @@ export function memories(app: HTMLElement, state: MemoriesState): View {
   let editing = false;
   let query = "";
 
-  function row(memory: Memory): HTMLElement {
+  function row(memory: Row): HTMLElement {
     const remove = el("button", { className: "delete", textContent: "Delete" });
     remove.onclick = () => {
       if (confirm(`Delete 1 memory (${memory.id})?`)) api.remove(memory.project, memory.id).then(() => view.refresh(), showError);
@@ -46,7 +48,7 @@ export function memories(app: HTMLElement, state: MemoriesState): View {
       const tagInput = el("input", { className: "edit-tags", value: memory.tags.join(", ") });
       const save = el("button", { className: "save", textContent: "Save" });
       const cancel = el("button", { className: "cancel", textContent: "Cancel" });
-      save.onclick = () => api.update(memory.project, memory.id, area.value, tagList(tagInput.value))
+      save.onclick = () => api.update(memory.project, memory.id, { content: area.value, tags: tagList(tagInput.value) })
         .then(() => { editing = false; return view.refresh(); }, showError);
       cancel.onclick = () => { editing = false; view.refresh().catch(showError); };
       text.replaceChildren(area, tagInput, save, cancel);
@@ -59,16 +61,16 @@ export function memories(app: HTMLElement, state: MemoriesState): View {
   }
 
   async function showSearch(): Promise<void> {
-    const found = (await api.search(state.project, query)).results;
+    const found = ((await api.search(state.project, { query, mode: "full", limit: 20, include_superseded: false })) as { results: unknown }).results;
     const grouped = found as { agent_memories?: Hit[]; file_indexed?: Hit[] };
     const hits = Array.isArray(found) ? (found as Hit[]) : [...grouped.agent_memories ?? [], ...grouped.file_indexed ?? []];
-    body.replaceChildren(...hits.map((h) => row({ id: h.id, project: state.project, content: h.content_preview, tags: h.tags, source: "", chunk_type: "agent-memory", created_at: h.created_at })));
+    body.replaceChildren(...hits.map((h) => row({ ...h, project: h.project ?? state.project })));
     info.textContent = `${hits.length} results`;
     prev.disabled = next.disabled = true;
   }
 
   async function showPage(): Promise<void> {
-    const page = await api.memories(state.project, state.offset, PAGE, state.tag);
+    const page = await api.memories(state.project, { offset: state.offset, limit: PAGE, tag: state.tag, include_superseded: false });
     body.replaceChildren(...page.items.map(row));
     info.textContent = `${page.total === 0 ? 0 : state.offset + 1}–${Math.min(state.offset + PAGE, page.total)} of ${page.total}`;
     prev.disabled = state.offset === 0;
@@ -95,7 +97,7 @@ export function memories(app: HTMLElement, state: MemoriesState): View {
   };
   create.onclick = () => {
     const project = state.project || "default";
-    api.create(project, content.value, tagList(tags.value)).then(() => {
+    api.create(project, { content: content.value, tags: tagList(tags.value) }).then(() => {
       state.project = project;
       content.value = "";
       tags.value = "";

@@ -1,0 +1,66 @@
+// Generated from the Rust wire types by tests/bindings.rs; do not edit.
+// Regenerate: ANNAL_UPDATE_BINDINGS=1 cargo test --test integration bindings
+
+export type ChunkType = "agent-memory" | "file-indexed";
+
+export type FileInfo = { path: string, 
+/**
+ * Modification time in nanoseconds since the Unix epoch.
+ */
+mtime_ns: number, size: number, 
+/**
+ * Hash of the chunk's embedded text, to skip re-embedding unchanged chunks.
+ */
+chunk_hash: string, };
+
+export type Memory = { id: string, project: string, content: string, tags: Array<string>, source: string, chunk_type: ChunkType, created_at: string, updated_at: string | null, superseded_by: string | null, hit_count: number, last_accessed_at: string | null, file: FileInfo | null, };
+
+export type Page = { total: number, items: Array<Memory>, };
+
+export type TagCount = { tag: string, count: number, };
+
+export type Stats = { total: number, agent_memories: number, file_chunks: number, superseded: number, 
+/**
+ * Agent memories last accessed before the cutoff.
+ */
+stale: number, 
+/**
+ * Agent memories never accessed and created before the cutoff.
+ */
+never_accessed: number, 
+/**
+ * The most used tags of live memories, most used first.
+ */
+top_tags: Array<TagCount>, };
+
+export type Similar = { id: string, score: number, };
+
+export type StoreOutcome = { "status": "stored", id: string, similar: Similar | null, } | { "status": "skipped", duplicate_of: string, score: number, in_batch: boolean, };
+
+export type Skipped = { path: string, reason: string, };
+
+export type ReconcileReport = { files_seen: number, files_indexed: number, files_unchanged: number, files_removed: number, chunks_embedded: number, chunks_kept: number, chunks_removed: number, skipped: Array<Skipped>, duration_ms: number, };
+
+export type LastReconcile = { at: string, report: ReconcileReport, };
+
+export type IndexState = { "state": "idle" } | { "state": "indexing", started_at: string, files_done: number, } | { "state": "failed", at: string, error: string, };
+
+export type IndexStatus = { project: string, index: IndexState, stats: Stats, last_reconcile: LastReconcile | null, };
+
+export type EventKind = "memory_stored" | "memory_updated" | "memory_deleted" | "index_started" | "index_progress" | "index_complete" | "index_failed" | "project_updated" | "watcher_error";
+
+export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
+
+export type Event = { seq: number, type: EventKind, project: string, detail: JsonValue, created_at: string, };
+
+export type ErrorKind = "not_found" | "invalid" | "conflict" | "unavailable" | "internal";
+
+export type ErrorReply = { kind: ErrorKind, message: string, };
+
+export type ListParams = { type?: string, tag?: string, source?: string, include_superseded: boolean, limit?: number, offset?: number, };
+
+export type SearchParams = { query: string, mode?: string, limit: number, tags?: string, projects?: string, after?: string, before?: string, include_superseded: boolean, };
+
+export type MemoryDraft = { content: string, tags: Array<string>, source?: string, supersedes?: string, };
+
+export type MemoryEdit = { content?: string, tags?: Array<string>, source?: string, };
