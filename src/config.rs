@@ -300,7 +300,7 @@ fn dedup_patterns(patterns: Vec<String>) -> Vec<String> {
 }
 
 /// One thing `init_project` changed, for the reply to the caller.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(tag = "field", rename_all = "snake_case")]
 pub enum ProjectChange {
     Created,

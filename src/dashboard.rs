@@ -3,15 +3,17 @@
 //! input into these wire types, calls exactly one function here and renders the result, so the
 //! two can never drift apart. The wire types are exported to TypeScript (`ui/src/bindings`).
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::config::{ConfigError, ProjectInit};
 use crate::events::Event;
 use crate::memories::MemoryError;
 use crate::memory::{ChunkType, Memory};
-use crate::pool::{IndexStatus, Pool, PoolError};
+use crate::pool::{IndexStatus, InitReply, Pool, PoolError};
 use crate::search::{Mode, SearchError, SearchRequest};
 use crate::store::{ListQuery, Page, StoreError, StoreOutcome};
 
@@ -31,6 +33,10 @@ pub enum ErrorKind {
 pub enum DashboardError {
     #[error("type must be agent-memory or file-indexed, got {0:?}")]
     ChunkType(String),
+    #[error("watch path {0:?} is relative; give an absolute path")]
+    RelativePath(String),
+    #[error("unknown project {0:?}")]
+    UnknownProject(String),
     #[error(transparent)]
     Memory(#[from] MemoryError),
     #[error(transparent)]
@@ -53,7 +59,8 @@ fn store_kind(err: &StoreError) -> ErrorKind {
 impl DashboardError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::ChunkType(_) => ErrorKind::Invalid,
+            Self::ChunkType(_) | Self::RelativePath(_) => ErrorKind::Invalid,
+            Self::UnknownProject(_) => ErrorKind::NotFound,
             Self::Memory(MemoryError::Store(store))
             | Self::Pool(PoolError::Store(store))
             | Self::Search(SearchError::Store(store)) => store_kind(store),
@@ -63,6 +70,12 @@ impl DashboardError {
             Self::Pool(PoolError::UnknownProject { .. })
             | Self::Search(SearchError::UnknownProject { .. }) => ErrorKind::NotFound,
             Self::Pool(PoolError::AlreadyIndexing { .. }) => ErrorKind::Conflict,
+            Self::Pool(PoolError::Config(
+                ConfigError::WatchPathMissing { .. }
+                | ConfigError::WatchPathNotDir { .. }
+                | ConfigError::WatchPathUnreadable { .. }
+                | ConfigError::ProjectName(_),
+            )) => ErrorKind::Invalid,
             Self::Pool(PoolError::Config(_)) => ErrorKind::Internal,
             Self::Memory(_) | Self::Pool(_) | Self::Search(_) => ErrorKind::Invalid,
         }
@@ -170,6 +183,50 @@ pub struct MemoryEdit {
     pub source: Option<String>,
 }
 
+/// A project's watch settings as configured.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct WatchConfig {
+    pub watch_paths: Vec<String>,
+    pub watch_patterns: Vec<String>,
+    pub watch_exclude: Vec<String>,
+    pub watch: bool,
+}
+
+/// Changes to a project's watch settings, merged by `init_project`'s rules: absent fields
+/// stay as they are. Paths must be absolute (the dashboard has no working directory).
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+#[serde(default)]
+#[ts(optional_fields)]
+pub struct WatchEdit {
+    pub watch_paths: Option<Vec<String>>,
+    pub watch_patterns: Option<Vec<String>>,
+    pub watch_exclude: Option<Vec<String>>,
+    pub watch: Option<bool>,
+}
+
+impl WatchEdit {
+    fn into_init(self) -> Result<ProjectInit, DashboardError> {
+        let watch_paths = match self.watch_paths {
+            None => None,
+            Some(paths) => Some(
+                paths
+                    .into_iter()
+                    .map(|path| match PathBuf::from(path.trim()) {
+                        absolute if absolute.is_absolute() => Ok(absolute),
+                        _ => Err(DashboardError::RelativePath(path)),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        Ok(ProjectInit {
+            watch_paths,
+            watch_patterns: self.watch_patterns,
+            watch_exclude: self.watch_exclude,
+            watch: self.watch,
+        })
+    }
+}
+
 /// The dashboard's queries over the one pool.
 #[derive(Debug, Clone)]
 pub struct Dashboard {
@@ -221,6 +278,43 @@ impl Dashboard {
     /// Starts a full re-index; progress and the outcome arrive as events.
     pub async fn reindex(&self, project: &str) -> Reply<()> {
         Ok(self.pool.index_files(project).await?)
+    }
+
+    pub fn watch_config(&self, project: &str) -> Reply<WatchConfig> {
+        let config = self.pool.config().snapshot();
+        let (_, settings) = config
+            .projects
+            .iter()
+            .find(|(name, _)| name.as_str() == project.trim())
+            .ok_or_else(|| DashboardError::UnknownProject(project.to_owned()))?;
+        Ok(WatchConfig {
+            watch_paths: settings.watch_paths.iter().map(|p| p.display().to_string()).collect(),
+            watch_patterns: settings.watch_patterns.clone(),
+            watch_exclude: settings.watch_exclude.clone(),
+            watch: settings.watch,
+        })
+    }
+
+    /// Registers a project or changes its watch settings (`init_project`'s merge rules); the
+    /// reply says what changed, and a reconcile brings the index in line.
+    pub async fn configure(&self, project: &str, edit: WatchEdit) -> Reply<InitReply> {
+        Ok(self.pool.init_project(project, edit.into_init()?, Path::new("/")).await?)
+    }
+
+    /// Whether the project's watcher is on, or `None` for an unknown project.
+    pub fn watching(&self, project: &str) -> Option<bool> {
+        let watching = self.pool.watching();
+        watching.into_iter().find(|(name, _)| name == project.trim()).map(|(_, on)| on)
+    }
+
+    /// Pauses or resumes a project's watcher. This is the `watch` setting of `init_project`
+    /// (so it survives a restart); resuming reconciles what changed while paused.
+    pub async fn set_watching(&self, project: &str, watching: bool) -> Reply<InitReply> {
+        if self.watching(project).is_none() {
+            return Err(PoolError::UnknownProject { project: project.to_owned() }.into());
+        }
+        let init = ProjectInit { watch: Some(watching), ..ProjectInit::default() };
+        Ok(self.pool.init_project(project, init, Path::new("/")).await?)
     }
 
     /// The persisted recent events, oldest first, for the activity feed.

@@ -67,6 +67,16 @@ pub enum IndexState {
     },
 }
 
+/// What the indexing of all projects adds up to, for a status light (the tray icon). A
+/// failure outranks work in progress: it must stay visible until it is retried.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Activity {
+    Idle,
+    Indexing { projects: Vec<String>, files_done: usize },
+    Failed { project: String, error: String },
+}
+
 /// The last successful reconcile.
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct LastReconcile {
@@ -93,7 +103,7 @@ pub struct IndexStatus {
 }
 
 /// `init_project`'s answer: what changed, and whether indexing started.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct InitReply {
     pub project: String,
     pub changes: Vec<ProjectChange>,
@@ -213,6 +223,40 @@ impl Pool {
             None => (IndexState::Idle, None),
         };
         Ok(IndexStatus { project: project.to_string(), index, stats, last_reconcile })
+    }
+
+    /// The indexing state of all projects in one value; cheap (no database access).
+    pub fn activity(&self) -> Activity {
+        let indexing = self.indexing();
+        let mut projects: Vec<(&String, &ProjectIndex)> = indexing.iter().collect();
+        projects.sort_by_key(|(name, _)| name.as_str());
+        if let Some((name, error)) = projects.iter().find_map(|(name, p)| match &p.state {
+            IndexState::Failed { error, .. } => Some((name, error)),
+            _ => None,
+        }) {
+            return Activity::Failed { project: (*name).clone(), error: error.clone() };
+        }
+        let busy: Vec<(String, usize)> = projects
+            .iter()
+            .filter_map(|(name, p)| match p.state {
+                IndexState::Indexing { files_done, .. } => Some(((*name).clone(), files_done)),
+                _ => None,
+            })
+            .collect();
+        if busy.is_empty() {
+            return Activity::Idle;
+        }
+        let files_done = busy.iter().map(|(_, done)| done).sum();
+        Activity::Indexing {
+            projects: busy.into_iter().map(|(name, _)| name).collect(),
+            files_done,
+        }
+    }
+
+    /// Whether each configured project's watcher is on (its `watch` setting), by name.
+    pub fn watching(&self) -> Vec<(String, bool)> {
+        let config = self.config.snapshot();
+        config.projects.iter().map(|(name, p)| (name.to_string(), p.watch)).collect()
     }
 
     fn running_since(&self, project: &ProjectName) -> Option<DateTime<Utc>> {

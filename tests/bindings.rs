@@ -4,11 +4,15 @@
 
 use std::path::Path;
 
-use annal::dashboard::{ErrorKind, ErrorReply, ListParams, MemoryDraft, MemoryEdit, SearchParams};
+use annal::config::ProjectChange;
+use annal::dashboard::{
+    ErrorKind, ErrorReply, ListParams, MemoryDraft, MemoryEdit, SearchParams, WatchConfig,
+    WatchEdit,
+};
 use annal::events::{Event, EventKind};
 use annal::index::{ReconcileReport, Skipped};
 use annal::memory::{ChunkType, FileInfo, Memory};
-use annal::pool::{IndexState, IndexStatus, LastReconcile};
+use annal::pool::{Activity, IndexState, IndexStatus, InitReply, LastReconcile};
 use annal::store::{Page, Similar, Stats, StoreOutcome, TagCount};
 use ts_rs::TS;
 
@@ -27,6 +31,9 @@ fn generated() -> String {
         LastReconcile::decl(),
         IndexState::decl(),
         IndexStatus::decl(),
+        Activity::decl(),
+        ProjectChange::decl(),
+        InitReply::decl(),
         EventKind::decl(),
         serde_json::Value::decl(),
         Event::decl(),
@@ -36,6 +43,8 @@ fn generated() -> String {
         SearchParams::decl(),
         MemoryDraft::decl(),
         MemoryEdit::decl(),
+        WatchConfig::decl(),
+        WatchEdit::decl(),
     ];
     let mut text = String::from(
         "// Generated from the Rust wire types by tests/bindings.rs; do not edit.\n\

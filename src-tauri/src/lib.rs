@@ -1,5 +1,71 @@
+//! The Annal desktop app: the owner of the data dir while it runs. Setup takes the owner lock
+//! (taking over from a headless `annal serve`), opens the one pool, manages it for the
+//! dashboard's commands, serves agents (socket + HTTP) from the same pool, forwards engine
+//! events to the webview and keeps the tray icon current. No business logic lives here.
+
+mod commands;
+mod engine;
+mod tray;
+
+use tauri::{Manager as _, RunEvent, Runtime, WindowEvent};
+
+pub use commands::handler;
+pub use engine::forward_events;
+
+/// Brings the dashboard window to the front, optionally at a view (`#connect`, …).
+fn show_dashboard<R: Runtime>(app: &tauri::AppHandle<R>, view: Option<&str>) {
+    let Some(window) = app.get_webview_window("main") else { return };
+    if let Some(view) = view {
+        let _ = window.eval(format!("location.hash = {view:?}"));
+    }
+    let _ = window.show();
+    let _ = window.unminimize();
+    let _ = window.set_focus();
+}
+
 pub fn run() {
-    tauri::Builder::default()
-        .run(tauri::generate_context!())
-        .expect("error while running tauri application");
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ANNAL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| show_dashboard(app, None)))
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            None,
+        ))
+        .plugin(tauri_plugin_notification::init())
+        .invoke_handler(handler())
+        .setup(|app| {
+            let running = engine::start(app.handle())?;
+            tray::create(app.handle(), running.pool())?;
+            app.manage(running);
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            // Closing the window hides it: the app keeps serving agents from the tray.
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                api.prevent_close();
+                let _ = window.hide();
+            }
+        })
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(app) => app,
+        Err(err) => {
+            eprintln!("annal-desktop: cannot start: {err}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|app, event| {
+        if let RunEvent::Exit = event
+            && let Some(running) = app.try_state::<engine::Running>()
+        {
+            running.stop();
+        }
+    });
 }

@@ -9,14 +9,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use futures_util::{Stream, StreamExt as _};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::dashboard::{
     Dashboard, DashboardError, ErrorKind, ErrorReply, ListParams, MemoryDraft, MemoryEdit,
-    SearchParams,
+    SearchParams, WatchEdit,
 };
 use crate::pool::Pool;
 
@@ -56,6 +56,7 @@ pub fn reads(pool: Arc<Pool>) -> Router {
         .route("/api/projects/{project}/status", get(status))
         .route("/api/projects/{project}/memories", get(list))
         .route("/api/projects/{project}/search", get(search))
+        .route("/api/projects/{project}/watch", get(watch_config))
         .route("/api/events/recent", get(recent))
         .with_state(Dashboard::new(Arc::clone(&pool)))
         .route("/api/events", get(events).with_state(pool))
@@ -67,6 +68,7 @@ pub fn writes(pool: Arc<Pool>) -> Router {
         .route("/api/projects/{project}/memories", post(store))
         .route("/api/projects/{project}/memories/{id}", delete(remove).put(edit))
         .route("/api/projects/{project}/reindex", post(reindex))
+        .route("/api/projects/{project}/watch", put(configure))
         .with_state(Dashboard::new(pool))
 }
 
@@ -154,4 +156,19 @@ async fn remove(
 async fn reindex(State(dashboard): State<Dashboard>, Path(project): Path<String>) -> ApiResult {
     dashboard.reindex(&project).await?;
     Ok(StatusCode::ACCEPTED.into_response())
+}
+
+async fn watch_config(
+    State(dashboard): State<Dashboard>,
+    Path(project): Path<String>,
+) -> ApiResult {
+    ok(dashboard.watch_config(&project)?)
+}
+
+async fn configure(
+    State(dashboard): State<Dashboard>,
+    Path(project): Path<String>,
+    Json(edit): Json<WatchEdit>,
+) -> ApiResult {
+    ok(dashboard.configure(&project, edit).await?)
 }

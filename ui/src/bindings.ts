@@ -47,6 +47,12 @@ export type IndexState = { "state": "idle" } | { "state": "indexing", started_at
 
 export type IndexStatus = { project: string, index: IndexState, stats: Stats, last_reconcile: LastReconcile | null, };
 
+export type Activity = { "state": "idle" } | { "state": "indexing", projects: Array<string>, files_done: number, } | { "state": "failed", project: string, error: string, };
+
+export type ProjectChange = { "field": "created" } | { "field": "watch_paths", before: Array<string>, after: Array<string>, } | { "field": "watch_patterns", before: Array<string>, after: Array<string>, } | { "field": "watch_exclude", before: Array<string>, after: Array<string>, } | { "field": "watch", before: boolean, after: boolean, };
+
+export type InitReply = { project: string, changes: Array<ProjectChange>, indexing: boolean, };
+
 export type EventKind = "memory_stored" | "memory_updated" | "memory_deleted" | "index_started" | "index_progress" | "index_complete" | "index_failed" | "project_updated" | "watcher_error";
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
@@ -64,3 +70,7 @@ export type SearchParams = { query: string, mode?: string, limit: number, tags?:
 export type MemoryDraft = { content: string, tags: Array<string>, source?: string, supersedes?: string, };
 
 export type MemoryEdit = { content?: string, tags?: Array<string>, source?: string, };
+
+export type WatchConfig = { watch_paths: Array<string>, watch_patterns: Array<string>, watch_exclude: Array<string>, watch: boolean, };
+
+export type WatchEdit = { watch_paths?: Array<string>, watch_patterns?: Array<string>, watch_exclude?: Array<string>, watch?: boolean, };

@@ -1,0 +1,101 @@
+//! Starting and stopping the engine inside the desktop app.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use annal::config::{ConfigFile, PathInputs};
+use annal::dashboard::Dashboard;
+use annal::events::EventKind;
+use annal::owner::{self, Owner, ServeOptions};
+use annal::pool::Pool;
+use anyhow::Context as _;
+use tauri::{AppHandle, Emitter as _, Manager as _, Runtime};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+/// How long a headless owner gets to drain and hand over the data dir.
+const TAKE_OVER_WAIT: Duration = Duration::from_secs(20);
+/// How long shutdown waits for sessions and indexing before the app exits anyway.
+const STOP_WAIT: Duration = Duration::from_secs(20);
+
+/// The running engine, managed by Tauri so `RunEvent::Exit` can stop it.
+#[derive(Debug)]
+pub struct Running {
+    pool: Arc<Pool>,
+    stop: CancellationToken,
+    served: Mutex<Option<tauri::async_runtime::JoinHandle<()>>>,
+}
+
+impl Running {
+    pub fn pool(&self) -> &Arc<Pool> {
+        &self.pool
+    }
+
+    /// Stops serving, lets in-flight calls finish, shuts the pool down, releases the lock.
+    pub fn stop(&self) {
+        self.stop.cancel();
+        let served = self.served.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(served) = served {
+            tauri::async_runtime::block_on(async {
+                let _ = tokio::time::timeout(STOP_WAIT, served).await;
+            });
+        }
+    }
+}
+
+/// Takes over the data dir, opens the pool, manages the dashboard, starts serving agents and
+/// forwarding events. Blocks setup only for the lock and the store's open (not the model).
+pub fn start<R: Runtime>(app: &AppHandle<R>) -> anyhow::Result<Running> {
+    let paths = PathInputs::from_env(None).resolve().context("cannot locate Annal's config")?;
+    let config = ConfigFile::load(paths).context("cannot load Annal's config")?;
+    let data_dir = config.snapshot().data_dir(config.paths());
+    let owner = tauri::async_runtime::block_on(async {
+        let lock = owner::take_over(&data_dir, TAKE_OVER_WAIT).await?;
+        Owner::open(config, lock).await
+    })
+    .context("cannot become the owner of Annal's data")?;
+    let pool = Arc::clone(owner.pool());
+    app.manage(Dashboard::new(Arc::clone(&pool)));
+    forward_events(app.clone(), Arc::clone(&pool));
+
+    let base_dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let options = ServeOptions { idle_exit: None, base_dir };
+    let stop = CancellationToken::new();
+    let serving = stop.clone();
+    let served = tauri::async_runtime::spawn(async move {
+        if let Err(err) = owner.serve(&options, serving).await {
+            tracing::error!(%err, "serving agents stopped");
+        }
+        owner.shutdown().await;
+    });
+    Ok(Running { pool, stop, served: Mutex::new(Some(served)) })
+}
+
+/// Every engine event becomes a Tauri event of the same name; index events also update the
+/// tray, and a failure raises a notification.
+pub fn forward_events<R: Runtime>(app: AppHandle<R>, pool: Arc<Pool>) {
+    let mut receiver = pool.events().subscribe();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            match receiver.recv().await {
+                Ok(event) => {
+                    let _ = app.emit(event.kind.as_str(), &event);
+                    if event.kind.as_str().starts_with("index_")
+                        || event.kind == EventKind::ProjectUpdated
+                    {
+                        crate::tray::refresh(&app, &pool);
+                    }
+                    if event.kind == EventKind::IndexFailed {
+                        crate::tray::notify_failure(&app, &event);
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    let _ = app.emit("lagged", missed);
+                    crate::tray::refresh(&app, &pool);
+                }
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
+}
