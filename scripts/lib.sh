@@ -22,6 +22,22 @@ ensure_commands() {
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 }
 
+# Installs Debian packages that are not installed yet.
+ensure_packages() {
+  local missing=()
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+      missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+}
+
+# What the desktop app (Tauri 2, WebKitGTK) needs to build and run.
+ensure_desktop_packages() {
+  ensure_packages pkg-config file libssl-dev libwebkit2gtk-4.1-dev \
+    libayatana-appindicator3-dev librsvg2-dev libxdo-dev
+}
+
 ensure_prerequisites() {
   ensure_commands cc build-essential python3 python3 git git
   if ! python3 -m pip --version >/dev/null 2>&1; then

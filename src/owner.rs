@@ -25,6 +25,9 @@ use crate::mcp::AnnalServer;
 use crate::pool::{Pool, PoolError};
 
 const LOCK_FILE: &str = "owner.lock";
+/// Written by the desktop app while it takes over: headless owners that sidecars start in the
+/// meantime step aside instead of grabbing the lock the app is waiting for.
+const HANDOVER_FILE: &str = "handover";
 const SOCKET_FILE: &str = "annal.sock";
 /// Unix socket paths are limited to 108 bytes; stay clear of it.
 const MAX_SOCKET_PATH: usize = 100;
@@ -35,6 +38,8 @@ const DRAIN: Duration = Duration::from_secs(5);
 pub enum OwnerError {
     #[error("another Annal owner (pid {pid}) is running on {}; stop it first", .data_dir.display())]
     Busy { pid: String, data_dir: PathBuf },
+    #[error("the Annal desktop app (pid {pid}) is taking over {}; not starting", .data_dir.display())]
+    HandingOver { pid: u32, data_dir: PathBuf },
     #[error("the Annal owner (pid {pid}) on {} did not exit within {waited:?} of being asked to", .data_dir.display())]
     DidNotExit { pid: u32, data_dir: PathBuf, waited: Duration },
     #[error("{what} {}: {source}", .path.display())]
@@ -77,6 +82,11 @@ pub struct OwnerLock {
 impl OwnerLock {
     pub fn acquire(data_dir: &Path, role: Role) -> Result<Self, OwnerError> {
         std::fs::create_dir_all(data_dir).map_err(io("cannot create data dir", data_dir))?;
+        if role == Role::Headless
+            && let Some(pid) = taking_over(data_dir)
+        {
+            return Err(OwnerError::HandingOver { pid, data_dir: data_dir.to_path_buf() });
+        }
         let path = data_dir.join(LOCK_FILE);
         let mut file = OpenOptions::new()
             .read(true)
@@ -125,6 +135,27 @@ pub fn current_owner(data_dir: &Path) -> Option<(u32, Role)> {
     Some((pid, role))
 }
 
+fn process(pid: u32) -> Option<rustix::process::Pid> {
+    rustix::process::Pid::from_raw(i32::try_from(pid).ok()?)
+}
+
+/// The live desktop app taking over this data dir, if any.
+fn taking_over(data_dir: &Path) -> Option<u32> {
+    let pid: u32 =
+        std::fs::read_to_string(data_dir.join(HANDOVER_FILE)).ok()?.trim().parse().ok()?;
+    let alive = rustix::process::test_kill_process(process(pid)?).is_ok();
+    (alive && pid != std::process::id()).then_some(pid)
+}
+
+/// Removes the handover marker however the take-over ends.
+struct Handover(PathBuf);
+
+impl Drop for Handover {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Takes the lock for the desktop app. A headless owner holding it is asked to drain and exit
 /// (SIGTERM, which it handles by finishing in-flight calls); another desktop app is not.
 pub async fn take_over(data_dir: &Path, wait: Duration) -> Result<OwnerLock, OwnerError> {
@@ -133,15 +164,21 @@ pub async fn take_over(data_dir: &Path, wait: Duration) -> Result<OwnerLock, Own
         other => return other,
     };
     let Some((pid, Role::Headless)) = current_owner(data_dir) else { return Err(busy) };
-    let Some(process) = rustix::process::Pid::from_raw(pid.cast_signed()) else { return Err(busy) };
+    let Some(headless) = process(pid) else { return Err(busy) };
+    let marker = data_dir.join(HANDOVER_FILE);
+    std::fs::write(&marker, std::process::id().to_string())
+        .map_err(io("cannot write the handover marker", &marker))?;
+    let _handover = Handover(marker);
     tracing::info!(pid, "asking the headless owner to hand over");
-    if rustix::process::kill_process(process, rustix::process::Signal::TERM).is_err() {
+    if rustix::process::kill_process(headless, rustix::process::Signal::TERM).is_err() {
         return Err(busy);
     }
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         match OwnerLock::acquire(data_dir, Role::Desktop) {
             Err(OwnerError::Busy { .. }) if tokio::time::Instant::now() < deadline => {
+                // Its sidecars reconnect meanwhile; owners they start see the marker and
+                // step aside, so the lock comes to us.
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             Err(OwnerError::Busy { .. }) => {

@@ -41,7 +41,14 @@ pub fn run() {
         .plugin(tauri_plugin_notification::init())
         .invoke_handler(handler())
         .setup(|app| {
-            let running = engine::start(app.handle())?;
+            let running = match engine::start(app.handle()) {
+                Ok(running) => running,
+                Err(err) => {
+                    // Nothing is open yet; a clear message beats Tauri's setup panic.
+                    eprintln!("annal-desktop: {err:#}");
+                    std::process::exit(1);
+                }
+            };
             tray::create(app.handle(), running.pool())?;
             app.manage(running);
             Ok(())

@@ -5,56 +5,15 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
+import { agent as sidecarAgent, check, until } from "./harness.mjs";
 
 const bin = process.env.ANNAL_BIN ?? resolve("../target/debug/annal");
 const home = mkdtempSync(join(tmpdir(), "annal-e2e-"));
 writeFileSync(join(home, "config.yaml"), "port: 0\n");
 const env = { ANNAL_LOG: "warn", ...process.env, ANNAL_HOME: home };
 const failures = [];
-
-function check(condition, message) {
-  if (!condition) throw new Error(`FAILED: ${message}`);
-}
-
-async function until(what, condition, ms = 30000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** A stdio MCP session through the sidecar, as an agent has it. */
-function agent() {
-  const child = spawn(bin, [], { env, stdio: ["pipe", "pipe", "inherit"] });
-  const waiting = new Map();
-  createInterface({ input: child.stdout }).on("line", (line) => {
-    const message = JSON.parse(line);
-    waiting.get(message.id)?.(message);
-  });
-  let id = 0;
-  const request = (method, params) =>
-    new Promise((done) => {
-      id += 1;
-      waiting.set(id, done);
-      child.stdin.write(JSON.stringify({ jsonrpc: "2.0", id, method, params }) + "\n");
-    });
-  return {
-    async start() {
-      await request("initialize", { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "e2e", version: "1" } });
-      child.stdin.write(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) + "\n");
-    },
-    async call(name, args) {
-      const answer = await request("tools/call", { name, arguments: args });
-      check(!answer.result?.isError, `${name}: ${JSON.stringify(answer)}`);
-      return answer.result.content[0].text;
-    },
-    stop: () => child.stdin.end(),
-  };
-}
+const agent = () => sidecarAgent(bin, env);
 
 const owner = spawn(bin, ["serve"], { env, stdio: ["ignore", "ignore", "inherit"] });
 const browser = await chromium.launch({

@@ -1,0 +1,103 @@
+// End-to-end test of the desktop app: the real Tauri binary in its real WebKitGTK webview under
+// Xvfb, driven over WebDriver (tauri-driver + WebKitWebDriver). It takes over from a running
+// headless owner while an agent is connected, and the dashboard works through Tauri IPC.
+// Usage: node e2e/desktop.e2e.mjs   (ANNAL_BIN, ANNAL_DESKTOP_BIN, ANNAL_MODEL_DIR from the env)
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { agent, check, until } from "./harness.mjs";
+
+const bin = process.env.ANNAL_BIN ?? resolve("../target/debug/annal");
+const desktopBin = process.env.ANNAL_DESKTOP_BIN ?? resolve("../target/debug/annal-desktop");
+const home = mkdtempSync(join(tmpdir(), "annal-desktop-e2e-"));
+writeFileSync(join(home, "config.yaml"), "port: 0\n");
+const display = process.env.E2E_DISPLAY ?? ":97";
+const driverPort = Number(process.env.E2E_DRIVER_PORT ?? 4444);
+const env = {
+  ANNAL_LOG: "warn",
+  ...process.env,
+  ANNAL_HOME: home,
+  DISPLAY: display,
+  // No session bus under Xvfb: keep GTK, the tray and single-instance from looking for one.
+  DBUS_SESSION_BUS_ADDRESS: "disabled:",
+  NO_AT_BRIDGE: "1",
+};
+const children = [];
+const lockFile = join(home, "data", "owner.lock");
+const lockHolder = () => (existsSync(lockFile) ? readFileSync(lockFile, "utf8").split("\n") : []);
+
+function start(command, args, options = {}) {
+  const child = spawn(command, args, { env, stdio: ["ignore", "ignore", "inherit"], ...options });
+  children.push(child);
+  return child;
+}
+
+/** A minimal W3C WebDriver client: all this test needs. */
+async function webdriver(method, path, body) {
+  const response = await fetch(`http://127.0.0.1:${driverPort}${path}`, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const reply = await response.json();
+  if (!response.ok) throw new Error(`WebDriver ${method} ${path}: ${JSON.stringify(reply.value)}`);
+  return reply.value;
+}
+
+let session;
+const run = (script, ...args) => webdriver("POST", `/session/${session}/execute/sync`, { script, args });
+const text = (selector) => run("return document.querySelector(arguments[0])?.textContent ?? null", selector);
+
+try {
+  // A headless owner serves an agent before the desktop app starts.
+  const headless = start(bin, ["serve"]);
+  const a = agent(bin, env);
+  await a.start();
+  await a.call("store_memory", { project: "web", content: "Stored while the headless owner ran.", tags: ["takeover"] });
+  check(lockHolder()[1] === "headless", `the headless owner holds the data: ${lockHolder()}`);
+
+  if (!process.env.E2E_DISPLAY) {
+    start("Xvfb", [display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"]);
+    await until("Xvfb", () => existsSync(`/tmp/.X11-unix/X${display.slice(1)}`));
+  }
+  start("tauri-driver", ["--port", String(driverPort), "--native-port", String(driverPort + 1), "--native-driver", "/usr/bin/WebKitWebDriver"]);
+  await until("tauri-driver", () => fetch(`http://127.0.0.1:${driverPort}/status`).then(() => true, () => false));
+  session = (await webdriver("POST", "/session", {
+    capabilities: { alwaysMatch: { "tauri:options": { application: desktopBin } } },
+  })).sessionId;
+
+  // The desktop app took over: the headless owner drained and exited, the lock is the app's.
+  await until("the take-over", () => lockHolder()[1] === "desktop");
+  await until("the headless owner to exit", () => headless.exitCode !== null);
+  // The agent's next call works: its sidecar reconnects to the app.
+  const found = await a.call("search_memories", { project: "web", query: "headless owner", mode: "probe" });
+  check(found.includes("Stored while the headless owner ran."), `the agent still finds its memory: ${found}`);
+
+  // The dashboard in the webview talks to the engine over IPC and hears its events.
+  await until("the overview", async () => (await text("#stat-memories")) === "1");
+  await a.call("store_memory", { project: "web", content: "Stored while the desktop app runs.", tags: ["live"] });
+  await until("the live update", async () => (await text("#stat-memories")) === "2");
+  await until("the feed", async () => (await text("#feed .kind")) === "memory_stored");
+
+  await run("location.hash = '#memories'");
+  await until("the memories view", async () => (await text("#memories")) !== null && (await run("return document.querySelectorAll('.memory-row').length")) === 2);
+  await run(`document.querySelector('#new-content').value = 'Created in the desktop app.';
+             document.querySelector('#new-tags').value = 'desktop';
+             document.querySelector('#create').click();`);
+  await until("the created row", async () => (await text("#memories"))?.includes("Created in the desktop app."));
+  const seen = await a.call("search_memories", { project: "web", query: "created in the desktop app", mode: "probe" });
+  check(seen.includes("Created in the desktop app."), `agents see what the app stored: ${seen}`);
+  check((await text(".banner")) === null, `no error banner: ${await text(".banner")}`);
+  a.stop();
+
+  // Closing the session quits the app: it drains and releases the data dir.
+  const pid = Number(lockHolder()[0]);
+  await webdriver("DELETE", `/session/${session}`);
+  session = undefined;
+  await until("the app to exit", () => !existsSync(`/proc/${pid}`), 30000);
+  console.log("ok");
+} finally {
+  if (session) await webdriver("DELETE", `/session/${session}`).catch(() => {});
+  for (const child of children.reverse()) child.kill("SIGTERM");
+}
