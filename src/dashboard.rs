@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -13,9 +14,9 @@ use crate::config::{ConfigError, ProjectInit};
 use crate::events::Event;
 use crate::memories::MemoryError;
 use crate::memory::{ChunkType, Memory};
-use crate::pool::{IndexStatus, InitReply, Pool, PoolError};
+use crate::pool::{IndexStatus, InitReply, Pool, PoolError, STALE_AFTER_DAYS};
 use crate::search::{Mode, SearchError, SearchRequest};
-use crate::store::{ListQuery, Page, StoreError, StoreOutcome};
+use crate::store::{DayCount, ListQuery, Page, StoreError, StoreOutcome};
 
 /// How a dashboard failure should be shown: HTTP picks a status from it, the desktop app
 /// passes it to the page next to the message.
@@ -69,7 +70,8 @@ impl DashboardError {
             | Self::Pool(PoolError::ShuttingDown) => ErrorKind::Unavailable,
             Self::Pool(PoolError::UnknownProject { .. })
             | Self::Search(SearchError::UnknownProject { .. }) => ErrorKind::NotFound,
-            Self::Pool(PoolError::AlreadyIndexing { .. }) => ErrorKind::Conflict,
+            Self::Pool(PoolError::AlreadyIndexing { .. })
+            | Self::Memory(MemoryError::CountChanged { .. }) => ErrorKind::Conflict,
             Self::Pool(PoolError::Config(
                 ConfigError::WatchPathMissing { .. }
                 | ConfigError::WatchPathNotDir { .. }
@@ -107,6 +109,8 @@ pub struct ListParams {
     pub tag: Option<String>,
     pub source: Option<String>,
     pub include_superseded: bool,
+    /// Only agent memories nobody has used for the stale period (the stats' "stale").
+    pub stale_only: bool,
     pub limit: Option<usize>,
     pub offset: Option<usize>,
 }
@@ -124,6 +128,9 @@ impl ListParams {
             tag: self.tag.filter(|t| !t.trim().is_empty()).map(|t| t.trim().to_lowercase()),
             source_prefix: self.source.filter(|s| !s.is_empty()),
             include_superseded: self.include_superseded,
+            stale_before: self
+                .stale_only
+                .then(|| Utc::now() - chrono::Duration::days(STALE_AFTER_DAYS)),
             limit: self.limit.unwrap_or(50),
             offset: self.offset.unwrap_or(0),
         })
@@ -227,6 +234,12 @@ impl WatchEdit {
     }
 }
 
+/// How many memories a bulk delete removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+pub struct Deleted {
+    pub deleted: usize,
+}
+
 /// The dashboard's queries over the one pool.
 #[derive(Debug, Clone)]
 pub struct Dashboard {
@@ -273,6 +286,34 @@ impl Dashboard {
 
     pub async fn delete(&self, project: &str, id: &str) -> Reply<()> {
         Ok(self.pool.memories().delete(project, id).await?)
+    }
+
+    /// Deletes the memories selected on the page.
+    pub async fn delete_selected(&self, project: &str, ids: Vec<String>) -> Reply<Deleted> {
+        Ok(Deleted { deleted: self.pool.memories().delete_ids(project, ids).await? })
+    }
+
+    /// Deletes everything the filters select, if that is still the `expected` count the
+    /// person confirmed.
+    pub async fn delete_matching(
+        &self,
+        project: &str,
+        params: ListParams,
+        expected: usize,
+    ) -> Reply<Deleted> {
+        let query = params.into_query()?;
+        let deleted = self.pool.memories().delete_matching(project, query, expected).await?;
+        Ok(Deleted { deleted })
+    }
+
+    /// The supersession chain through a memory, oldest first.
+    pub async fn chain(&self, project: &str, id: &str) -> Reply<Vec<Memory>> {
+        Ok(self.pool.memories().chain(project, id).await?)
+    }
+
+    /// Agent memories created per day.
+    pub async fn timeline(&self, project: &str) -> Reply<Vec<DayCount>> {
+        Ok(self.pool.memories().timeline(project).await?)
     }
 
     /// Starts a full re-index; progress and the outcome arrive as events.

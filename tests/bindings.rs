@@ -6,14 +6,14 @@ use std::path::Path;
 
 use annal::config::ProjectChange;
 use annal::dashboard::{
-    ErrorKind, ErrorReply, ListParams, MemoryDraft, MemoryEdit, SearchParams, WatchConfig,
+    Deleted, ErrorKind, ErrorReply, ListParams, MemoryDraft, MemoryEdit, SearchParams, WatchConfig,
     WatchEdit,
 };
 use annal::events::{Event, EventKind};
 use annal::index::{ReconcileReport, Skipped};
 use annal::memory::{ChunkType, FileInfo, Memory};
 use annal::pool::{Activity, IndexState, IndexStatus, InitReply, LastReconcile};
-use annal::store::{Page, Similar, Stats, StoreOutcome, TagCount};
+use annal::store::{DayCount, Page, Similar, Stats, StoreOutcome, TagCount};
 use ts_rs::TS;
 
 fn generated() -> String {
@@ -45,6 +45,8 @@ fn generated() -> String {
         MemoryEdit::decl(),
         WatchConfig::decl(),
         WatchEdit::decl(),
+        Deleted::decl(),
+        DayCount::decl(),
     ];
     let mut text = String::from(
         "// Generated from the Rust wire types by tests/bindings.rs; do not edit.\n\

@@ -5,7 +5,7 @@ use std::time::Duration as StdDuration;
 use annal::memories::MemoryError;
 use annal::memory::{ChunkType, FileInfo, MAX_CONTENT_BYTES, MemoryId, NewMemory};
 use annal::project::ProjectName;
-use annal::store::{Store, StoreError, StoreItem};
+use annal::store::{ListQuery, Store, StoreError, StoreItem};
 use chrono::{Duration, Utc};
 use tokio_rusqlite::rusqlite;
 
@@ -297,6 +297,11 @@ async fn stale_and_never_accessed_follow_the_cutoff() {
         .map(|m| m.id)
         .collect();
     assert_eq!(without, [ids[2].clone()]);
+    // The list's "stale only" filter selects exactly what the stats count as stale.
+    let query = ListQuery { stale_before: Some(cutoff), limit: 10, ..ListQuery::default() };
+    let page = f.store.list(&p, query).await.expect("list");
+    assert_eq!(page.total, stats.stale);
+    assert_eq!(page.items.iter().map(|m| m.id.clone()).collect::<Vec<_>>(), [ids[2].clone()]);
 
     let dry = f.memories.prune_stale("app", 60, true, true).await.expect("dry run");
     assert_eq!((dry.stale.len(), dry.deleted), (2, 0));

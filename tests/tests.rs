@@ -6,6 +6,7 @@ mod util;
 mod bindings;
 mod cli;
 mod config;
+mod curate;
 mod embed;
 mod http_api;
 mod index;

@@ -2,12 +2,13 @@
 //! function and hands back the result. Async, so no engine work runs on the GTK thread.
 
 use annal::dashboard::{
-    Dashboard, DashboardError, ErrorReply, ListParams, MemoryDraft, MemoryEdit, SearchParams,
-    WatchConfig, WatchEdit,
+    Dashboard, DashboardError, Deleted, ErrorReply, ListParams, MemoryDraft, MemoryEdit,
+    SearchParams, WatchConfig, WatchEdit,
 };
 use annal::events::Event;
 use annal::memory::Memory;
 use annal::pool::{IndexStatus, InitReply};
+use annal::store::DayCount;
 use annal::store::{Page, StoreOutcome};
 use tauri::ipc::Invoke;
 use tauri::{Runtime, State};
@@ -32,6 +33,10 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         set_watching,
         watch_config,
         configure_project,
+        delete_selected,
+        delete_matching,
+        chain,
+        timeline,
         recent_events,
     ]
 }
@@ -119,4 +124,33 @@ async fn configure_project(
     edit: WatchEdit,
 ) -> Reply<InitReply> {
     reply(dashboard.configure(&project, edit).await)
+}
+
+#[tauri::command]
+async fn delete_selected(
+    dashboard: State<'_, Dashboard>,
+    project: String,
+    ids: Vec<String>,
+) -> Reply<Deleted> {
+    reply(dashboard.delete_selected(&project, ids).await)
+}
+
+#[tauri::command]
+async fn delete_matching(
+    dashboard: State<'_, Dashboard>,
+    project: String,
+    filter: ListParams,
+    expected: usize,
+) -> Reply<Deleted> {
+    reply(dashboard.delete_matching(&project, filter, expected).await)
+}
+
+#[tauri::command]
+async fn chain(dashboard: State<'_, Dashboard>, project: String, id: String) -> Reply<Vec<Memory>> {
+    reply(dashboard.chain(&project, &id).await)
+}
+
+#[tauri::command]
+async fn timeline(dashboard: State<'_, Dashboard>, project: String) -> Reply<Vec<DayCount>> {
+    reply(dashboard.timeline(&project).await)
 }

@@ -164,6 +164,34 @@ fn every_command_answers_what_the_engine_answers() {
         desktop.ok("memories", json!({ "project": "web", "params": { "type": "agent-memory" } }));
     assert_eq!(page["total"], 0);
 
+    let ids: Vec<String> = ["Use tabs.", "Use spaces.", "Use a formatter."]
+        .iter()
+        .map(|text| {
+            let draft = json!({ "content": text, "tags": ["style"] });
+            let made = desktop.ok("create_memory", json!({ "project": "web", "draft": draft }));
+            made["id"].as_str().expect("id").to_owned()
+        })
+        .collect();
+    let replaced = desktop.ok(
+        "create_memory",
+        json!({ "project": "web", "draft": { "content": "Use the project's rustfmt.toml.", "tags": ["style"], "supersedes": ids[2] } }),
+    );
+    let chain = desktop.ok("chain", json!({ "project": "web", "id": ids[2] }));
+    let chain: Vec<&str> =
+        chain.as_array().expect("list").iter().filter_map(|m| m["id"].as_str()).collect();
+    assert_eq!(chain, [ids[2].as_str(), replaced["id"].as_str().expect("id")]);
+    let days = desktop.ok("timeline", json!({ "project": "web" }));
+    assert_eq!(days[0]["count"], 4, "{days}");
+    let deleted = desktop.ok("delete_selected", json!({ "project": "web", "ids": [ids[0]] }));
+    assert_eq!(deleted["deleted"], 1);
+    let filter = json!({ "tag": "style" });
+    let (kind, message) = desktop
+        .err("delete_matching", json!({ "project": "web", "filter": filter, "expected": 5 }));
+    assert_eq!(kind, "conflict", "{message}");
+    let deleted =
+        desktop.ok("delete_matching", json!({ "project": "web", "filter": filter, "expected": 2 }));
+    assert_eq!(deleted["deleted"], 2);
+
     let events = desktop.ok("recent_events", json!({}));
     let kinds: Vec<&str> =
         events.as_array().expect("list").iter().filter_map(|e| e["type"].as_str()).collect();

@@ -19,6 +19,7 @@ use crate::dashboard::{
     SearchParams, WatchEdit,
 };
 use crate::pool::Pool;
+use serde::Deserialize;
 
 /// An engine error as the browser sees it: `{kind, message}` with a fitting status.
 #[derive(Debug)]
@@ -57,6 +58,8 @@ pub fn reads(pool: Arc<Pool>) -> Router {
         .route("/api/projects/{project}/memories", get(list))
         .route("/api/projects/{project}/search", get(search))
         .route("/api/projects/{project}/watch", get(watch_config))
+        .route("/api/projects/{project}/memories/{id}/chain", get(chain))
+        .route("/api/projects/{project}/timeline", get(timeline))
         .route("/api/events/recent", get(recent))
         .with_state(Dashboard::new(Arc::clone(&pool)))
         .route("/api/events", get(events).with_state(pool))
@@ -69,6 +72,8 @@ pub fn writes(pool: Arc<Pool>) -> Router {
         .route("/api/projects/{project}/memories/{id}", delete(remove).put(edit))
         .route("/api/projects/{project}/reindex", post(reindex))
         .route("/api/projects/{project}/watch", put(configure))
+        .route("/api/projects/{project}/delete-selected", post(delete_selected))
+        .route("/api/projects/{project}/delete-matching", post(delete_matching))
         .with_state(Dashboard::new(pool))
 }
 
@@ -171,4 +176,42 @@ async fn configure(
     Json(edit): Json<WatchEdit>,
 ) -> ApiResult {
     ok(dashboard.configure(&project, edit).await?)
+}
+
+async fn chain(
+    State(dashboard): State<Dashboard>,
+    Path((project, id)): Path<(String, String)>,
+) -> ApiResult {
+    ok(dashboard.chain(&project, &id).await?)
+}
+
+async fn timeline(State(dashboard): State<Dashboard>, Path(project): Path<String>) -> ApiResult {
+    ok(dashboard.timeline(&project).await?)
+}
+
+#[derive(Debug, Deserialize)]
+struct Selection {
+    ids: Vec<String>,
+}
+
+async fn delete_selected(
+    State(dashboard): State<Dashboard>,
+    Path(project): Path<String>,
+    Json(selection): Json<Selection>,
+) -> ApiResult {
+    ok(dashboard.delete_selected(&project, selection.ids).await?)
+}
+
+#[derive(Debug, Deserialize)]
+struct Matching {
+    filter: ListParams,
+    expected: usize,
+}
+
+async fn delete_matching(
+    State(dashboard): State<Dashboard>,
+    Path(project): Path<String>,
+    Json(matching): Json<Matching>,
+) -> ApiResult {
+    ok(dashboard.delete_matching(&project, matching.filter, matching.expected).await?)
 }

@@ -22,7 +22,7 @@ use crate::memory::InvalidMemory;
 use crate::vector_index::VectorIndex;
 
 pub use files::{FileStamp, FileUpdate};
-pub use read::{KeywordMatch, ListQuery, Page, Stats, TagCount};
+pub use read::{DayCount, KeywordMatch, ListQuery, Page, Stats, TagCount};
 pub use write::{DUPLICATE_ABOVE, MemoryUpdate, SIMILAR_FROM, Similar, StoreItem, StoreOutcome};
 
 pub const DATABASE_FILE: &str = "annal.db";

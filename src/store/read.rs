@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio_rusqlite::rusqlite::{Connection, Row, params};
+use tokio_rusqlite::rusqlite::{Connection, Row, ToSql, params};
 
 use super::{Store, StoreError, blob_to_vector, parse_time, require_project};
 use crate::memory::{ChunkType, FileInfo, Memory, MemoryId, format_timestamp};
@@ -32,8 +32,39 @@ pub struct ListQuery {
     pub tag: Option<String>,
     pub source_prefix: Option<String>,
     pub include_superseded: bool,
+    /// Only agent memories last accessed before this time (the stats' "stale").
+    pub stale_before: Option<DateTime<Utc>>,
     pub limit: usize,
     pub offset: usize,
+}
+
+/// The rows [`ListQuery`] selects; parameters ?1–?6 are [`list_args`].
+const LIST_FILTER: &str = "m.project = ?1 \
+    AND (?2 IS NULL OR m.chunk_type = ?2) \
+    AND (?3 IS NULL OR EXISTS (SELECT 1 FROM memory_tags t \
+         WHERE t.memory_rowid = m.rowid AND t.tag = ?3)) \
+    AND (?4 IS NULL OR substr(m.source, 1, length(?4)) = ?4) \
+    AND (?5 OR m.superseded_by IS NULL) \
+    AND (?6 IS NULL OR (m.chunk_type = 'agent-memory' AND m.last_accessed_at < ?6))";
+
+fn list_args(project: &str, query: &ListQuery) -> [Box<dyn ToSql>; 6] {
+    [
+        Box::new(project.to_owned()),
+        Box::new(query.chunk_type.map(ChunkType::as_str)),
+        Box::new(query.tag.clone()),
+        Box::new(query.source_prefix.clone()),
+        Box::new(query.include_superseded),
+        Box::new(query.stale_before.map(format_timestamp)),
+    ]
+}
+
+/// How many agent memories were created on one day (UTC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct DayCount {
+    /// `YYYY-MM-DD`
+    pub day: String,
+    #[ts(type = "number")]
+    pub count: u64,
 }
 
 /// A page of memories and how many match in all.
@@ -245,37 +276,90 @@ impl Store {
         let project = project.to_string();
         self.read(move |conn| {
             require_project(conn, &project)?;
-            let filter = "m.project = ?1 \
-                AND (?2 IS NULL OR m.chunk_type = ?2) \
-                AND (?3 IS NULL OR EXISTS (SELECT 1 FROM memory_tags t \
-                     WHERE t.memory_rowid = m.rowid AND t.tag = ?3)) \
-                AND (?4 IS NULL OR substr(m.source, 1, length(?4)) = ?4) \
-                AND (?5 OR m.superseded_by IS NULL)";
-            let args = params![
-                project,
-                query.chunk_type.map(ChunkType::as_str),
-                query.tag,
-                query.source_prefix,
-                query.include_superseded,
-                query.limit as i64,
-                query.offset as i64,
-            ];
+            let filter_args = list_args(&project, &query);
+            let mut args: Vec<&dyn ToSql> = filter_args.iter().map(|a| a.as_ref()).collect();
             let total: i64 = conn.query_row(
-                &format!("SELECT count(*) FROM memories m WHERE {filter}"),
-                &args[..5],
+                &format!("SELECT count(*) FROM memories m WHERE {LIST_FILTER}"),
+                &args[..],
                 |row| row.get(0),
             )?;
+            let (limit, offset) = (query.limit as i64, query.offset as i64);
+            args.extend([&limit as &dyn ToSql, &offset]);
             let sql = format!(
-                "SELECT {MEMORY_COLUMNS} FROM memories m WHERE {filter} \
-                 ORDER BY m.created_at DESC, m.id LIMIT ?6 OFFSET ?7"
+                "SELECT {MEMORY_COLUMNS} FROM memories m WHERE {LIST_FILTER} \
+                 ORDER BY m.created_at DESC, m.id LIMIT ?7 OFFSET ?8"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            let mut rows = stmt.query(args)?;
+            let mut rows = stmt.query(&args[..])?;
             let mut items = Vec::new();
             while let Some(row) = rows.next()? {
                 items.push(memory_from_row(row)?);
             }
             Ok(Page { total: total.max(0) as u64, items })
+        })
+        .await
+    }
+
+    /// The ids of every memory [`ListQuery`] selects (paging ignored), newest first.
+    pub async fn list_ids(
+        &self,
+        project: &ProjectName,
+        query: ListQuery,
+    ) -> Result<Vec<String>, StoreError> {
+        let project = project.to_string();
+        self.read(move |conn| {
+            require_project(conn, &project)?;
+            let filter_args = list_args(&project, &query);
+            let args: Vec<&dyn ToSql> = filter_args.iter().map(|a| a.as_ref()).collect();
+            let sql = format!(
+                "SELECT m.id FROM memories m WHERE {LIST_FILTER} ORDER BY m.created_at DESC, m.id"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let ids = stmt.query_map(&args[..], |row| row.get(0))?.collect::<Result<_, _>>()?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    /// The memories that `id` superseded, oldest first.
+    pub async fn superseded_by(
+        &self,
+        project: &ProjectName,
+        id: &MemoryId,
+    ) -> Result<Vec<Memory>, StoreError> {
+        let (project, id) = (project.to_string(), id.as_str().to_owned());
+        self.read(move |conn| {
+            require_project(conn, &project)?;
+            let sql = format!(
+                "SELECT {MEMORY_COLUMNS} FROM memories m \
+                 WHERE m.project = ?1 AND m.superseded_by = ?2 ORDER BY m.created_at, m.id"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![project, id])?;
+            let mut found = Vec::new();
+            while let Some(row) = rows.next()? {
+                found.push(memory_from_row(row)?);
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    /// Agent memories created per day, oldest day first (days without any are left out).
+    pub async fn timeline(&self, project: &ProjectName) -> Result<Vec<DayCount>, StoreError> {
+        let project = project.to_string();
+        self.read(move |conn| {
+            require_project(conn, &project)?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT substr(created_at, 1, 10) AS day, count(*) FROM memories \
+                 WHERE project = ?1 AND chunk_type = 'agent-memory' GROUP BY day ORDER BY day",
+            )?;
+            let days = stmt
+                .query_map(params![project], |row| {
+                    Ok(DayCount { day: row.get(0)?, count: row.get::<_, i64>(1)?.max(0) as u64 })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(days)
         })
         .await
     }

@@ -63,7 +63,11 @@ export type ErrorKind = "not_found" | "invalid" | "conflict" | "unavailable" | "
 
 export type ErrorReply = { kind: ErrorKind, message: string, };
 
-export type ListParams = { type?: string, tag?: string, source?: string, include_superseded: boolean, limit?: number, offset?: number, };
+export type ListParams = { type?: string, tag?: string, source?: string, include_superseded: boolean, 
+/**
+ * Only agent memories nobody has used for the stale period (the stats' "stale").
+ */
+stale_only: boolean, limit?: number, offset?: number, };
 
 export type SearchParams = { query: string, mode?: string, limit: number, tags?: string, projects?: string, after?: string, before?: string, include_superseded: boolean, };
 
@@ -74,3 +78,11 @@ export type MemoryEdit = { content?: string, tags?: Array<string>, source?: stri
 export type WatchConfig = { watch_paths: Array<string>, watch_patterns: Array<string>, watch_exclude: Array<string>, watch: boolean, };
 
 export type WatchEdit = { watch_paths?: Array<string>, watch_patterns?: Array<string>, watch_exclude?: Array<string>, watch?: boolean, };
+
+export type Deleted = { deleted: number, };
+
+export type DayCount = { 
+/**
+ * `YYYY-MM-DD`
+ */
+day: string, count: number, };

@@ -3,6 +3,8 @@
 //! This is the one code path behind every adapter (MCP tools, HTTP routes, CLI, Tauri
 //! commands); adapters parse their input, call one function here and render the result.
 
+mod curate;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -47,6 +49,10 @@ pub enum MemoryError {
     BatchItem { index: usize, problem: InvalidMemory },
     #[error("memories[{index}]: {field} is missing")]
     BatchItemMissing { index: usize, field: &'static str },
+    #[error("ids is empty; give at least one memory id")]
+    NoIds,
+    #[error("{now} memories match now, not the {expected} confirmed; nothing was deleted")]
+    CountChanged { expected: usize, now: usize },
 }
 
 /// One item of `store_batch`, as received: missing fields are reported with the item index.
