@@ -36,8 +36,6 @@ pub enum DashboardError {
     ChunkType(String),
     #[error("watch path {0:?} is relative; give an absolute path")]
     RelativePath(String),
-    #[error("unknown project {0:?}")]
-    UnknownProject(String),
     #[error(transparent)]
     Memory(#[from] MemoryError),
     #[error(transparent)]
@@ -61,7 +59,6 @@ impl DashboardError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::ChunkType(_) | Self::RelativePath(_) => ErrorKind::Invalid,
-            Self::UnknownProject(_) => ErrorKind::NotFound,
             Self::Memory(MemoryError::Store(store))
             | Self::Pool(PoolError::Store(store))
             | Self::Search(SearchError::Store(store)) => store_kind(store),
@@ -321,14 +318,12 @@ impl Dashboard {
         Ok(self.pool.index_files(project).await?)
     }
 
-    pub fn watch_config(&self, project: &str) -> Reply<WatchConfig> {
+    /// The project's watch settings; `None` when it has none (it only holds memories).
+    pub fn watch_config(&self, project: &str) -> Option<WatchConfig> {
         let config = self.pool.config().snapshot();
-        let (_, settings) = config
-            .projects
-            .iter()
-            .find(|(name, _)| name.as_str() == project.trim())
-            .ok_or_else(|| DashboardError::UnknownProject(project.to_owned()))?;
-        Ok(WatchConfig {
+        let (_, settings) =
+            config.projects.iter().find(|(name, _)| name.as_str() == project.trim())?;
+        Some(WatchConfig {
             watch_paths: settings.watch_paths.iter().map(|p| p.display().to_string()).collect(),
             watch_patterns: settings.watch_patterns.clone(),
             watch_exclude: settings.watch_exclude.clone(),

@@ -113,8 +113,11 @@ async fn recent_events(dashboard: State<'_, Dashboard>) -> Reply<Vec<Event>> {
 }
 
 #[tauri::command]
-async fn watch_config(dashboard: State<'_, Dashboard>, project: String) -> Reply<WatchConfig> {
-    reply(dashboard.watch_config(&project))
+async fn watch_config(
+    dashboard: State<'_, Dashboard>,
+    project: String,
+) -> Reply<Option<WatchConfig>> {
+    Ok(dashboard.watch_config(&project))
 }
 
 #[tauri::command]

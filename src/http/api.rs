@@ -167,7 +167,7 @@ async fn watch_config(
     State(dashboard): State<Dashboard>,
     Path(project): Path<String>,
 ) -> ApiResult {
-    ok(dashboard.watch_config(&project)?)
+    ok(dashboard.watch_config(&project))
 }
 
 async fn configure(

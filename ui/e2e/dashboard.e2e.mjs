@@ -27,10 +27,13 @@ try {
   const page = await browser.newPage();
   page.on("console", (message) => message.type() === "error" && failures.push(`console: ${message.text()}`));
   page.on("pageerror", (error) => failures.push(`page error: ${error.message}`));
+  const dialogs = [];
   page.on("dialog", (dialog) => {
-    check(dialog.message().includes("Delete 1 memory"), `confirmation states the count: ${dialog.message()}`);
+    dialogs.push(dialog.message());
     dialog.accept();
   });
+  const shots = process.env.ANNAL_SCREENSHOTS;
+  const screenshot = async (name) => shots && (await page.screenshot({ path: join(shots, `${name}.png`) }));
 
   await page.goto(base);
   await page.getByText("No memories yet").waitFor();
@@ -47,6 +50,7 @@ try {
   await page.locator(".memory-row", { hasText: "shows memories live" }).waitFor();
   await page.locator(".memory-row .delete").first().click();
   await page.locator(".memory-row").waitFor({ state: "detached" });
+  check(dialogs.at(-1).includes("Delete 1 memory"), `confirmation states the count: ${dialogs.at(-1)}`);
 
   // Create and edit a memory from the page.
   await page.fill("#new-content", "Created from the dashboard.");
@@ -89,6 +93,77 @@ try {
   await page.click(".retry");
   await page.locator(".state-idle").waitFor();
   await page.locator('#activity-indicator[data-state="idle"]').waitFor();
+  await screenshot("overview");
+
+  // Select-and-delete and delete-all-matching, each confirmed with its count.
+  for (const note of ["The CDN caches images for a week.", "Flaky test: retry the payment mock twice.", "Use UTC in every log line."]) {
+    await a.call("store_memory", { project: "web", content: note, tags: ["bulk"] });
+  }
+  await page.goto(`${base}/#memories/web/bulk`);
+  await until("three bulk rows", async () => (await page.locator(".memory-row").count()) === 3);
+  await page.locator(".memory-row .pick").nth(0).check();
+  await page.locator(".memory-row .pick").nth(1).check();
+  await page.locator("#delete-selected", { hasText: "(2)" }).click();
+  await until("one bulk row left", async () => (await page.locator(".memory-row").count()) === 1);
+  check(dialogs.at(-1) === "Delete 2 selected memories?", `selection confirmation: ${dialogs.at(-1)}`);
+  await page.locator("#delete-matching", { hasText: "(1)" }).click();
+  await until("no bulk rows", async () => (await page.locator(".memory-row").count()) === 0);
+  check(dialogs.at(-1).includes("Delete all 1 memory matching"), `matching confirmation: ${dialogs.at(-1)}`);
+
+  // A supersession chain, oldest first; filters; search across projects.
+  const old = await a.call("store_memory", { project: "web", content: "Sessions live in Redis.", tags: ["sessions", "decision"] });
+  const oldId = old.match(/^Stored memory (\S+?)\.?$/m)[1];
+  await a.call("store_memory", { project: "web", content: "Sessions live in signed cookies now.", tags: ["sessions", "decision"], supersedes: oldId });
+  await page.goto(`${base}/#memories/web/sessions`);
+  await page.locator(".memory-row", { hasText: "signed cookies" }).locator(".chain").click();
+  await page.locator("#chain li").nth(1).waitFor();
+  check((await page.locator("#chain li").first().textContent()).includes("Redis"), "the chain starts with the oldest decision");
+  check((await page.locator(".memory-row").count()) === 1, "superseded memories are hidden by default");
+  await page.check("#superseded-filter");
+  await until("the superseded row", async () => (await page.locator(".memory-row").count()) === 2);
+  await page.locator(".memory-row .badge", { hasText: "superseded" }).waitFor();
+  await page.goto(`${base}/#memories/web`);
+  await page.check("#search-all");
+  await page.fill("#search", "user typing arrives");
+  await page.press("#search", "Enter");
+  await page.locator(".memory-row", { hasText: "Arrives while the user types." }).locator(".project", { hasText: "elsewhere" }).waitFor();
+  await screenshot("memories");
+
+  // The command palette jumps to a project.
+  await page.keyboard.press("Control+k");
+  await page.fill("#palette-input", "project: web");
+  await page.keyboard.press("Enter");
+  await until("the palette's jump", async () => (await page.evaluate(() => location.hash)) === "#memories/web");
+
+  // Projects: charts, watch settings edited by init_project's rules, pause watching.
+  await page.goto(`${base}/#projects`);
+  const card = page.locator('.project-card[data-project="web"]');
+  await card.locator(".bar-chart svg rect").first().waitFor();
+  await card.locator(".timeline-chart svg rect").first().waitFor();
+  await card.locator(".watch-config summary").click();
+  await card.locator(".watch-patterns").fill("**/*.md\n**/*.txt");
+  await card.locator(".save-watch").click();
+  // Saved through init_project's merge: only the patterns changed, the paths stayed.
+  await until("the saved patterns", async () => {
+    const saved = await page.evaluate(async () => (await fetch("/api/projects/web/watch")).json());
+    return saved.watch_patterns.includes("**/*.txt") && saved.watch_paths.length === 1;
+  });
+  await card.locator(".pause", { hasText: "Pause watching" }).click();
+  await card.locator(".pause", { hasText: "Resume watching" }).waitFor();
+  await card.locator(".watching", { hasText: "watching paused" }).waitFor();
+  await screenshot("projects");
+
+  // Connect agents and the dark theme.
+  await page.click("#nav-connect");
+  await page.locator(".client h3", { hasText: "Claude Code" }).waitFor();
+  await page.selectOption("#theme", "dark");
+  check(await page.evaluate(() => document.documentElement.dataset.theme) === "dark", "the dark theme applies");
+  const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  check(background === "rgb(21, 24, 28)", `dark background: ${background}`);
+  await screenshot("connect-dark");
+  await page.reload();
+  check(await page.evaluate(() => document.documentElement.dataset.theme) === "dark", "the theme survives a reload");
+
   a.stop();
   check(failures.length === 0, failures.join("\n"));
   console.log("ok");

@@ -1,6 +1,8 @@
 import "./style.css";
 import { showError, type View } from "./dom";
 import { api, subscribe, type AnnalEvent } from "./transport";
+import { installPalette } from "./palette";
+import { connect } from "./views/connect";
 import { memories, type MemoriesState } from "./views/memories";
 import { overview } from "./views/overview";
 import { projects } from "./views/projects";
@@ -8,7 +10,7 @@ import { projects } from "./views/projects";
 const app = document.getElementById("app")!;
 const indicator = document.getElementById("activity-indicator")!;
 const feed: AnnalEvent[] = [];
-const memoriesState: MemoriesState = { project: "", tag: "", offset: 0 };
+const memoriesState: MemoriesState = { project: "", tag: "", offset: 0, query: "" };
 let current: View | undefined;
 
 // Live events arrive in bursts; coalesce them so at most one refresh runs at a time and
@@ -40,6 +42,8 @@ function navigate(): void {
     current = memories(app, memoriesState);
   } else if (route === "#projects") {
     current = projects(app);
+  } else if (route === "#connect") {
+    current = connect(app);
   } else {
     current = overview(app, feed);
   }
@@ -56,7 +60,29 @@ function onEvent(event: AnnalEvent): void {
   refresh();
 }
 
-window.addEventListener("hashchange", navigate);
+type Theme = "system" | "light" | "dark";
+function applyTheme(theme: Theme): void {
+  if (theme === "system") delete document.documentElement.dataset.theme;
+  else document.documentElement.dataset.theme = theme;
+}
+const themePicker = document.getElementById("theme") as HTMLSelectElement;
+const savedTheme = (localStorage.getItem("annal-theme") ?? "system") as Theme;
+themePicker.value = savedTheme;
+applyTheme(savedTheme);
+themePicker.onchange = () => {
+  localStorage.setItem("annal-theme", themePicker.value);
+  applyTheme(themePicker.value as Theme);
+};
+
+installPalette((query) => {
+  memoriesState.query = query;
+  if (location.hash.startsWith("#memories")) navigate();
+  else location.hash = "#memories";
+});
+window.addEventListener("hashchange", () => {
+  if (!location.hash.startsWith("#memories")) memoriesState.query = "";
+  navigate();
+});
 navigate();
 api.recentEvents().then((events) => {
   const live = new Set(feed.map((e) => e.seq));

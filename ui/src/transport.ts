@@ -5,11 +5,11 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type {
-  ErrorReply, Event, EventKind, IndexStatus, ListParams, Memory, MemoryDraft, MemoryEdit, Page,
-  SearchParams, StoreOutcome,
+  DayCount, Deleted, ErrorReply, Event, EventKind, IndexStatus, InitReply, ListParams, Memory,
+  MemoryDraft, MemoryEdit, Page, SearchParams, StoreOutcome, WatchConfig, WatchEdit,
 } from "./bindings";
 
-export type { Event as AnnalEvent, IndexStatus as ProjectStatus, Memory } from "./bindings";
+export type { DayCount, Event as AnnalEvent, IndexStatus as ProjectStatus, ListParams, Memory, WatchConfig } from "./bindings";
 
 export const inDesktopApp = "__TAURI_INTERNALS__" in window;
 
@@ -67,6 +67,12 @@ interface Api {
   remove(project: string, id: string): Promise<void>;
   reindex(project: string): Promise<void>;
   recentEvents(): Promise<Event[]>;
+  watchConfig(project: string): Promise<WatchConfig | null>;
+  configure(project: string, edit: WatchEdit): Promise<InitReply>;
+  deleteSelected(project: string, ids: string[]): Promise<Deleted>;
+  deleteMatching(project: string, filter: ListParams, expected: number): Promise<Deleted>;
+  chain(project: string, id: string): Promise<Memory[]>;
+  timeline(project: string): Promise<DayCount[]>;
 }
 
 const http: Api = {
@@ -78,6 +84,12 @@ const http: Api = {
   remove: (project, id) => request("DELETE", `/api/projects/${enc(project)}/memories/${enc(id)}`),
   reindex: (project) => request("POST", `/api/projects/${enc(project)}/reindex`),
   recentEvents: () => request("GET", "/api/events/recent"),
+  watchConfig: (project) => request("GET", `/api/projects/${enc(project)}/watch`),
+  configure: (project, edit) => request("PUT", `/api/projects/${enc(project)}/watch`, edit),
+  deleteSelected: (project, ids) => request("POST", `/api/projects/${enc(project)}/delete-selected`, { ids }),
+  deleteMatching: (project, filter, expected) => request("POST", `/api/projects/${enc(project)}/delete-matching`, { filter, expected }),
+  chain: (project, id) => request("GET", `/api/projects/${enc(project)}/memories/${enc(id)}/chain`),
+  timeline: (project) => request("GET", `/api/projects/${enc(project)}/timeline`),
 };
 
 const ipc: Api = {
@@ -89,6 +101,12 @@ const ipc: Api = {
   remove: (project, id) => call("delete_memory", { project, id }),
   reindex: (project) => call("reindex", { project }),
   recentEvents: () => call("recent_events"),
+  watchConfig: (project) => call("watch_config", { project }),
+  configure: (project, edit) => call("configure_project", { project, edit }),
+  deleteSelected: (project, ids) => call("delete_selected", { project, ids }),
+  deleteMatching: (project, filter, expected) => call("delete_matching", { project, filter, expected }),
+  chain: (project, id) => call("chain", { project, id }),
+  timeline: (project) => call("timeline", { project }),
 };
 
 export const api: Api = inDesktopApp ? ipc : http;

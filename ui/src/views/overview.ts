@@ -30,6 +30,7 @@ export function overview(app: HTMLElement, feed: AnnalEvent[]): View {
   const summary = el("div");
   const list = el("ul");
   app.replaceChildren(summary, el("section", { id: "feed" }, el("h2", {}, "Activity"), list));
+  let expanded = false;
   const view = {
     async refresh() {
       const projects = await api.projects();
@@ -43,11 +44,21 @@ export function overview(app: HTMLElement, feed: AnnalEvent[]): View {
         agent: t.agent + p.stats.agent_memories,
         stale: t.stale + p.stats.stale,
       }), { memories: 0, agent: 0, stale: 0 });
-      const ribbon = el("section", { className: "ribbon", id: "stats" },
+      const ribbon = el("button", { className: "ribbon", id: "stats", title: "Show per project" },
         el("div", {}, el("strong", { id: "stat-memories" }, String(totals.memories)), " memories"),
         el("div", {}, el("strong", {}, String(projects.length)), " projects"),
         el("div", {}, el("strong", {}, String(totals.agent)), " agent memories"),
         el("div", {}, el("strong", {}, String(totals.stale)), " stale"));
+      ribbon.setAttribute("aria-expanded", String(expanded));
+      ribbon.onclick = () => { expanded = !expanded; view.refresh().catch(showError); };
+      const breakdown = expanded
+        ? el("table", { id: "stats-breakdown" },
+          el("thead", {}, el("tr", {}, ...["Project", "Memories", "Agent", "Files", "Stale", "Superseded", "Never accessed"].map((h) => el("th", {}, h)))),
+          el("tbody", {}, ...projects.map((p) => el("tr", {},
+            el("td", {}, el("a", { href: `#memories/${encodeURIComponent(p.project)}` }, p.project)),
+            ...[p.stats.total, p.stats.agent_memories, p.stats.file_chunks, p.stats.stale, p.stats.superseded, p.stats.never_accessed]
+              .map((n) => el("td", {}, String(n)))))))
+        : "";
       const rows = projects.map((p) =>
         el("tr", { className: "project-row" },
           el("td", {}, p.project),
@@ -57,7 +68,7 @@ export function overview(app: HTMLElement, feed: AnnalEvent[]): View {
       const table = el("table", { id: "projects" },
         el("thead", {}, el("tr", {}, el("th", {}, "Project"), el("th", {}, "Agent"), el("th", {}, "Files"), el("th", {}, "Indexing"))),
         el("tbody", {}, ...rows));
-      summary.replaceChildren(ribbon, table);
+      summary.replaceChildren(ribbon, breakdown, table);
     },
   };
   return view;
