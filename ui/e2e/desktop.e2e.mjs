@@ -89,6 +89,10 @@ try {
   const seen = await a.call("search_memories", { project: "web", query: "created in the desktop app", mode: "probe" });
   check(seen.includes("Created in the desktop app."), `agents see what the app stored: ${seen}`);
   check((await text(".banner")) === null, `no error banner: ${await text(".banner")}`);
+  if (process.env.ANNAL_SCREENSHOTS) {
+    const png = await webdriver("GET", `/session/${session}/screenshot`);
+    writeFileSync(join(process.env.ANNAL_SCREENSHOTS, "desktop.png"), Buffer.from(png, "base64"));
+  }
   a.stop();
 
   // Closing the session quits the app: it drains and releases the data dir.
