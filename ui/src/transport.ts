@@ -11,7 +11,7 @@ import type {
 
 export type { DayCount, Event as AnnalEvent, IndexStatus as ProjectStatus, ListParams, Memory, WatchConfig } from "./bindings";
 
-export const inDesktopApp = "__TAURI_INTERNALS__" in window;
+export const inDesktopApp = typeof window !== "undefined" && "__TAURI_INTERNALS__" in window;
 
 const EVENT_KINDS: EventKind[] = [
   "memory_stored", "memory_updated", "memory_deleted", "index_started", "index_progress",

@@ -1,0 +1,90 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+const invoke = vi.fn();
+vi.mock("@tauri-apps/api/core", () => ({ invoke }));
+vi.mock("@tauri-apps/api/event", () => ({ listen: vi.fn() }));
+
+async function load(desktop: boolean) {
+  vi.resetModules();
+  vi.stubGlobal("window", desktop ? { __TAURI_INTERNALS__: {} } : {});
+  vi.stubGlobal("document", { querySelector: () => ({ content: "secret-token" }) });
+  return import("../src/transport");
+}
+
+function reply(status: number, body: unknown) {
+  return { ok: status < 400, status, statusText: "status text", json: async () => body };
+}
+
+describe("in a browser", () => {
+  const fetch = vi.fn();
+  beforeEach(() => vi.stubGlobal("fetch", fetch));
+  afterEach(() => { vi.unstubAllGlobals(); fetch.mockReset(); });
+
+  it("sends list filters as a query string without empty values", async () => {
+    const { api, inDesktopApp } = await load(false);
+    expect(inDesktopApp).toBe(false);
+    fetch.mockResolvedValue(reply(200, { total: 0, items: [] }));
+    await api.memories("my project", { type: "", tag: "x y", include_superseded: false, stale_only: true, offset: 0, limit: 20 });
+    const [url, init] = fetch.mock.calls[0];
+    expect(url).toBe("/api/projects/my%20project/memories?tag=x+y&include_superseded=false&stale_only=true&offset=0&limit=20");
+    expect(init.method).toBe("GET");
+    expect(init.headers.Authorization).toBeUndefined();
+  });
+
+  it("authenticates writes with the page's token and sends JSON", async () => {
+    const { api } = await load(false);
+    fetch.mockResolvedValue(reply(200, { deleted: 2 }));
+    const result = await api.deleteMatching("web", { tag: "bulk", include_superseded: false, stale_only: false }, 2);
+    const [url, init] = fetch.mock.calls[0];
+    expect(url).toBe("/api/projects/web/delete-matching");
+    expect(init.headers.Authorization).toBe("Bearer secret-token");
+    expect(JSON.parse(init.body)).toEqual({ filter: { tag: "bulk", include_superseded: false, stale_only: false }, expected: 2 });
+    expect(result).toEqual({ deleted: 2 });
+  });
+
+  it("turns an engine refusal into an error with the engine's message and kind", async () => {
+    const { api, EngineError } = await load(false);
+    fetch.mockResolvedValue(reply(409, { kind: "conflict", message: "3 memories match now, not the 2 confirmed" }));
+    const failure = api.deleteMatching("web", { include_superseded: false, stale_only: false }, 2);
+    await expect(failure).rejects.toBeInstanceOf(EngineError);
+    await expect(failure).rejects.toMatchObject({ message: "3 memories match now, not the 2 confirmed", reply: { kind: "conflict" } });
+  });
+
+  it("keeps a useful message when the body is not JSON", async () => {
+    const { api } = await load(false);
+    fetch.mockResolvedValue({ ok: false, status: 502, statusText: "Bad Gateway", json: async () => { throw new Error("not json"); } });
+    await expect(api.projects()).rejects.toMatchObject({ message: "Bad Gateway" });
+  });
+
+  it("answers nothing for 202 and 204", async () => {
+    const { api } = await load(false);
+    fetch.mockResolvedValue(reply(202, null));
+    await expect(api.reindex("web")).resolves.toBeUndefined();
+  });
+});
+
+describe("in the desktop app", () => {
+  afterEach(() => { vi.unstubAllGlobals(); invoke.mockReset(); });
+
+  it("calls the matching Tauri command with named arguments", async () => {
+    const { api, inDesktopApp } = await load(true);
+    expect(inDesktopApp).toBe(true);
+    invoke.mockResolvedValue({ total: 1, items: [] });
+    const params = { tag: "ui", include_superseded: false, stale_only: false, offset: 20, limit: 20 };
+    await api.memories("web", params);
+    expect(invoke).toHaveBeenCalledWith("memories", { project: "web", params });
+    invoke.mockResolvedValue({ changes: [], indexing: false, project: "web" });
+    await api.configure("web", { watch: false });
+    expect(invoke).toHaveBeenLastCalledWith("configure_project", { project: "web", edit: { watch: false } });
+  });
+
+  it("turns a command's error reply into an EngineError", async () => {
+    const { api, EngineError } = await load(true);
+    invoke.mockRejectedValue({ kind: "not_found", message: "unknown project \"x\"" });
+    const failure = api.reindex("x");
+    await expect(failure).rejects.toBeInstanceOf(EngineError);
+    await expect(failure).rejects.toMatchObject({ reply: { kind: "not_found" } });
+    invoke.mockRejectedValue("plain text failure");
+    await expect(api.projects()).rejects.toMatchObject({ message: "plain text failure" });
+  });
+});
