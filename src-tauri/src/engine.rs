@@ -69,7 +69,27 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) -> anyhow::Result<Running> {
         }
         owner.shutdown().await;
     });
+    quit_on_signal(app.clone());
     Ok(Running { pool, stop, served: Mutex::new(Some(served)) })
+}
+
+/// SIGTERM / SIGINT (a logout, `kill`, Ctrl-C in a terminal) quit the app the normal way, so
+/// in-flight calls finish and the pool shuts down cleanly.
+fn quit_on_signal<R: Runtime>(app: AppHandle<R>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    tauri::async_runtime::spawn(async move {
+        let (Ok(mut terminate), Ok(mut interrupt)) =
+            (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+        else {
+            tracing::warn!("cannot handle signals; SIGTERM will end the app abruptly");
+            return;
+        };
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        app.exit(0);
+    });
 }
 
 /// Every engine event becomes a Tauri event of the same name; index events also update the

@@ -88,6 +88,7 @@ try {
   await page.locator(".state-failed").waitFor();
   await page.locator(".error-text", { hasText: docs }).waitFor();
   await page.locator('#activity-indicator[data-state="failed"]').waitFor();
+  await screenshot("failed-indexing");
   mkdirSync(docs);
   writeFileSync(join(docs, "guide.md"), "# Guide\nHow we deploy.\n");
   await page.click(".retry");
@@ -109,6 +110,29 @@ try {
   await page.locator("#delete-matching", { hasText: "(1)" }).click();
   await until("no bulk rows", async () => (await page.locator(".memory-row").count()) === 0);
   check(dialogs.at(-1).includes("Delete all 1 memory matching"), `matching confirmation: ${dialogs.at(-1)}`);
+
+  // Server-side paging: 25 memories, 20 per page.
+  const facts = [
+    "Postgres runs with 200 max connections.", "The CDN purge takes two minutes.", "Our logo font is Inter.",
+    "Releases are tagged from main on Tuesdays.", "Staging resets every night at 3am.", "The mobile app targets iOS 17.",
+    "Feature flags live in LaunchDarkly.", "Invoices are numbered per year.", "Redis keys expire after one day.",
+    "The API rate limit is 600 requests a minute.", "Secrets rotate every quarter.", "Alerts page the on-call via Opsgenie.",
+    "Unit tests must not touch the network.", "We pin Node to version 20.", "Terraform state is kept in S3.",
+    "The search index rebuilds on Sundays.", "Customer emails go through Postmark.", "Images are resized to 1600px.",
+    "Docs are written in Markdown with Vale checks.", "Kafka topics keep seven days of data.", "The VPN uses WireGuard.",
+    "Backups are restored monthly as a drill.", "Dark mode follows the OS setting.", "Translations are managed in Crowdin.",
+    "Cron jobs run in UTC.",
+  ];
+  await a.call("store_batch", { project: "paged", memories: facts.map((content) => ({ content, tags: ["fact"] })) });
+  await page.goto(`${base}/#memories/paged`);
+  await page.locator("#page-info", { hasText: "1–20 of 25" }).waitFor();
+  check((await page.locator(".memory-row").count()) === 20, "the first page holds 20 rows");
+  await page.click("#next");
+  await page.locator("#page-info", { hasText: "21–25 of 25" }).waitFor();
+  check((await page.locator(".memory-row").count()) === 5, "the last page holds the other 5");
+  check(await page.isDisabled("#next"), "no page after the last");
+  await page.click("#prev");
+  await page.locator("#page-info", { hasText: "1–20 of 25" }).waitFor();
 
   // A supersession chain, oldest first; filters; search across projects.
   const old = await a.call("store_memory", { project: "web", content: "Sessions live in Redis.", tags: ["sessions", "decision"] });

@@ -3,7 +3,7 @@
 // headless owner while an agent is connected, and the dashboard works through Tauri IPC.
 // Usage: node e2e/desktop.e2e.mjs   (ANNAL_BIN, ANNAL_DESKTOP_BIN, ANNAL_MODEL_DIR from the env)
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { agent, check, until } from "./harness.mjs";
@@ -31,6 +31,17 @@ function start(command, args, options = {}) {
   const child = spawn(command, args, { env, stdio: ["ignore", "ignore", "inherit"], ...options });
   children.push(child);
   return child;
+}
+
+/** The pids of processes that have `path` open. */
+function processesWith(path) {
+  const pids = [];
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    let fds = [];
+    try { fds = readdirSync(`/proc/${pid}/fd`); } catch { continue; }
+    if (fds.some((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`) === path; } catch { return false; } })) pids.push(Number(pid));
+  }
+  return pids;
 }
 
 /** A minimal W3C WebDriver client: all this test needs. */
@@ -93,9 +104,36 @@ try {
     const png = await webdriver("GET", `/session/${session}/screenshot`);
     writeFileSync(join(process.env.ANNAL_SCREENSHOTS, "desktop.png"), Buffer.from(png, "base64"));
   }
+
+  // One pool: what an agent stores is there for the dashboard's command at once, and no
+  // process but the app has the database open.
+  await a.call("store_memory", { project: "web", content: "Visible to the app at once.", tags: ["pool"] });
+  const listed = await run(`return window.__TAURI_INTERNALS__.invoke("memories", { project: "web", params: { tag: "pool", include_superseded: false, stale_only: false } })`);
+  check(listed.items.length === 1 && listed.items[0].content === "Visible to the app at once.", `the command sees it: ${JSON.stringify(listed)}`);
+  const appPid = Number(lockHolder()[0]);
+  check(JSON.stringify(processesWith(join(home, "data", "annal.db"))) === JSON.stringify([appPid]), `only the app (${appPid}) opens the database: ${processesWith(join(home, "data", "annal.db"))}`);
+
+  // A real index failure shows in the app, with its error.
+  const docs = mkdtempSync(join(tmpdir(), "annal-desktop-docs-"));
+  writeFileSync(join(docs, "guide.md"), "# Guide\nHow we deploy.\n");
+  await a.call("init_project", { project_name: "web", watch_paths: [docs] });
+  await until("the first index", async () => (await a.call("index_status", { project: "web" })).includes("Last reconcile"));
+  rmSync(docs, { recursive: true });
+  await a.call("index_files", { project: "web" });
+  await run("location.hash = '#overview'");
+  await until("the failed state", async () => (await text(".state-failed")) !== null);
+  check((await text(".error-text"))?.includes(docs), `the error names the path: ${await text(".error-text")}`);
+  await until("the indicator", async () => (await run("return document.querySelector('#activity-indicator').dataset.state")) === "failed");
+
+  // Closing the window hides it; the app keeps serving agents.
+  await run(`return window.__TAURI_INTERNALS__.invoke("plugin:window|close", { label: "main" }).then(() => "asked")`);
+  await until("the window to hide", async () => (await run(`return window.__TAURI_INTERNALS__.invoke("plugin:window|is_visible", { label: "main" })`)) === false);
+  check(existsSync(`/proc/${appPid}`), "the app still runs");
+  const after = await a.call("search_memories", { project: "web", query: "visible to the app", mode: "probe" });
+  check(after.includes("Visible to the app at once."), `agents are still served: ${after}`);
   a.stop();
 
-  // Closing the session quits the app: it drains and releases the data dir.
+  // Ending the session ends the app and frees the data dir.
   const pid = Number(lockHolder()[0]);
   await webdriver("DELETE", `/session/${session}`);
   session = undefined;
