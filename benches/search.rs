@@ -20,11 +20,8 @@ use annal::search::{Ranking, SearchRequest};
 use annal::store::{Store, StoreItem};
 use serde::Deserialize;
 
-fn model_dir() -> PathBuf {
-    std::env::var_os("ANNAL_MODEL_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models").join("all-MiniLM-L6-v2")
-    })
-}
+mod common;
+use common::{Xorshift, fill, model_dir, quantile, vocabulary};
 
 #[derive(Deserialize)]
 struct Eval {
@@ -38,53 +35,6 @@ struct Query {
     expect: usize,
     #[serde(default)]
     identifier: bool,
-}
-
-struct Xorshift(u64);
-
-impl Xorshift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn unit_vector(&mut self) -> Vec<f32> {
-        let raw: Vec<f32> = (0..384).map(|_| (self.next() % 2000) as f32 / 1000.0 - 1.0).collect();
-        let norm = raw.iter().map(|x| x * x).sum::<f32>().sqrt();
-        raw.into_iter().map(|x| x / norm).collect()
-    }
-
-    fn sentence(&mut self, words: &[String]) -> String {
-        (0..12)
-            .map(|_| words[(self.next() % words.len() as u64) as usize].as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
-
-fn vocabulary() -> Vec<String> {
-    let stems = [
-        "cache", "index", "query", "token", "worker", "deploy", "schema", "render", "queue",
-        "socket", "bundle", "tenant", "invoice", "session", "router", "parser", "config", "thread",
-        "buffer", "metric",
-    ];
-    let suffixes = ["", "s", "ing", "ed", "er", "able", "ion", "ly", "ness", "ful"];
-    let mut words = Vec::new();
-    for (i, stem) in stems.iter().enumerate() {
-        for (j, suffix) in suffixes.iter().enumerate() {
-            for k in 0..10 {
-                words.push(format!("{stem}{suffix}{}", (i * 100 + j * 10 + k) % 97));
-            }
-        }
-    }
-    words
-}
-
-fn quantile(sorted: &[Duration], q: f64) -> f64 {
-    let at = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted[at].as_secs_f64() * 1e3
 }
 
 async fn evaluate(memories: &Memories, eval: &Eval) -> anyhow::Result<()> {
@@ -145,30 +95,6 @@ async fn evaluate(memories: &Memories, eval: &Eval) -> anyhow::Result<()> {
             id_hits / id_count,
             id_rr / id_count
         );
-    }
-    Ok(())
-}
-
-async fn fill(
-    store: &Store,
-    projects: &[ProjectName],
-    total: usize,
-    rng: &mut Xorshift,
-    words: &[String],
-) -> anyhow::Result<()> {
-    let per_project = total / projects.len();
-    for project in projects {
-        let mut left = per_project;
-        while left > 0 {
-            let n = left.min(1000);
-            let mut items = Vec::with_capacity(n);
-            for _ in 0..n {
-                let memory = NewMemory::agent(rng.sentence(words), ["bench", "note"], "bench")?;
-                items.push(StoreItem { memory, vector: rng.unit_vector(), supersedes: None });
-            }
-            store.insert(project, items).await?;
-            left -= n;
-        }
     }
     Ok(())
 }
