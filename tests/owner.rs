@@ -199,11 +199,27 @@ fn http_status(address: &str, request: &str) -> u16 {
     response.split_whitespace().nth(1).and_then(|code| code.parse().ok()).expect("status line")
 }
 
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn mcp_over_http_needs_the_token_and_a_loopback_host() {
     let home = tempfile::tempdir().expect("home");
     std::fs::write(home.path().join("config.yaml"), "port: 0\n").expect("config");
-    let mut owner = annal(home.path()).arg("serve").stderr(Stdio::null()).spawn().expect("owner");
+    let owner = annal(home.path())
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("owner");
+    // Killed on drop too, so a failed assertion leaves no owner behind.
+    let mut owner = KillOnDrop(owner);
     let address_file = home.path().join("data").join(annal::http::ADDRESS_FILE);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !address_file.exists() {
@@ -251,8 +267,8 @@ fn mcp_over_http_needs_the_token_and_a_loopback_host() {
         .arg(&token)
         .output()
         .expect("python client");
-    let _ = Command::new("kill").arg(owner.id().to_string()).status();
-    let status = owner.wait().expect("owner exit");
+    let _ = Command::new("kill").arg(owner.0.id().to_string()).status();
+    let status = owner.0.wait().expect("owner exit");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success() && stdout.contains("ok"),
