@@ -199,7 +199,7 @@ fn http_status(address: &str, request: &str) -> u16 {
     response.split_whitespace().nth(1).and_then(|code| code.parse().ok()).expect("status line")
 }
 
-struct KillOnDrop(std::process::Child);
+struct KillOnDrop(Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {

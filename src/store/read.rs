@@ -38,24 +38,34 @@ pub struct ListQuery {
     pub offset: usize,
 }
 
-/// The rows [`ListQuery`] selects; parameters ?1–?6 are [`list_args`].
-const LIST_FILTER: &str = "m.project = ?1 \
-    AND (?2 IS NULL OR m.chunk_type = ?2) \
-    AND (?3 IS NULL OR EXISTS (SELECT 1 FROM memory_tags t \
-         WHERE t.memory_rowid = m.rowid AND t.tag = ?3)) \
-    AND (?4 IS NULL OR substr(m.source, 1, length(?4)) = ?4) \
-    AND (?5 OR m.superseded_by IS NULL) \
-    AND (?6 IS NULL OR (m.chunk_type = 'agent-memory' AND m.last_accessed_at < ?6))";
-
-fn list_args(project: &str, query: &ListQuery) -> [Box<dyn ToSql>; 6] {
-    [
-        Box::new(project.to_owned()),
-        Box::new(query.chunk_type.map(ChunkType::as_str)),
-        Box::new(query.tag.clone()),
-        Box::new(query.source_prefix.clone()),
-        Box::new(query.include_superseded),
-        Box::new(query.stale_before.map(format_timestamp)),
-    ]
+/// The WHERE clause and parameters for what [`ListQuery`] selects. Only the filters in use
+/// appear, so SQLite can answer an unfiltered page and count from the project's index.
+fn list_filter(project: &str, query: &ListQuery) -> (String, Vec<Box<dyn ToSql>>) {
+    let mut sql = String::from("m.project = ?");
+    let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(project.to_owned())];
+    if let Some(chunk_type) = query.chunk_type {
+        sql.push_str(" AND m.chunk_type = ?");
+        args.push(Box::new(chunk_type.as_str()));
+    }
+    if let Some(tag) = &query.tag {
+        sql.push_str(
+            " AND EXISTS (SELECT 1 FROM memory_tags t WHERE t.memory_rowid = m.rowid AND t.tag = ?)",
+        );
+        args.push(Box::new(tag.clone()));
+    }
+    if let Some(prefix) = &query.source_prefix {
+        sql.push_str(" AND substr(m.source, 1, length(?)) = ?");
+        args.push(Box::new(prefix.clone()));
+        args.push(Box::new(prefix.clone()));
+    }
+    if !query.include_superseded {
+        sql.push_str(" AND m.superseded_by IS NULL");
+    }
+    if let Some(before) = query.stale_before {
+        sql.push_str(" AND m.chunk_type = 'agent-memory' AND m.last_accessed_at < ?");
+        args.push(Box::new(format_timestamp(before)));
+    }
+    (sql, args)
 }
 
 /// How many agent memories were created on one day (UTC).
@@ -276,18 +286,18 @@ impl Store {
         let project = project.to_string();
         self.read(move |conn| {
             require_project(conn, &project)?;
-            let filter_args = list_args(&project, &query);
+            let (filter, filter_args) = list_filter(&project, &query);
             let mut args: Vec<&dyn ToSql> = filter_args.iter().map(|a| a.as_ref()).collect();
             let total: i64 = conn.query_row(
-                &format!("SELECT count(*) FROM memories m WHERE {LIST_FILTER}"),
+                &format!("SELECT count(*) FROM memories m WHERE {filter}"),
                 &args[..],
                 |row| row.get(0),
             )?;
             let (limit, offset) = (query.limit as i64, query.offset as i64);
             args.extend([&limit as &dyn ToSql, &offset]);
             let sql = format!(
-                "SELECT {MEMORY_COLUMNS} FROM memories m WHERE {LIST_FILTER} \
-                 ORDER BY m.created_at DESC, m.id LIMIT ?7 OFFSET ?8"
+                "SELECT {MEMORY_COLUMNS} FROM memories m WHERE {filter} \
+                 ORDER BY m.created_at DESC, m.id DESC LIMIT ? OFFSET ?"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
             let mut rows = stmt.query(&args[..])?;
@@ -309,10 +319,10 @@ impl Store {
         let project = project.to_string();
         self.read(move |conn| {
             require_project(conn, &project)?;
-            let filter_args = list_args(&project, &query);
+            let (filter, filter_args) = list_filter(&project, &query);
             let args: Vec<&dyn ToSql> = filter_args.iter().map(|a| a.as_ref()).collect();
             let sql = format!(
-                "SELECT m.id FROM memories m WHERE {LIST_FILTER} ORDER BY m.created_at DESC, m.id"
+                "SELECT m.id FROM memories m WHERE {filter} ORDER BY m.created_at DESC, m.id DESC"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
             let ids = stmt.query_map(&args[..], |row| row.get(0))?.collect::<Result<_, _>>()?;
@@ -533,9 +543,10 @@ fn tag_counts(
     limit: Option<usize>,
 ) -> Result<Vec<TagCount>, StoreError> {
     let mut stmt = conn.prepare_cached(
+        // Live rows come from an index, not by visiting each memory: rows carry their vectors.
         "SELECT t.tag, count(*) AS n FROM memory_tags t \
-         JOIN memories m ON m.rowid = t.memory_rowid \
-         WHERE t.project = ?1 AND m.superseded_by IS NULL \
+         WHERE t.project = ?1 AND t.memory_rowid IN \
+             (SELECT rowid FROM memories WHERE project = ?1 AND superseded_by IS NULL) \
          GROUP BY t.tag ORDER BY n DESC, t.tag LIMIT ?2",
     )?;
     let limit = limit.map_or(-1, |l| l as i64);

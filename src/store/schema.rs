@@ -84,6 +84,14 @@ const MIGRATIONS: &[&str] = &[
         created_at  TEXT NOT NULL
     );
     "#,
+    // 4: the dashboard lists a project's memories newest first, a page at a time, and counts
+    // them by type, state and age from an index alone (rows carry their vectors, so a table
+    // scan of a big project reads hundreds of megabytes).
+    r#"
+    CREATE INDEX memories_by_project_created ON memories(project, created_at, id);
+    CREATE INDEX memories_for_counts
+        ON memories(project, chunk_type, superseded_by, last_accessed_at, created_at);
+    "#,
 ];
 
 /// Brings the schema up to date in one transaction per migration.
