@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio_rusqlite::rusqlite::{Connection, Row, ToSql, params};
+use tokio_rusqlite::rusqlite::{Connection, Row, Rows, ToSql, params};
 
 use super::{Store, StoreError, blob_to_vector, parse_time, require_project};
 use crate::memory::{ChunkType, FileInfo, Memory, MemoryId, format_timestamp};
@@ -66,6 +66,15 @@ fn list_filter(project: &str, query: &ListQuery) -> (String, Vec<Box<dyn ToSql>>
         args.push(Box::new(format_timestamp(before)));
     }
     (sql, args)
+}
+
+/// Every memory a `SELECT {MEMORY_COLUMNS}` query returns, in its order.
+fn collect_memories(mut rows: Rows<'_>) -> Result<Vec<Memory>, StoreError> {
+    let mut memories = Vec::new();
+    while let Some(row) = rows.next()? {
+        memories.push(memory_from_row(row)?);
+    }
+    Ok(memories)
 }
 
 /// How many agent memories were created on one day (UTC).
@@ -300,11 +309,7 @@ impl Store {
                  ORDER BY m.created_at DESC, m.id DESC LIMIT ? OFFSET ?"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            let mut rows = stmt.query(&args[..])?;
-            let mut items = Vec::new();
-            while let Some(row) = rows.next()? {
-                items.push(memory_from_row(row)?);
-            }
+            let items = collect_memories(stmt.query(&args[..])?)?;
             Ok(Page { total: total.max(0) as u64, items })
         })
         .await
@@ -345,11 +350,7 @@ impl Store {
                  WHERE m.project = ?1 AND m.superseded_by = ?2 ORDER BY m.created_at, m.id"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            let mut rows = stmt.query(params![project, id])?;
-            let mut found = Vec::new();
-            while let Some(row) = rows.next()? {
-                found.push(memory_from_row(row)?);
-            }
+            let found = collect_memories(stmt.query(params![project, id])?)?;
             Ok(found)
         })
         .await
@@ -388,11 +389,7 @@ impl Store {
                  ORDER BY m.created_at, m.id"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            let mut rows = stmt.query(params![project, chunk_type.as_str()])?;
-            let mut memories = Vec::new();
-            while let Some(row) = rows.next()? {
-                memories.push(memory_from_row(row)?);
-            }
+            let memories = collect_memories(stmt.query(params![project, chunk_type.as_str()])?)?;
             Ok(memories)
         })
         .await
@@ -464,11 +461,7 @@ impl Store {
                 agent_stale_condition(include_never_accessed)
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            let mut rows = stmt.query(params![project, format_timestamp(cutoff)])?;
-            let mut stale = Vec::new();
-            while let Some(row) = rows.next()? {
-                stale.push(memory_from_row(row)?);
-            }
+            let stale = collect_memories(stmt.query(params![project, format_timestamp(cutoff)])?)?;
             Ok(stale)
         })
         .await
