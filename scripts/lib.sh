@@ -61,11 +61,17 @@ ensure_test_client() {
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$repo_root/tests/requirements.txt"
 }
 
-# The dashboard: Node.js packages (pinned by ui/package-lock.json) and a fresh build.
+# The dashboard: Node.js packages (pinned by ui/package-lock.json) and a build when its sources
+# are newer than it. The binaries embed ui/dist, so an unneeded rebuild would recompile them.
 ensure_ui() {
   ensure_commands node nodejs npm npm
-  if [ ! -d "$repo_root/ui/node_modules" ]; then
-    (cd "$repo_root/ui" && npm ci --no-audit --no-fund --loglevel=error)
+  local ui="$repo_root/ui"
+  if [ ! -d "$ui/node_modules" ]; then
+    (cd "$ui" && npm ci --no-audit --no-fund --loglevel=error)
   fi
-  (cd "$repo_root/ui" && npm run --silent build >/dev/null)
+  if [ ! -f "$ui/dist/index.html" ] || [ -n "$(find "$ui/src" "$ui/index.html" \
+    "$ui/package-lock.json" "$ui/vite.config.ts" "$ui/tsconfig.json" \
+    -newer "$ui/dist/index.html" -print -quit)" ]; then
+    (cd "$ui" && npm run --silent build >/dev/null)
+  fi
 }

@@ -59,19 +59,30 @@ pub struct ModelSearch {
     pub hf_cache: Option<PathBuf>,
 }
 
+/// The desktop package's name (`productName` in `src-tauri/tauri.conf.json`): its resources,
+/// the model among them, are installed in `<prefix>/lib/Annal/`.
+pub const PACKAGE_NAME: &str = "Annal";
+
+/// Where the desktop package puts the model for binaries installed beside `exe`
+/// (`<prefix>/bin/annal` → `<prefix>/lib/Annal/models/all-MiniLM-L6-v2`), the rule Tauri uses
+/// for an app's resources on Linux. Both `annal` and `annal-desktop` look there, so a
+/// sidecar-started headless owner finds the model the package installed.
+pub fn bundled_model_dir(exe: &Path) -> Option<PathBuf> {
+    let prefix = exe.parent()?.parent()?;
+    Some(prefix.join("lib").join(PACKAGE_NAME).join("models").join("all-MiniLM-L6-v2"))
+}
+
 impl ModelSearch {
-    /// Fills the environment-dependent places (`ANNAL_MODEL_DIR`, the Hugging Face cache).
-    pub fn from_env(
-        config_dir: Option<PathBuf>,
-        bundled_dir: Option<PathBuf>,
-        data_dir: &Path,
-    ) -> Self {
+    /// Fills the environment-dependent places (`ANNAL_MODEL_DIR`, the package's resources beside
+    /// this executable, the Hugging Face cache).
+    pub fn from_env(config_dir: Option<PathBuf>, data_dir: &Path) -> Self {
         let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
         let hf_cache =
             var("HF_HUB_CACHE").or_else(|| var("HF_HOME").map(|h| h.join("hub"))).or_else(|| {
                 directories::BaseDirs::new()
                     .map(|b| b.home_dir().join(".cache").join("huggingface").join("hub"))
             });
+        let bundled_dir = std::env::current_exe().ok().and_then(|exe| bundled_model_dir(&exe));
         Self {
             env_dir: var("ANNAL_MODEL_DIR"),
             config_dir,

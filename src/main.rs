@@ -78,7 +78,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let config = ConfigFile::load(paths.clone())?;
     let snapshot = config.snapshot();
     let data_dir = snapshot.data_dir(&paths);
-    let search = ModelSearch::from_env(snapshot.model_dir.clone(), None, &data_dir);
+    let search = ModelSearch::from_env(snapshot.model_dir.clone(), &data_dir);
     let Some(command) = cli.command else {
         let serve_args = match explicit_config {
             Some(file) => vec!["--config".to_owned(), file.display().to_string()],

@@ -265,7 +265,7 @@ impl Owner {
     /// Opens the pool under a lock already taken (by [`OwnerLock::acquire`] or [`take_over`]).
     pub async fn open(config: ConfigFile, lock: OwnerLock) -> Result<Self, OwnerError> {
         let data_dir = config.snapshot().data_dir(config.paths());
-        let search = ModelSearch::from_env(config.snapshot().model_dir.clone(), None, &data_dir);
+        let search = ModelSearch::from_env(config.snapshot().model_dir.clone(), &data_dir);
         let pool = Pool::open(config, EmbedService::minilm(search)).await?;
         Ok(Self { _lock: lock, data_dir, pool })
     }

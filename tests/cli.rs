@@ -48,3 +48,49 @@ fn an_invalid_config_is_reported_and_left_alone() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("line"));
     assert_eq!(std::fs::read_to_string(&path).expect("read"), "port: [\n");
 }
+
+/// What the desktop package installs: `<prefix>/bin/annal` and the model in
+/// `<prefix>/lib/Annal/models/`. A headless owner started from there finds the model with no
+/// environment or config pointing at it.
+#[test]
+fn an_installed_annal_finds_the_model_the_package_installed() {
+    let prefix = tempfile::tempdir().expect("prefix");
+    let home = tempfile::tempdir().expect("home");
+    let bin = prefix.path().join("bin");
+    let bundled = prefix.path().join("lib/Annal/models/all-MiniLM-L6-v2");
+    std::fs::create_dir_all(&bin).expect("bin");
+    std::fs::create_dir_all(&bundled).expect("lib");
+    // A copy, not a link: the lookup starts from the running executable's real path.
+    std::fs::copy(env!("CARGO_BIN_EXE_annal"), bin.join("annal")).expect("install annal");
+    for file in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::os::unix::fs::symlink(model_dir().join(file), bundled.join(file)).expect("model");
+    }
+
+    let mut installed = Command::new(bin.join("annal"));
+    installed
+        .env("ANNAL_HOME", home.path())
+        .env_remove("ANNAL_MODEL_DIR")
+        .env("HF_HUB_CACHE", home.path().join("hf"));
+    let out = installed.args(["model", "check"]).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&bundled.display().to_string()), "{stdout}");
+    assert!(stdout.contains("384 dimensions"), "{stdout}");
+}
+
+/// The rule above must name the directory the package really uses: Tauri installs resources in
+/// `lib/<productName>`.
+#[test]
+fn the_bundled_model_dir_follows_the_desktop_package_name() {
+    let conf = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src-tauri/tauri.conf.json"),
+    )
+    .expect("tauri.conf.json");
+    let conf: serde_json::Value = serde_json::from_str(&conf).expect("json");
+    assert_eq!(conf["productName"], annal::embed::PACKAGE_NAME);
+    assert_eq!(
+        annal::embed::bundled_model_dir(std::path::Path::new("/usr/bin/annal")),
+        Some(std::path::PathBuf::from("/usr/lib/Annal/models/all-MiniLM-L6-v2"))
+    );
+    assert_eq!(annal::embed::bundled_model_dir(std::path::Path::new("/annal")), None);
+}

@@ -137,6 +137,48 @@ async fn the_dashboard_api_lists_searches_and_mutates_with_the_token() {
     s.cancel.cancel();
 }
 
+#[tokio::test]
+async fn the_dashboard_page_and_its_assets_come_from_the_binary() {
+    let s = server().await;
+    let get = |path: &str| {
+        let (address, path) = (s.address.clone(), path.to_owned());
+        tokio::task::spawn_blocking(move || {
+            crate::util::http_response(&address, "GET", &path, &[], "")
+        })
+    };
+    let header = |headers: &[(String, String)], name: &str| {
+        headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or_default()
+    };
+
+    let (status, headers, page) = get("/").await.expect("join");
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-type"), "text/html; charset=utf-8");
+    assert_eq!(header(&headers, "cache-control"), "no-store");
+    assert!(page.contains(&s.token), "the page carries the token for its mutating calls");
+    assert!(!page.contains("%ANNAL_TOKEN%"));
+
+    let script = page
+        .split('"')
+        .find(|part| part.starts_with("/assets/") && part.ends_with(".js"))
+        .expect("the page loads a script from /assets/")
+        .to_owned();
+    let built = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/dist").join(&script[1..]),
+    )
+    .expect("the built script");
+    let (status, headers, served) = get(&script).await.expect("join");
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-type"), "text/javascript");
+    assert!(header(&headers, "cache-control").contains("immutable"));
+    assert_eq!(served, built);
+
+    for missing in ["/assets/nothing.js", "/assets/../Cargo.toml", "/assets/%2e%2e/Cargo.toml"] {
+        let (status, _, body) = get(missing).await.expect("join");
+        assert_eq!(status, 404, "{missing}: {body}");
+    }
+    s.cancel.cancel();
+}
+
 // Multi-threaded: this test blocks on a std channel while the server runs on the runtime.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_stream_pushes_changes_as_they_happen() {

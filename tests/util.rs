@@ -97,6 +97,18 @@ pub fn http(
     headers: &[String],
     body: &str,
 ) -> (u16, String) {
+    let (status, _, body) = http_response(address, method, path, headers, body);
+    (status, body)
+}
+
+/// Like [`http`], with the response's header lines (lower-cased names) too.
+pub fn http_response(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[String],
+    body: &str,
+) -> (u16, Vec<(String, String)>, String) {
     use std::io::{Read as _, Write as _};
     let mut stream = std::net::TcpStream::connect(address).expect("connect");
     let mut request =
@@ -117,6 +129,12 @@ pub fn http(
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read");
     let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (status, body)
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    (status, headers, body.to_owned())
 }

@@ -123,7 +123,7 @@ pub async fn serve(
     let app = Router::new()
         .merge(guarded)
         .merge(api::reads(pool_for_api))
-        .merge(ui::routes(ui::ui_dir(), Arc::clone(&token)))
+        .merge(ui::routes(Arc::clone(&token)))
         .layer(middleware::from_fn_with_state(port, same_origin));
     axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned()).await
 }

@@ -1,63 +1,58 @@
-//! Serves the dashboard's built files (`ui/dist`). The page gets the bearer token for its
-//! mutating calls inside `index.html`: same-origin pages can read it, other sites cannot (no
-//! CORS), and the Host check stops DNS rebinding.
+//! Serves the dashboard, built into the binary from `ui/dist` (so an installed `annal` needs no
+//! files beside it). The page gets the bearer token for its mutating calls inside
+//! `index.html`: same-origin pages can read it, other sites cannot (no CORS), and the Host check
+//! stops DNS rebinding.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tower_http::services::ServeDir;
+use rust_embed::RustEmbed;
 
 const TOKEN_PLACEHOLDER: &str = "%ANNAL_TOKEN%";
 
-/// Where the built dashboard is: `ANNAL_UI_DIR`, else `ui/dist` of this source tree.
-pub fn ui_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("ANNAL_UI_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ui").join("dist"));
-    dir.join("index.html").is_file().then_some(dir)
-}
+/// The dashboard as Vite built it. A compile error naming this folder means the dashboard is
+/// not built yet: `scripts/run` and `scripts/test` build it, or run `npm ci && npm run build`
+/// in `ui/`. Rebuilding it rebuilds this crate (the files are `include_bytes!`-tracked).
+#[derive(RustEmbed)]
+#[folder = "ui/dist"]
+struct Dashboard;
 
-#[derive(Clone)]
-struct Page {
-    dir: Option<PathBuf>,
-    token: Arc<String>,
-}
-
-async fn index(State(page): State<Page>) -> Response {
-    let Some(dir) = page.dir else {
-        let text = "The dashboard is not built: run `npm ci && npm run build` in ui/.\n";
+async fn index(State(token): State<Arc<String>>) -> Response {
+    let Some(page) = Dashboard::get("index.html") else {
+        let text = "This build of annal has no dashboard: `ui/dist` was empty when it was \
+                    compiled. Build it with `npm ci && npm run build` in ui/, then rebuild.\n";
         return (StatusCode::SERVICE_UNAVAILABLE, text).into_response();
     };
-    match tokio::fs::read_to_string(dir.join("index.html")).await {
-        Ok(html) => {
-            let html = html.replace(TOKEN_PLACEHOLDER, &page.token);
-            (
-                [
-                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                    (header::CACHE_CONTROL, "no-store"),
-                ],
-                html,
-            )
-                .into_response()
-        }
-        Err(err) => {
-            (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read the dashboard: {err}\n"))
-                .into_response()
+    let html = String::from_utf8_lossy(&page.data).replace(TOKEN_PLACEHOLDER, &token);
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
+        html,
+    )
+        .into_response()
+}
+
+/// Vite names assets by content hash, so a browser may keep them forever.
+async fn asset(Path(name): Path<String>) -> Response {
+    match Dashboard::get(&format!("assets/{name}")) {
+        Some(file) => (
+            [
+                (header::CONTENT_TYPE, file.metadata.mimetype().to_owned()),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable".to_owned()),
+            ],
+            file.data,
+        )
+            .into_response(),
+        None => {
+            (StatusCode::NOT_FOUND, format!("no dashboard asset named {name}\n")).into_response()
         }
     }
 }
 
 /// `/` (with the token filled in) and `/assets/*`.
-pub fn routes(dir: Option<PathBuf>, token: Arc<String>) -> Router {
-    let mut router =
-        Router::new().route("/", get(index)).with_state(Page { dir: dir.clone(), token });
-    if let Some(dir) = dir {
-        router = router.nest_service("/assets", ServeDir::new(dir.join("assets")));
-    }
-    router
+pub fn routes(token: Arc<String>) -> Router {
+    Router::new().route("/", get(index)).with_state(token).route("/assets/{*name}", get(asset))
 }
