@@ -86,10 +86,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         };
         let launch = Launch { data_dir, serve_args };
         let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
-        runtime.block_on(sidecar::run(launch))?;
-        // Do not wait for stdin's blocking reader thread: the agent has gone.
+        let relayed = runtime.block_on(sidecar::run(launch));
+        // Never wait for stdin's blocking reader thread: the agent has gone, or (on an error)
+        // is still connected and must see this process exit.
         runtime.shutdown_background();
-        return Ok(());
+        return Ok(relayed?);
     };
     let mut out = std::io::stdout().lock();
     match command {

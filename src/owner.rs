@@ -221,6 +221,7 @@ async fn start_http(
     options: &ServeOptions,
     data_dir: &Path,
     port: u16,
+    activity: Arc<http::Activity>,
     cancel: CancellationToken,
 ) -> Result<Option<tokio::task::JoinHandle<()>>, OwnerError> {
     let listener = match http::bind(port).await {
@@ -238,16 +239,20 @@ async fn start_http(
     tracing::info!(%bound, "MCP over HTTP at /mcp");
     let (pool, base_dir) = (Arc::clone(pool), options.base_dir.clone());
     Ok(Some(tokio::spawn(async move {
-        if let Err(err) = http::serve(pool, base_dir, listener, token, cancel).await {
+        if let Err(err) = http::serve(pool, base_dir, listener, token, activity, cancel).await {
             tracing::warn!(%err, "HTTP endpoint stopped");
         }
     })))
 }
 
+/// The idle check's shortest interval, so a zero timeout with a client present does not spin.
+const IDLE_POLL: Duration = Duration::from_millis(100);
+
 /// How an owner serves.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// Exit after this long without any connected client.
+    /// Exit after this long without any connected client (socket sessions, HTTP requests in
+    /// flight or recently ended).
     pub idle_exit: Option<Duration>,
     /// Relative watch paths in `init_project` resolve against this.
     pub base_dir: PathBuf,
@@ -287,12 +292,21 @@ impl Owner {
         tracing::info!(socket = %socket.display(), pid = std::process::id(), "owner listening");
         let web_stop = CancellationToken::new();
         let port = self.pool.config().snapshot().port;
-        let web = start_http(&self.pool, options, &self.data_dir, port, web_stop.clone()).await?;
+        let web_activity = Arc::new(http::Activity::default());
+        let web = start_http(
+            &self.pool,
+            options,
+            &self.data_dir,
+            port,
+            Arc::clone(&web_activity),
+            web_stop.clone(),
+        )
+        .await?;
         let clients = Arc::new(AtomicUsize::new(0));
         let mut sessions = JoinSet::new();
         let mut idle_since = tokio::time::Instant::now();
         loop {
-            let idle_deadline = options.idle_exit.map(|after| idle_since + after);
+            let idle_deadline = options.idle_exit.map(|after| idle_since + after.max(IDLE_POLL));
             tokio::select! {
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
@@ -318,11 +332,18 @@ impl Owner {
                         None => std::future::pending().await,
                     }
                 } => {
-                    if clients.load(Ordering::SeqCst) == 0 {
+                    let now = tokio::time::Instant::now();
+                    // HTTP clients hold no connection: count their requests instead.
+                    let quiet_since = match web_activity.quiet_since() {
+                        Some(ended) => idle_since.max(ended),
+                        None => now,
+                    };
+                    let idle = options.idle_exit.is_some_and(|after| quiet_since + after <= now);
+                    if clients.load(Ordering::SeqCst) == 0 && idle {
                         tracing::info!("no client for the idle timeout; exiting");
                         break;
                     }
-                    idle_since = tokio::time::Instant::now();
+                    idle_since = if clients.load(Ordering::SeqCst) == 0 { quiet_since } else { now };
                 }
                 () = stop.cancelled() => break,
             }

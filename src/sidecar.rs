@@ -20,6 +20,10 @@ use crate::owner::socket_path;
 
 /// How long to wait for an owner to come up.
 const OWNER_START: Duration = Duration::from_secs(30);
+/// Connections lost in a row with no answer in between before the requests in flight are
+/// answered with an error instead of being resent: a request that brings every owner down must
+/// not bring them down forever.
+const MAX_LOSSES: u32 = 3;
 /// Minutes a sidecar-started owner lingers without clients.
 pub const IDLE_EXIT_MINUTES: u64 = 10;
 pub const LOG_FILE: &str = "annal.log";
@@ -32,6 +36,8 @@ pub enum SidecarError {
     Spawn(std::io::Error),
     #[error("stdio failed: {0}")]
     Stdio(std::io::Error),
+    #[error("the Annal owner stopped {MAX_LOSSES} times in a row while starting a session; see {}", .log.display())]
+    OwnerKeepsFailing { log: PathBuf },
 }
 
 /// How to start an owner when none runs.
@@ -101,6 +107,8 @@ async fn connect_or_start(launch: &Launch) -> Result<Connection, SidecarError> {
 #[derive(Default)]
 struct Session {
     initialize: Option<(Value, String)>,
+    /// Whether the agent has its `initialize` answer; if not, a replayed one is passed on.
+    initialize_answered: bool,
     initialized: Option<String>,
     /// Requests without an answer yet, by id, in the order sent.
     pending: BTreeMap<u64, (String, String)>,
@@ -122,36 +130,106 @@ impl Session {
         }
     }
 
-    fn note_owner_line(&mut self, line: &str) {
-        let Ok(message) = serde_json::from_str::<Value>(line) else { return };
+    /// Whether the line answered a request in flight.
+    fn note_owner_line(&mut self, line: &str) -> bool {
+        let Ok(message) = serde_json::from_str::<Value>(line) else { return false };
         if message.get("method").is_some() {
-            return;
+            return false;
         }
-        if let Some(id) = message.get("id").map(Value::to_string) {
-            self.pending.retain(|_, (pending, _)| *pending != id);
+        let Some(id) = message.get("id") else { return false };
+        if self.initialize.as_ref().is_some_and(|(initialize, _)| initialize == id) {
+            self.initialize_answered = true;
+            return true;
+        }
+        let id = id.to_string();
+        let before = self.pending.len();
+        self.pending.retain(|_, (pending, _)| *pending != id);
+        self.pending.len() < before
+    }
+
+    /// Error answers for every request in flight, which are then forgotten.
+    fn fail_pending(&mut self, log: &Path) -> Vec<String> {
+        let message = format!(
+            "the Annal owner stopped {MAX_LOSSES} times in a row while this request was in \
+             flight, so it was not sent again; see {}",
+            log.display()
+        );
+        std::mem::take(&mut self.pending)
+            .into_values()
+            .map(|(id, _)| {
+                let id: Value = serde_json::from_str(&id).unwrap_or(Value::Null);
+                serde_json::json!({
+                    "jsonrpc": "2.0",
+                    "id": id,
+                    "error": { "code": -32603, "message": message },
+                })
+                .to_string()
+            })
+            .collect()
+    }
+}
+
+/// The relay's state across connections.
+struct Relay {
+    launch: Launch,
+    session: Session,
+    stdout: tokio::io::Stdout,
+    /// Connections lost since the owner last answered a request.
+    losses: u32,
+}
+
+impl Relay {
+    async fn tell_agent(&mut self, line: &str) -> Result<(), SidecarError> {
+        self.stdout.write_all(line.as_bytes()).await.map_err(SidecarError::Stdio)?;
+        self.stdout.write_all(b"\n").await.map_err(SidecarError::Stdio)?;
+        self.stdout.flush().await.map_err(SidecarError::Stdio)
+    }
+
+    /// Re-establishes the session on a fresh connection after one was lost. After
+    /// [`MAX_LOSSES`] losses without an answer the requests in flight get an error instead of
+    /// being resent; if the owner still cannot keep a session, the sidecar gives up.
+    async fn reconnect(&mut self) -> Result<Connection, SidecarError> {
+        let log = self.launch.data_dir.join(LOG_FILE);
+        loop {
+            self.losses += 1;
+            if self.losses >= MAX_LOSSES {
+                if self.session.pending.is_empty() {
+                    return Err(SidecarError::OwnerKeepsFailing { log });
+                }
+                for answer in self.session.fail_pending(&log) {
+                    self.tell_agent(&answer).await?;
+                }
+                self.losses = 0;
+            }
+            let mut connection = connect_or_start(&self.launch).await?;
+            if let Some(unanswered) = replay(&mut connection, &self.session).await {
+                if let Some(answer) = unanswered {
+                    self.session.initialize_answered = true;
+                    self.tell_agent(&answer).await?;
+                }
+                // Nothing left in flight: recovered. (Requests resent count until answered.)
+                if self.session.pending.is_empty() {
+                    self.losses = 0;
+                }
+                return Ok(connection);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }
 
-/// Re-establishes the session on a fresh connection.
-async fn reconnect(launch: &Launch, session: &Session) -> Result<Connection, SidecarError> {
-    loop {
-        let mut connection = connect_or_start(launch).await?;
-        if replay(&mut connection, session).await.is_some() {
-            return Ok(connection);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn replay(connection: &mut Connection, session: &Session) -> Option<()> {
+/// Replays the handshake and resends the requests in flight. `None` if the connection failed
+/// meanwhile; else the `initialize` answer when the agent never got the first one.
+async fn replay(connection: &mut Connection, session: &Session) -> Option<Option<String>> {
+    let mut unanswered = None;
     if let Some((id, line)) = &session.initialize {
         send(&mut connection.writer, line).await.ok()?;
-        // Drop the replayed answer: the agent already has one.
         loop {
             let answer = connection.lines.next_line().await.ok()??;
             let message: Value = serde_json::from_str(&answer).ok()?;
             if message.get("id") == Some(id) && message.get("method").is_none() {
+                // Dropped when the agent already has one: it must not see two.
+                unanswered = (!session.initialize_answered).then_some(answer);
                 break;
             }
         }
@@ -162,7 +240,7 @@ async fn replay(connection: &mut Connection, session: &Session) -> Option<()> {
     for (_, line) in session.pending.values() {
         send(&mut connection.writer, line).await.ok()?;
     }
-    Some(())
+    Some(unanswered)
 }
 
 async fn send(writer: &mut OwnedWriteHalf, line: &str) -> std::io::Result<()> {
@@ -174,29 +252,29 @@ async fn send(writer: &mut OwnedWriteHalf, line: &str) -> std::io::Result<()> {
 /// Relays the process's stdio to the owner until stdin closes.
 pub async fn run(launch: Launch) -> Result<(), SidecarError> {
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
-    let mut stdout = tokio::io::stdout();
-    let mut session = Session::default();
     let mut connection = connect_or_start(&launch).await?;
+    let mut relay =
+        Relay { launch, session: Session::default(), stdout: tokio::io::stdout(), losses: 0 };
     loop {
         tokio::select! {
             line = stdin.next_line() => {
                 let Some(line) = line.map_err(SidecarError::Stdio)? else { return Ok(()) };
-                session.note_client_line(&line);
+                relay.session.note_client_line(&line);
                 if send(&mut connection.writer, &line).await.is_err() {
                     // The request is pending, so the replay resends it.
-                    connection = reconnect(&launch, &session).await?;
+                    connection = relay.reconnect().await?;
                 }
             }
             line = connection.lines.next_line() => match line {
                 Ok(Some(line)) => {
-                    session.note_owner_line(&line);
-                    stdout.write_all(line.as_bytes()).await.map_err(SidecarError::Stdio)?;
-                    stdout.write_all(b"\n").await.map_err(SidecarError::Stdio)?;
-                    stdout.flush().await.map_err(SidecarError::Stdio)?;
+                    if relay.session.note_owner_line(&line) {
+                        relay.losses = 0;
+                    }
+                    relay.tell_agent(&line).await?;
                 }
                 Ok(None) | Err(_) => {
                     tracing::info!("owner connection lost; reconnecting");
-                    connection = reconnect(&launch, &session).await?;
+                    connection = relay.reconnect().await?;
                 }
             }
         }

@@ -29,6 +29,7 @@ async fn server() -> Server {
         home.path().to_path_buf(),
         listener,
         token.clone(),
+        Arc::default(),
         cancel.clone(),
     ));
     Server { address, token, cancel, _home: home }
@@ -217,5 +218,17 @@ async fn the_event_stream_pushes_changes_as_they_happen() {
             break;
         }
     }
+    // A stopping server ends open streams instead of waiting for the page to go away.
     s.cancel.cancel();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match received.recv_timeout(left) {
+            Ok(_) => continue,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("the event stream stayed open after the server stopped")
+            }
+        }
+    }
 }

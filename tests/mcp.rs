@@ -299,8 +299,19 @@ async fn bad_input_is_a_tool_error_naming_the_parameter() {
         (
             "search_memories",
             json!({"project": "app", "query": "x", "limit": "five"}),
-            "expected i64",
+            "limit: invalid type: string \"five\", expected i64",
         ),
+        (
+            "store_memory",
+            json!({"project": "app", "content": "x", "tags": 7}),
+            "tags: expected a string or a list of strings",
+        ),
+        (
+            "store_batch",
+            json!({"project": "app", "memories": [{"content": "a", "tags": "t"}, {"content": 5}]}),
+            "memories[1].content: invalid type: integer `5`, expected a string",
+        ),
+        ("prune_stale", json!({"project": "app", "dry_run": "no"}), "dry_run: invalid type"),
         ("store_memory", json!({"project": "app", "content": "x"}), "missing field `tags`"),
     ];
     for (tool, arguments, needle) in cases {

@@ -301,3 +301,63 @@ fn an_owner_without_clients_exits_after_its_idle_timeout() {
         "the socket is removed"
     );
 }
+
+/// HTTP clients hold no socket connection: an open event stream (the dashboard, an MCP client's
+/// stream) must keep an idle-exiting owner alive, and the owner exits once it closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_event_stream_keeps_an_idle_owner_alive() {
+    use annal::owner::{Owner, OwnerLock, Role, ServeOptions};
+
+    let home = tempfile::tempdir().expect("home");
+    std::fs::write(home.path().join("config.yaml"), "port: 0\n").expect("config");
+    let paths = annal::config::PathInputs {
+        annal_home: Some(home.path().to_path_buf()),
+        ..Default::default()
+    }
+    .resolve()
+    .expect("paths");
+    let config = annal::config::ConfigFile::load(paths).expect("config");
+    let data_dir = config.snapshot().data_dir(config.paths());
+    let lock = OwnerLock::acquire(&data_dir, Role::Headless).expect("lock");
+    let owner = Owner::open(config, lock).await.expect("owner");
+    let idle = Duration::from_millis(1500);
+    let options = ServeOptions { idle_exit: Some(idle), base_dir: home.path().to_path_buf() };
+    let mut serving = tokio::spawn(async move {
+        let served = owner.serve(&options, tokio_util::sync::CancellationToken::new()).await;
+        owner.shutdown().await;
+        served
+    });
+
+    let address_file = data_dir.join(annal::http::ADDRESS_FILE);
+    let address = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !address_file.exists() {
+            assert!(Instant::now() < deadline, "the owner did not start HTTP");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::fs::read_to_string(&address_file).expect("address")
+    })
+    .await
+    .expect("join");
+    let stream = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(&address).expect("connect");
+        write!(stream, "GET /api/events HTTP/1.1\r\nHost: {address}\r\n\r\n").expect("request");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut status = String::new();
+        reader.read_line(&mut status).expect("status line");
+        assert!(status.contains(" 200 "), "{status}");
+        stream
+    })
+    .await
+    .expect("join");
+
+    let waited = tokio::time::timeout(idle * 3, &mut serving).await;
+    assert!(waited.is_err(), "the owner exited while an event stream was open");
+
+    drop(stream);
+    let served = tokio::time::timeout(Duration::from_secs(30), serving)
+        .await
+        .expect("the owner exits once the stream closed and the idle time passed")
+        .expect("join");
+    served.expect("a clean exit");
+}

@@ -15,4 +15,5 @@ mod mcp;
 mod owner;
 mod pool;
 mod search;
+mod sidecar;
 mod store;

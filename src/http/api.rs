@@ -13,6 +13,7 @@ use axum::routing::{delete, get, post, put};
 use futures_util::{Stream, StreamExt as _};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
 
 use crate::dashboard::{
     Dashboard, DashboardError, ErrorKind, ErrorReply, ListParams, MemoryDraft, MemoryEdit,
@@ -50,8 +51,9 @@ fn ok(value: impl serde::Serialize) -> ApiResult {
     Ok(Json(value).into_response())
 }
 
-/// Read-only routes: open to same-origin pages on loopback.
-pub fn reads(pool: Arc<Pool>) -> Router {
+/// Read-only routes: open to same-origin pages on loopback. Event streams end when `closing`
+/// fires, so a stopping owner need not wait for open pages (they reconnect to the next one).
+pub fn reads(pool: Arc<Pool>, closing: CancellationToken) -> Router {
     Router::new()
         .route("/api/projects", get(projects))
         .route("/api/projects/{project}/status", get(status))
@@ -62,7 +64,7 @@ pub fn reads(pool: Arc<Pool>) -> Router {
         .route("/api/projects/{project}/timeline", get(timeline))
         .route("/api/events/recent", get(recent))
         .with_state(Dashboard::new(Arc::clone(&pool)))
-        .route("/api/events", get(events).with_state(pool))
+        .route("/api/events", get(events).with_state((pool, closing)))
 }
 
 /// Mutating routes: the caller wraps them in the token check.
@@ -108,7 +110,7 @@ async fn recent(State(dashboard): State<Dashboard>) -> ApiResult {
 /// Live events. A subscriber that falls behind gets a `lagged` event with how many it missed
 /// (so the page knows to reload), never a silent gap and never a fake keepalive.
 async fn events(
-    State(pool): State<Arc<Pool>>,
+    State((pool, closing)): State<(Arc<Pool>, CancellationToken)>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let receiver = pool.events().subscribe();
     // A first `ready` event tells the page the stream is live (and from which sequence number
@@ -129,7 +131,9 @@ async fn events(
         };
         Some((Ok(event), receiver))
     });
-    let stream = futures_util::stream::once(async move { Ok(ready) }).chain(live);
+    let stream = futures_util::stream::once(async move { Ok(ready) })
+        .chain(live)
+        .take_until(closing.cancelled_owned());
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 

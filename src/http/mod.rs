@@ -5,8 +5,11 @@
 //! browser `Origin` must be this server's own; MCP and every mutating route need the bearer
 //! token kept in the data dir.
 
+mod activity;
 pub mod api;
 pub mod ui;
+
+pub use activity::Activity;
 
 use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt as _;
@@ -96,12 +99,14 @@ pub async fn bind(port: u16) -> std::io::Result<TcpListener> {
     TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await
 }
 
-/// Serves MCP on `listener` until `cancel` fires.
+/// Serves MCP, the dashboard and its API on `listener` until `cancel` fires, recording client
+/// requests in `activity`.
 pub async fn serve(
     pool: Arc<Pool>,
     base_dir: PathBuf,
     listener: TcpListener,
     token: String,
+    activity: Arc<Activity>,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     let port = listener.local_addr()?.port();
@@ -122,8 +127,9 @@ pub async fn serve(
         .layer(middleware::from_fn_with_state(Arc::clone(&token), require_token));
     let app = Router::new()
         .merge(guarded)
-        .merge(api::reads(pool_for_api))
+        .merge(api::reads(pool_for_api, cancel.clone()))
         .merge(ui::routes(Arc::clone(&token)))
+        .layer(middleware::from_fn_with_state(activity, activity::track))
         .layer(middleware::from_fn_with_state(port, same_origin));
     axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned()).await
 }

@@ -82,7 +82,7 @@ impl AnnalServer {
 
     /// Store a memory: a decision, bug root cause, pattern or preference worth keeping.
     #[tool(annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false))]
-    async fn store_memory(&self, Parameters(p): Parameters<StoreMemory>) -> ToolResult {
+    async fn store_memory(&self, Parameters(Args(p)): Parameters<Args<StoreMemory>>) -> ToolResult {
         let outcome = self
             .pool
             .memories()
@@ -94,7 +94,7 @@ impl AnnalServer {
 
     /// Store up to 100 memories at once; each is de-duplicated and reported.
     #[tool(annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false))]
-    async fn store_batch(&self, Parameters(p): Parameters<StoreBatch>) -> ToolResult {
+    async fn store_batch(&self, Parameters(Args(p)): Parameters<Args<StoreBatch>>) -> ToolResult {
         let items = p
             .memories
             .into_iter()
@@ -112,7 +112,10 @@ impl AnnalServer {
 
     /// Search memories and indexed docs by meaning and by exact words.
     #[tool(annotations(read_only_hint = true, idempotent_hint = true))]
-    async fn search_memories(&self, Parameters(p): Parameters<SearchMemories>) -> ToolResult {
+    async fn search_memories(
+        &self,
+        Parameters(Args(p)): Parameters<Args<SearchMemories>>,
+    ) -> ToolResult {
         let json = json_output(p.output.as_deref())?;
         let mut request = SearchRequest::new(p.project, p.query);
         request.tags = list(p.tags).unwrap_or_default();
@@ -131,7 +134,10 @@ impl AnnalServer {
 
     /// Full content of memories by id (after a probe search).
     #[tool(annotations(read_only_hint = true, idempotent_hint = true))]
-    async fn expand_memories(&self, Parameters(p): Parameters<ExpandMemories>) -> ToolResult {
+    async fn expand_memories(
+        &self,
+        Parameters(Args(p)): Parameters<Args<ExpandMemories>>,
+    ) -> ToolResult {
         let json = json_output(p.output.as_deref())?;
         let expanded = self
             .pool
@@ -151,7 +157,10 @@ impl AnnalServer {
 
     /// Edit a memory in place (keeps its id and creation date).
     #[tool(annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true))]
-    async fn update_memory(&self, Parameters(p): Parameters<UpdateMemory>) -> ToolResult {
+    async fn update_memory(
+        &self,
+        Parameters(Args(p)): Parameters<Args<UpdateMemory>>,
+    ) -> ToolResult {
         let memory = self
             .pool
             .memories()
@@ -163,7 +172,7 @@ impl AnnalServer {
 
     /// Change a memory's tags: set_tags replaces them; add_tags/remove_tags edit them.
     #[tool(annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true))]
-    async fn retag_memory(&self, Parameters(p): Parameters<RetagMemory>) -> ToolResult {
+    async fn retag_memory(&self, Parameters(Args(p)): Parameters<Args<RetagMemory>>) -> ToolResult {
         let tags = self
             .pool
             .memories()
@@ -181,21 +190,21 @@ impl AnnalServer {
 
     /// Delete one memory.
     #[tool(annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true))]
-    async fn delete_memory(&self, Parameters(p): Parameters<MemoryRef>) -> ToolResult {
+    async fn delete_memory(&self, Parameters(Args(p)): Parameters<Args<MemoryRef>>) -> ToolResult {
         self.pool.memories().delete(&p.project, &p.memory_id).await.map_err(error)?;
         Ok(format!("Deleted memory {}", p.memory_id))
     }
 
     /// Tags in use with their counts, most used first.
     #[tool(annotations(read_only_hint = true, idempotent_hint = true))]
-    async fn list_topics(&self, Parameters(p): Parameters<ProjectRef>) -> ToolResult {
+    async fn list_topics(&self, Parameters(Args(p)): Parameters<Args<ProjectRef>>) -> ToolResult {
         let topics = self.pool.memories().topics(&p.project).await.map_err(error)?;
         Ok(render::topics(&p.project, &topics))
     }
 
     /// Find (and unless dry_run, delete) agent memories nobody has used for a long time.
     #[tool(annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true))]
-    async fn prune_stale(&self, Parameters(p): Parameters<PruneStale>) -> ToolResult {
+    async fn prune_stale(&self, Parameters(Args(p)): Parameters<Args<PruneStale>>) -> ToolResult {
         let report = self
             .pool
             .memories()
@@ -212,7 +221,7 @@ impl AnnalServer {
 
     /// Register or update a project and index its documents in the background.
     #[tool(annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true))]
-    async fn init_project(&self, Parameters(p): Parameters<InitProject>) -> ToolResult {
+    async fn init_project(&self, Parameters(Args(p)): Parameters<Args<InitProject>>) -> ToolResult {
         let init = ProjectInit {
             watch_paths: list(p.watch_paths)
                 .map(|paths| paths.into_iter().map(PathBuf::from).collect()),
@@ -227,14 +236,14 @@ impl AnnalServer {
 
     /// Re-index a project's documents from scratch in the background.
     #[tool(annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true))]
-    async fn index_files(&self, Parameters(p): Parameters<ProjectRef>) -> ToolResult {
+    async fn index_files(&self, Parameters(Args(p)): Parameters<Args<ProjectRef>>) -> ToolResult {
         self.pool.index_files(&p.project).await.map_err(error)?;
         Ok(format!("Re-indexing {} in the background; check index_status.", p.project))
     }
 
     /// Indexing state, memory counts and the last reconcile of a project.
     #[tool(annotations(read_only_hint = true, idempotent_hint = true))]
-    async fn index_status(&self, Parameters(p): Parameters<ProjectRef>) -> ToolResult {
+    async fn index_status(&self, Parameters(Args(p)): Parameters<Args<ProjectRef>>) -> ToolResult {
         let status = self.pool.index_status(&p.project).await.map_err(error)?;
         Ok(render::status(&status))
     }

@@ -3,10 +3,38 @@
 
 use rmcp::schemars::{self, JsonSchema};
 use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer, Error as _};
+
+/// A tool's arguments, parsed so that an error names the parameter it is about (`limit: invalid
+/// type: string "five", expected i64`, `memories[2].tags: …`); serde's own message does not.
+#[derive(Debug)]
+pub struct Args<T>(pub T);
+
+/// The wrapped type's schema itself, inline: a tool's input schema must be an object, not a
+/// reference to one.
+impl<T: JsonSchema> JsonSchema for Args<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Args<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde_path_to_error::deserialize(deserializer).map(Args).map_err(|err| {
+            let path = err.path().to_string();
+            let cause = err.into_inner();
+            if path == "." { cause } else { D::Error::custom(format!("{path}: {cause}")) }
+        })
+    }
+}
 
 /// A tag list given as one string (comma-separated) or as a list.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "expected a string or a list of strings")]
 pub enum StringOrList {
     One(String),
     Many(Vec<String>),
