@@ -30,7 +30,6 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         edit_memory,
         delete_memory,
         reindex,
-        set_watching,
         watch_config,
         configure_project,
         delete_selected,
@@ -96,15 +95,6 @@ async fn delete_memory(dashboard: State<'_, Dashboard>, project: String, id: Str
 #[tauri::command]
 async fn reindex(dashboard: State<'_, Dashboard>, project: String) -> Reply<()> {
     reply(dashboard.reindex(&project).await)
-}
-
-#[tauri::command]
-async fn set_watching(
-    dashboard: State<'_, Dashboard>,
-    project: String,
-    watching: bool,
-) -> Reply<InitReply> {
-    reply(dashboard.set_watching(&project, watching).await)
 }
 
 #[tauri::command]

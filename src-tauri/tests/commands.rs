@@ -156,7 +156,7 @@ fn every_command_answers_what_the_engine_answers() {
     desktop.wait_until_indexed("web");
     let status = desktop.ok("project_status", json!({ "project": "web" }));
     assert_eq!(status["stats"]["file_chunks"], 1, "{status}");
-    desktop.ok("set_watching", json!({ "project": "web", "watching": false }));
+    desktop.ok("configure_project", json!({ "project": "web", "edit": { "watch": false } }));
     assert_eq!(desktop.ok("watch_config", json!({ "project": "web" }))["watch"], false);
 
     desktop.ok("delete_memory", json!({ "project": "web", "id": id }));
@@ -221,8 +221,6 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
     let (kind, _) = desktop.err("delete_memory", json!({ "project": "web", "id": "no-such-id" }));
     assert_eq!(kind, "not_found");
     let (kind, _) = desktop.err("reindex", json!({ "project": "nowhere" }));
-    assert_eq!(kind, "not_found");
-    let (kind, _) = desktop.err("set_watching", json!({ "project": "nowhere", "watching": false }));
     assert_eq!(kind, "not_found");
     assert!(desktop.ok("watch_config", json!({ "project": "nowhere" })).is_null());
     let (kind, message) = desktop
