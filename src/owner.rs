@@ -304,6 +304,10 @@ impl Owner {
         .await?;
         let clients = Arc::new(AtomicUsize::new(0));
         let mut sessions = JoinSet::new();
+        // Ends every socket session when serving stops: rmcp then sends the answers of calls in
+        // flight and closes, so idle sidecars do not hold the owner up (they reconnect to the
+        // next owner).
+        let end_sessions = CancellationToken::new();
         let mut idle_since = tokio::time::Instant::now();
         loop {
             let idle_deadline = options.idle_exit.map(|after| idle_since + after.max(IDLE_POLL));
@@ -313,8 +317,9 @@ impl Owner {
                     let server = AnnalServer::new(Arc::clone(&self.pool), options.base_dir.clone());
                     let clients = Arc::clone(&clients);
                     clients.fetch_add(1, Ordering::SeqCst);
+                    let end = end_sessions.child_token();
                     sessions.spawn(async move {
-                        match server.serve(stream).await {
+                        match server.serve_with_ct(stream, end).await {
                             Ok(running) => { let _ = running.waiting().await; }
                             Err(err) => tracing::warn!(%err, "MCP session failed to start"),
                         }
@@ -350,6 +355,7 @@ impl Owner {
         }
         drop(listener);
         let _ = std::fs::remove_file(&socket);
+        end_sessions.cancel();
         web_stop.cancel();
         if let Some(web) = web {
             let _ = tokio::time::timeout(DRAIN, web).await;

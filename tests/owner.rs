@@ -361,3 +361,76 @@ async fn an_open_event_stream_keeps_an_idle_owner_alive() {
         .expect("join");
     served.expect("a clean exit");
 }
+
+/// Stopping an owner mid-call: the batch sent just before SIGTERM is answered, as stored, and
+/// stored once — whether the stopping owner finished it (its answer is sent before the session
+/// closes) or the sidecar resent it to the next owner (which would report copies the first one
+/// had committed as duplicates).
+#[test]
+fn a_call_in_flight_when_the_owner_stops_is_answered_once() {
+    const WORDS: [&str; 24] = [
+        "kernel",
+        "invoice",
+        "glacier",
+        "violin",
+        "compiler",
+        "harvest",
+        "satellite",
+        "mortgage",
+        "pollen",
+        "firmware",
+        "lantern",
+        "tariff",
+        "enzyme",
+        "ballot",
+        "turbine",
+        "sonnet",
+        "ledger",
+        "volcano",
+        "protocol",
+        "orchard",
+        "cathedral",
+        "vaccine",
+        "monsoon",
+        "cipher",
+    ];
+    let home = tempfile::tempdir().expect("home");
+    let mut sidecar = Sidecar::start(home.path());
+    // The model is loaded once this answers, so the batch below is busy embedding when the
+    // owner is told to stop.
+    sidecar
+        .call("store_memory", json!({"project": "app", "content": "Warm up.", "tags": ["warm"]}));
+    let memories: Vec<Value> = (0..24)
+        .map(|i| {
+            let words: Vec<&str> = (0..6).map(|k| WORDS[(i * 7 + k * k * 5 + k) % 24]).collect();
+            json!({"content": format!("Note {i}: {}.", words.join(" ")), "tags": ["t"]})
+        })
+        .collect();
+    let id = sidecar.next_id;
+    sidecar.next_id += 1;
+    sidecar.send(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": {"name": "store_batch", "arguments": {"project": "app", "memories": memories}}}));
+    stop_owner(home.path());
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let answer = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = sidecar.lines.recv_timeout(left).expect("the batch is answered");
+        let message: Value = serde_json::from_str(&line).expect("json");
+        if message["id"] == id {
+            break message;
+        }
+    };
+    let text = answer["result"]["content"][0]["text"].as_str().expect("text").to_owned();
+    assert!(!text.contains("already exists"), "the batch ran twice: {text}");
+    let stored: usize = text
+        .strip_prefix("Stored ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("Stored N of 24: {text}"));
+    assert_eq!(stored, 24, "{text}");
+    let topics = sidecar.call("list_topics", json!({"project": "app"}));
+    assert!(topics.contains(&format!("t ({stored})")), "{topics} after {text}");
+    sidecar.finish();
+    stop_owner(home.path());
+}
