@@ -55,8 +55,6 @@ pub fn keyword_terms(query: &str) -> Vec<String> {
 /// Added to an agent memory's fused score (in cosine units; scaled for RRF): at equal
 /// relevance, what an agent learned ranks above a doc chunk.
 const AGENT_BOOST: f32 = 0.01;
-/// Keyword matches considered before filtering; beyond this BM25 rank a match adds nothing.
-const KEYWORD_POOL: usize = 10_000;
 const SUMMARY_CHARS: usize = 200;
 const PROBE_CHARS: usize = 100;
 
@@ -589,14 +587,18 @@ impl Memories {
         }
         if ranking.uses_keywords() {
             let terms = keyword_terms(&plan.query);
-            let matches = self.store().keyword_matches(plan.scope.clone(), &terms, KEYWORD_POOL);
-            let mut rank = 0;
-            for found in matches.await? {
+            let (index, filter) =
+                (std::sync::Arc::clone(self.store().index()), plan.filter.clone());
+            let passes = move |project: &str, id: &str| {
+                index
+                    .project(project)
+                    .is_some_and(|shard| read(&shard).meta(id).is_some_and(|m| filter.matches(m)))
+            };
+            let matches = self.store().keyword_matches(plan.scope.clone(), &terms, pool, passes);
+            for (rank, found) in matches.await?.into_iter().enumerate() {
                 let Some(shard) = self.store().index().project(&found.project) else { continue };
                 let shard = read(&shard);
-                let Some(meta) = shard.meta(&found.id).filter(|m| plan.filter.matches(m)) else {
-                    continue;
-                };
+                let Some(meta) = shard.meta(&found.id) else { continue };
                 let keyword = Some((rank, found.relevance));
                 match candidates.get_mut(&found.id) {
                     Some(candidate) => candidate.keyword = keyword,
@@ -608,10 +610,6 @@ impl Memories {
                             Candidate { id, project, cosine, agent, vector_rank: None, keyword };
                         candidates.insert(found.id, candidate);
                     }
-                }
-                rank += 1;
-                if rank == pool {
-                    break;
                 }
             }
         }

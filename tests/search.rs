@@ -654,3 +654,35 @@ async fn hybrid_beats_each_leg_on_the_retrieval_evaluation() {
     }
     assert!(mrr[0] > mrr[1] && mrr[0] > mrr[2], "MRR hybrid/vector/BM25: {mrr:?}");
 }
+
+/// The keyword leg filters while it reads BM25 matches, so a filtered search finds a match
+/// however many better-ranked matches the filter rejects (here 12,000).
+#[tokio::test]
+async fn a_filtered_keyword_search_reaches_matches_deep_in_the_ranking() {
+    let f = Fixture::new().await;
+    let project = ProjectName::parse("deep").expect("name");
+    let bulk: Vec<StoreItem> = (0..12_000u64)
+        .map(|i| {
+            let memory =
+                NewMemory::agent(format!("zanzibar zanzibar {i}"), ["bulk"], String::new())
+                    .expect("valid");
+            StoreItem { memory, vector: pseudo_vector(i), supersedes: None }
+        })
+        .collect();
+    for chunk in bulk.chunks(2_000) {
+        f.store.insert(&project, chunk.to_vec()).await.expect("insert");
+    }
+    let text = "A long note that mentions zanzibar only once, among many other words about \
+                shipping routes, spices, harbours, monsoon winds and the trade of cloves.";
+    let rare = NewMemory::agent(text.to_owned(), ["lighthouse"], String::new()).expect("valid");
+    let rare_id = rare.id.clone();
+    let item = StoreItem { memory: rare, vector: pseudo_vector(99_999), supersedes: None };
+    f.store.insert(&project, vec![item]).await.expect("insert");
+
+    let mut request = SearchRequest::new("deep", "zanzibar");
+    request.ranking = Ranking::KeywordOnly;
+    request.tags = tags(&["lighthouse"]);
+    let hits = f.memories.search(request).await.expect("search").hits;
+    let ids: Vec<_> = hits.iter().map(|h| h.memory.id.clone()).collect();
+    assert_eq!(ids, vec![rare_id.as_str().to_owned()]);
+}

@@ -20,7 +20,8 @@ fn id(id: &str) -> MemoryId {
 }
 
 async fn keyword(f: &Fixture, query: &str) -> Vec<String> {
-    let matches = f.store.keyword_matches(vec!["app".into()], &[query.to_owned()], 10).await;
+    let matches =
+        f.store.keyword_matches(vec!["app".into()], &[query.to_owned()], 10, |_, _| true).await;
     matches.expect("keyword search").into_iter().map(|m| m.id).collect()
 }
 

@@ -467,16 +467,22 @@ impl Store {
         .await
     }
 
-    /// `(id, project)` of memories in `projects` whose text contains any of `terms`, best
-    /// BM25 first, at most `limit`. Terms are quoted, so FTS5 syntax in user text is matched
-    /// literally instead of failing; rare terms (identifiers, error codes) weigh most.
-    pub async fn keyword_matches(
+    /// Full-text matches of any of `terms` in `projects`, best BM25 first: the first `limit`
+    /// that `keep(project, id)` accepts. The filter runs as rows are read, so matches are never
+    /// cut off before filtering (a selective filter reads further down the ranking instead).
+    /// Terms are quoted, so FTS5 syntax in user text is matched literally instead of failing;
+    /// rare terms (identifiers, error codes) weigh most.
+    pub async fn keyword_matches<F>(
         &self,
         projects: Vec<String>,
         terms: &[String],
         limit: usize,
-    ) -> Result<Vec<KeywordMatch>, StoreError> {
-        if terms.is_empty() || projects.is_empty() {
+        keep: F,
+    ) -> Result<Vec<KeywordMatch>, StoreError>
+    where
+        F: Fn(&str, &str) -> bool + Send + 'static,
+    {
+        if terms.is_empty() || projects.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
         let quoted: Vec<String> =
@@ -490,17 +496,20 @@ impl Store {
                  JOIN memories m ON m.rowid = f.rowid \
                  WHERE memories_fts MATCH ?1 \
                    AND m.project IN (SELECT value FROM json_each(?2)) \
-                 ORDER BY bm25(memories_fts) LIMIT ?3",
+                 ORDER BY bm25(memories_fts)",
             )?;
-            let matches = stmt
-                .query_map(params![fts_query, projects, limit as i64], |row| {
-                    Ok(KeywordMatch {
-                        id: row.get(0)?,
-                        project: row.get(1)?,
-                        relevance: -row.get::<_, f64>(2)? as f32,
-                    })
-                })?
-                .collect::<Result<_, _>>()?;
+            let mut rows = stmt.query(params![fts_query, projects])?;
+            let mut matches = Vec::new();
+            while let Some(row) = rows.next()? {
+                let (id, project): (String, String) = (row.get(0)?, row.get(1)?);
+                if keep(&project, &id) {
+                    let relevance = -row.get::<_, f64>(2)? as f32;
+                    matches.push(KeywordMatch { id, project, relevance });
+                    if matches.len() == limit {
+                        break;
+                    }
+                }
+            }
             Ok(matches)
         })
         .await
