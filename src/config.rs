@@ -10,6 +10,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::project::{InvalidProjectName, ProjectName};
@@ -50,6 +51,10 @@ pub enum ConfigError {
     WatchPathNotDir { path: PathBuf },
     #[error("cannot resolve watch path {}: {source}", .path.display())]
     WatchPathUnreadable { path: PathBuf, source: std::io::Error },
+    #[error("{field}: invalid glob pattern {pattern:?}: {message}")]
+    InvalidPattern { field: &'static str, pattern: String, message: String },
+    #[error("{} changed on disk and no longer parses, so the change was not saved: {source}", .path.display())]
+    BrokenOnDisk { path: PathBuf, source: Box<ConfigError> },
     #[error(transparent)]
     ProjectName(#[from] InvalidProjectName),
     #[error("no home directory found; set ANNAL_HOME or pass --config")]
@@ -262,8 +267,14 @@ impl ProjectInit {
         };
         Ok(ResolvedInit(ProjectInit {
             watch_paths,
-            watch_patterns: self.watch_patterns.map(dedup_patterns),
-            watch_exclude: self.watch_exclude.map(dedup_patterns),
+            watch_patterns: self
+                .watch_patterns
+                .map(|p| checked_patterns("watch_patterns", p))
+                .transpose()?,
+            watch_exclude: self
+                .watch_exclude
+                .map(|p| checked_patterns("watch_exclude", p))
+                .transpose()?,
             watch: self.watch,
         }))
     }
@@ -288,7 +299,12 @@ fn resolve_watch_path(path: &Path) -> Result<PathBuf, ConfigError> {
     Ok(canonical)
 }
 
-fn dedup_patterns(patterns: Vec<String>) -> Vec<String> {
+/// Trims and de-duplicates patterns, and compiles them so that one that cannot be used is
+/// refused before it is saved (it would fail every later index run).
+fn checked_patterns(
+    field: &'static str,
+    patterns: Vec<String>,
+) -> Result<Vec<String>, ConfigError> {
     let mut out: Vec<String> = Vec::with_capacity(patterns.len());
     for pattern in patterns {
         let pattern = pattern.trim().to_owned();
@@ -296,7 +312,22 @@ fn dedup_patterns(patterns: Vec<String>) -> Vec<String> {
             out.push(pattern);
         }
     }
-    out
+    glob_set(field, &out)?;
+    Ok(out)
+}
+
+/// Compiles a project's `watch_patterns` or `watch_exclude` (`field` labels errors).
+pub fn glob_set(field: &'static str, patterns: &[String]) -> Result<GlobSet, ConfigError> {
+    let invalid = |pattern: &str, err: globset::Error| ConfigError::InvalidPattern {
+        field,
+        pattern: pattern.to_owned(),
+        message: err.kind().to_string(),
+    };
+    let mut builder = GlobSetBuilder::new();
+    for pattern in patterns {
+        builder.add(Glob::new(pattern).map_err(|err| invalid(pattern, err))?);
+    }
+    builder.build().map_err(|err| invalid(&patterns.join(" "), err))
 }
 
 /// One thing `init_project` changed, for the reply to the caller.
@@ -371,6 +402,8 @@ impl ConfigFile {
     /// Loads the config (or the legacy one, or defaults when neither exists). An invalid file
     /// is an error, so no `ConfigFile` exists that could overwrite it.
     pub fn load(paths: Paths) -> Result<Self, ConfigError> {
+        crate::private_files::tighten(&paths.config_file, crate::private_files::FILE_MODE)
+            .map_err(|source| ConfigError::Write { path: paths.config_file.clone(), source })?;
         let config = match read_config(&paths.config_file)? {
             Some(config) => config,
             None => match &paths.legacy_config {
@@ -409,31 +442,46 @@ impl ConfigFile {
         }
     }
 
-    /// Applies `change` to a copy of the config and saves it atomically if anything changed.
-    /// Returns `change`'s result; when `change` fails or saving fails, nothing changes.
+    /// Re-reads the file, applies `change` to what is on disk (so keys a person added while
+    /// the owner ran survive) and saves it atomically if anything changed. Returns `change`'s
+    /// result; when the file no longer parses, `change` fails or saving fails, nothing changes
+    /// on disk.
     pub async fn update<R>(
         &self,
         change: impl FnOnce(&mut Config) -> Result<R, ConfigError>,
     ) -> Result<R, ConfigError> {
         let _writer = self.writer.lock().await;
-        let before = self.snapshot();
-        let mut next = Config::clone(&before);
+        let path = self.path.clone();
+        let on_disk = tokio::task::spawn_blocking(move || read_config(&path))
+            .await
+            .map_err(|join| self.join_error(join))?
+            .map_err(|source| ConfigError::BrokenOnDisk {
+                path: self.path.clone(),
+                source: Box::new(source),
+            })?;
+        // No file yet (first save, or only a legacy config was read): start from what was loaded.
+        let before = on_disk.unwrap_or_else(|| Config::clone(&self.snapshot()));
+        let mut next = before.clone();
         let result = change(&mut next)?;
-        if next != *before {
+        if next != before {
             let yaml = next.to_yaml(&self.path)?;
             let path = self.path.clone();
             tokio::task::spawn_blocking(move || write_atomically(&path, yaml.as_bytes()))
                 .await
-                .map_err(|join| ConfigError::Write {
-                path: self.path.clone(),
-                source: std::io::Error::other(join.to_string()),
-            })??;
-            match self.current.write() {
-                Ok(mut guard) => *guard = Arc::new(next),
-                Err(poisoned) => *poisoned.into_inner() = Arc::new(next),
-            }
+                .map_err(|join| self.join_error(join))??;
+        }
+        match self.current.write() {
+            Ok(mut guard) => *guard = Arc::new(next),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(next),
         }
         Ok(result)
+    }
+
+    fn join_error(&self, join: tokio::task::JoinError) -> ConfigError {
+        ConfigError::Write {
+            path: self.path.clone(),
+            source: std::io::Error::other(join.to_string()),
+        }
     }
 
     /// Merges an `init_project` request into the config and saves it; returns what changed.
@@ -471,7 +519,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ConfigError> {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&dir).map_err(err)?;
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        // Only a folder this creates is made private: `--config` may name a file in any
+        // folder of the user's.
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(err)?;
+    }
+    // The temp file is created 0600, and the rename keeps that mode.
     let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(err)?;
     tmp.write_all(bytes).map_err(err)?;
     tmp.as_file().sync_all().map_err(err)?;

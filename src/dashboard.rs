@@ -14,7 +14,7 @@ use crate::config::{ConfigError, ProjectInit};
 use crate::events::Event;
 use crate::memories::MemoryError;
 use crate::memory::{ChunkType, Memory};
-use crate::pool::{IndexStatus, InitReply, Pool, PoolError, STALE_AFTER_DAYS};
+use crate::pool::{Activity, IndexStatus, InitReply, Pool, PoolError, STALE_AFTER_DAYS};
 use crate::search::{Mode, SearchError, SearchRequest};
 use crate::store::{DayCount, ListQuery, Page, StoreError, StoreOutcome};
 
@@ -356,5 +356,10 @@ impl Dashboard {
     /// The persisted recent events, oldest first, for the activity feed.
     pub fn recent_events(&self) -> Vec<Event> {
         self.pool.events().recent()
+    }
+
+    /// All projects' indexing in one state, for the activity indicator.
+    pub fn activity(&self) -> Activity {
+        self.pool.activity()
     }
 }

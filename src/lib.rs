@@ -15,6 +15,7 @@ pub mod memories;
 pub mod memory;
 pub mod owner;
 pub mod pool;
+pub mod private_files;
 pub mod project;
 pub mod search;
 pub mod sidecar;

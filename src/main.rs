@@ -36,6 +36,12 @@ enum Command {
         #[arg(long, value_name = "MINUTES")]
         idle_exit: Option<u64>,
     },
+    /// Open the dashboard in a browser, signed in (prints the one-time sign-in URL).
+    Dashboard {
+        /// Only print the URL.
+        #[arg(long)]
+        no_open: bool,
+    },
     /// Show where the config, the data and the model are.
     Paths,
     /// Embedding model commands.
@@ -102,6 +108,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
             runtime.block_on(owner::serve(config, options))?;
         }
+        Command::Dashboard { no_open } => {
+            let url = annal::http::auth::sign_in_url(&data_dir)
+                .context("making a sign-in URL")?
+                .with_context(|| {
+                    format!(
+                        "no Annal owner has served HTTP on {} yet: start `annal serve` or the \
+                         desktop app",
+                        data_dir.display()
+                    )
+                })?;
+            writeln!(out, "{url}")?;
+            writeln!(out, "(works once, for 5 minutes)")?;
+            if !no_open {
+                open_in_browser(&url);
+            }
+        }
         Command::Paths => {
             writeln!(out, "config: {}", paths.config_file.display())?;
             writeln!(out, "data:   {}", data_dir.display())?;
@@ -127,4 +149,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Hands the URL to the desktop's browser where there is a desktop; the printed URL is the
+/// fallback everywhere else.
+fn open_in_browser(url: &str) {
+    let has_display = ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some());
+    if !has_display && cfg!(target_os = "linux") {
+        return;
+    }
+    let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+    match std::process::Command::new(opener)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        Ok(mut child) => {
+            let _ = child.wait();
+        }
+        Err(err) => tracing::warn!("could not start {opener}: {err}; open the URL above"),
+    }
 }

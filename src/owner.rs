@@ -3,7 +3,7 @@
 //! with a message naming the first. The owner is the headless `annal serve` or the desktop app;
 //! the desktop app takes over from a headless owner by asking it to drain and exit.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read as _, Seek as _, Write as _};
 use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
@@ -81,14 +81,15 @@ pub struct OwnerLock {
 
 impl OwnerLock {
     pub fn acquire(data_dir: &Path, role: Role) -> Result<Self, OwnerError> {
-        std::fs::create_dir_all(data_dir).map_err(io("cannot create data dir", data_dir))?;
+        crate::private_files::tighten_data_dir(data_dir)
+            .map_err(io("cannot create or secure the data dir", data_dir))?;
         if role == Role::Headless
             && let Some(pid) = taking_over(data_dir)
         {
             return Err(OwnerError::HandingOver { pid, data_dir: data_dir.to_path_buf() });
         }
         let path = data_dir.join(LOCK_FILE);
-        let mut file = OpenOptions::new()
+        let mut file = crate::private_files::options()
             .read(true)
             .write(true)
             .create(true)
@@ -166,7 +167,7 @@ pub async fn take_over(data_dir: &Path, wait: Duration) -> Result<OwnerLock, Own
     let Some((pid, Role::Headless)) = current_owner(data_dir) else { return Err(busy) };
     let Some(headless) = process(pid) else { return Err(busy) };
     let marker = data_dir.join(HANDOVER_FILE);
-    std::fs::write(&marker, std::process::id().to_string())
+    crate::private_files::write(&marker, std::process::id().to_string().as_bytes())
         .map_err(io("cannot write the handover marker", &marker))?;
     let _handover = Handover(marker);
     tracing::info!(pid, "asking the headless owner to hand over");
@@ -233,7 +234,8 @@ async fn start_http(
     };
     let address = data_dir.join(http::ADDRESS_FILE);
     let bound = listener.local_addr().map_err(io("cannot read the address of", &address))?;
-    std::fs::write(&address, bound.to_string()).map_err(io("cannot write", &address))?;
+    crate::private_files::write(&address, bound.to_string().as_bytes())
+        .map_err(io("cannot write", &address))?;
     let token_path = data_dir.join(http::TOKEN_FILE);
     let token = http::token(data_dir).map_err(io("cannot create the token", &token_path))?;
     tracing::info!(%bound, "MCP over HTTP at /mcp");

@@ -217,7 +217,11 @@ impl Pool {
     pub async fn index_status(&self, name: &str) -> Result<IndexStatus, PoolError> {
         let project = ProjectName::parse(name.trim())?;
         let cutoff = Utc::now() - chrono::Duration::days(STALE_AFTER_DAYS);
-        let stats = self.store.stats(&project, cutoff).await?;
+        // A project nothing was stored in yet reads as empty, not as an error.
+        let stats = match self.store.stats(&project, cutoff).await {
+            Err(StoreError::UnknownProject { .. }) => Stats::default(),
+            other => other?,
+        };
         let (index, last_reconcile) = match self.indexing().get(project.as_str()) {
             Some(p) => (p.state.clone(), p.last.clone()),
             None => (IndexState::Idle, None),

@@ -315,6 +315,8 @@ pub struct SearchResults {
     pub project: String,
     /// Set when more than the primary project was searched.
     pub projects_searched: Option<Vec<String>>,
+    /// The project has nothing stored yet.
+    pub new_project: bool,
 }
 
 impl Mode {
@@ -411,6 +413,17 @@ impl Memories {
     /// access off the response path.
     pub async fn search(&self, request: SearchRequest) -> Result<SearchResults, SearchError> {
         let mut plan = self.plan(&request).await?;
+        if plan.scope.is_empty() {
+            // Nothing stored in the project yet: an empty answer (agents search first).
+            return Ok(SearchResults {
+                hits: Vec::new(),
+                query: plan.query,
+                mode: request.mode,
+                project: request.project.trim().to_owned(),
+                projects_searched: None,
+                new_project: true,
+            });
+        }
         let query_vector = self.embedder().embed_one(plan.query.clone()).await?;
         if !plan.filter_tags.is_empty() {
             let expanded = self.expand_tags(&plan.scope, &plan.filter_tags).await?;
@@ -425,6 +438,7 @@ impl Memories {
             mode: request.mode,
             project: request.project.trim().to_owned(),
             projects_searched: plan.cross.then_some(plan.scope),
+            new_project: false,
         })
     }
 
@@ -489,15 +503,12 @@ impl Memories {
             project: project.to_owned(),
             known: if known.is_empty() { "none yet".into() } else { known.join(", ") },
         };
-        if !known.contains(&primary) {
-            return Err(unknown(&primary));
-        }
+        // A project nothing was stored in yet has nothing to search, which is not an error.
+        let mut scope: Vec<String> = known.iter().filter(|p| **p == primary).cloned().collect();
         let Some(others) = others else {
-            return Ok((vec![primary], false));
+            return Ok((scope, false));
         };
-        let mut scope = vec![primary];
         if others.iter().any(|p| p.trim() == "*") {
-            let primary = scope[0].clone();
             scope.extend(known.iter().filter(|p| **p != primary).cloned());
         } else {
             for project in others {

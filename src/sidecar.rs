@@ -62,11 +62,8 @@ async fn connect(socket: &Path) -> Option<Connection> {
 /// Starts `annal serve --idle-exit N` detached, its output appended to the log file.
 fn spawn_owner(launch: &Launch) -> Result<(), SidecarError> {
     use std::os::unix::process::CommandExt as _;
-    std::fs::create_dir_all(&launch.data_dir).map_err(SidecarError::Spawn)?;
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(launch.data_dir.join(LOG_FILE))
+    crate::private_files::create_dir(&launch.data_dir).map_err(SidecarError::Spawn)?;
+    let log = crate::private_files::append(&launch.data_dir.join(LOG_FILE))
         .map_err(SidecarError::Spawn)?;
     let exe = std::env::current_exe().map_err(SidecarError::Spawn)?;
     let mut child = std::process::Command::new(exe)

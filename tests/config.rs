@@ -255,3 +255,92 @@ async fn reads_never_wait_for_a_save() {
     assert_eq!(seen, 9200, "the snapshot was readable during the update");
     assert_eq!(file.snapshot().port, 1);
 }
+
+#[tokio::test]
+async fn a_key_added_by_hand_while_the_owner_runs_survives_a_save() {
+    let home = tempfile::tempdir().expect("home");
+    let docs = tempfile::tempdir().expect("docs");
+    let file = ConfigFile::load(paths_in(home.path())).expect("load");
+    file.init_project(&name("app"), init_paths(&[docs.path()]).resolve(home.path()).expect("ok"))
+        .await
+        .expect("first save");
+    // A person edits the file while the owner runs: a new top-level key and a project key.
+    let path = home.path().join("config.yaml");
+    let edited = std::fs::read_to_string(&path)
+        .expect("read")
+        .replace("port: 9200", "port: 9311")
+        .replace("projects:", "my_setting: keep me\nprojects:\n  by-hand:\n    watch: false");
+    std::fs::write(&path, edited).expect("edit");
+    file.init_project(&name("web"), ProjectInit::default().resolve(home.path()).expect("ok"))
+        .await
+        .expect("second save");
+    let saved = Config::parse(&std::fs::read_to_string(&path).expect("read"), &path).expect("yaml");
+    assert_eq!(saved.extra.get("my_setting"), Some(&serde_yaml::Value::from("keep me")));
+    assert_eq!(saved.port, 9311, "a value changed by hand is kept");
+    let projects: Vec<&str> = saved.projects.keys().map(|p| p.as_str()).collect();
+    assert_eq!(projects, ["app", "by-hand", "web"]);
+    assert_eq!(file.snapshot().port, 9311, "the owner now sees the edit too");
+}
+
+#[tokio::test]
+async fn a_file_broken_while_the_owner_runs_is_left_alone_and_the_change_refused() {
+    let home = tempfile::tempdir().expect("home");
+    let file = ConfigFile::load(paths_in(home.path())).expect("load");
+    file.init_project(&name("app"), ProjectInit::default().resolve(home.path()).expect("ok"))
+        .await
+        .expect("first save");
+    let path = home.path().join("config.yaml");
+    let broken = b"port: 9200\nprojects:\n  app: [unclosed\n".to_vec();
+    std::fs::write(&path, &broken).expect("break it");
+    let refused = file
+        .init_project(&name("web"), ProjectInit::default().resolve(home.path()).expect("ok"))
+        .await;
+    match refused {
+        Err(ConfigError::BrokenOnDisk { source, .. }) => {
+            assert!(matches!(*source, ConfigError::Parse { line: 3.., .. }), "{source}");
+        }
+        other => panic!("expected a refusal naming the broken file, got {other:?}"),
+    }
+    assert_eq!(std::fs::read(&path).expect("read"), broken, "the bytes stay as the user left them");
+    assert!(!file.snapshot().projects.contains_key(&name("web")));
+}
+
+#[tokio::test]
+async fn an_invalid_glob_is_refused_before_anything_is_saved() {
+    let home = tempfile::tempdir().expect("home");
+    let file = ConfigFile::load(paths_in(home.path())).expect("load");
+    for (patterns, exclude, needle) in [
+        (
+            Some(vec!["docs/[a-".to_owned()]),
+            None,
+            "watch_patterns: invalid glob pattern \"docs/[a-\"",
+        ),
+        (
+            None,
+            Some(vec!["ok/**".to_owned(), "**/{a,b".to_owned()]),
+            "watch_exclude: invalid glob pattern \"**/{a,b\"",
+        ),
+    ] {
+        let init =
+            ProjectInit { watch_patterns: patterns, watch_exclude: exclude, ..Default::default() };
+        assert_err_contains(init.resolve(home.path()), needle);
+    }
+    assert!(!home.path().join("config.yaml").exists(), "nothing was saved");
+    assert!(file.snapshot().projects.is_empty());
+}
+
+#[tokio::test]
+async fn the_config_file_is_private_and_an_old_wide_one_is_tightened() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |path: &Path| std::fs::metadata(path).expect("meta").permissions().mode() & 0o777;
+    let home = tempfile::tempdir().expect("home");
+    let file = ConfigFile::load(paths_in(home.path())).expect("load");
+    file.init_project(&name("app"), ProjectInit::default().resolve(home.path()).expect("ok"))
+        .await
+        .expect("save");
+    let path = home.path().join("config.yaml");
+    assert_eq!(mode(&path), 0o600);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("widen");
+    ConfigFile::load(paths_in(home.path())).expect("load again");
+    assert_eq!(mode(&path), 0o600, "loading tightens a file an older version left readable");
+}

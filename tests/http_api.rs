@@ -56,6 +56,26 @@ impl Server {
     fn bearer(&self) -> Vec<String> {
         vec![format!("Authorization: Bearer {}", self.token)]
     }
+
+    /// Signs in as a browser does, through a one-time URL; the `Cookie:` header to send.
+    async fn sign_in(&self) -> String {
+        let code = http::auth::mint_code(&self.token);
+        let (address, path) = (self.address.clone(), format!("/login?code={code}"));
+        let (status, headers, _) = tokio::task::spawn_blocking(move || {
+            crate::util::http_response(&address, "GET", &path, &[], "")
+        })
+        .await
+        .expect("join");
+        assert_eq!(status, 303, "a fresh code signs in");
+        let set_cookie = headers
+            .iter()
+            .find(|(name, _)| name == "set-cookie")
+            .map(|(_, value)| value.clone())
+            .expect("a session cookie");
+        assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"));
+        let pair = set_cookie.split(';').next().expect("cookie pair");
+        format!("Cookie: {pair}")
+    }
 }
 
 #[tokio::test]
@@ -75,37 +95,37 @@ async fn the_dashboard_api_lists_searches_and_mutates_with_the_token() {
         assert_eq!(s.call("POST", "/api/projects/app/memories", s.bearer(), &body).await.0, 201);
     }
 
-    let (status, projects) = s.call("GET", "/api/projects", vec![], "").await;
+    let (status, projects) = s.call("GET", "/api/projects", s.bearer(), "").await;
     assert_eq!(status, 200);
     assert_eq!(projects[0]["project"], "app");
     assert_eq!(projects[0]["stats"]["agent_memories"], 4);
     assert_eq!(projects[0]["index"]["state"], "idle");
 
     let (status, page) =
-        s.call("GET", "/api/projects/app/memories?limit=2&offset=1", vec![], "").await;
+        s.call("GET", "/api/projects/app/memories?limit=2&offset=1", s.bearer(), "").await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(
         (page["total"].as_u64(), page["items"].as_array().map(Vec::len)),
         (Some(4), Some(2))
     );
-    let (_, tagged) = s.call("GET", "/api/projects/app/memories?tag=UI", vec![], "").await;
+    let (_, tagged) = s.call("GET", "/api/projects/app/memories?tag=UI", s.bearer(), "").await;
     assert_eq!(tagged["total"], 1);
-    assert_eq!(s.call("GET", "/api/projects/app/memories?limit=0", vec![], "").await.0, 400);
-    assert_eq!(s.call("GET", "/api/projects/app/memories?type=bogus", vec![], "").await.0, 400);
-    assert_eq!(s.call("GET", "/api/projects/ghost/memories", vec![], "").await.0, 404);
+    assert_eq!(s.call("GET", "/api/projects/app/memories?limit=0", s.bearer(), "").await.0, 400);
+    assert_eq!(s.call("GET", "/api/projects/app/memories?type=bogus", s.bearer(), "").await.0, 400);
+    assert_eq!(s.call("GET", "/api/projects/ghost/memories", s.bearer(), "").await.0, 404);
 
     let (status, found) = s
         .call(
             "GET",
             "/api/projects/app/search?query=can%20the%20dashboard%20store&limit=1",
-            vec![],
+            s.bearer(),
             "",
         )
         .await;
     assert_eq!(status, 200, "{found}");
     assert_eq!(found["results"][0]["id"], id.as_str());
     let (status, error) =
-        s.call("GET", "/api/projects/app/search?query=x&limit=0", vec![], "").await;
+        s.call("GET", "/api/projects/app/search?query=x&limit=0", s.bearer(), "").await;
     assert_eq!(
         (status, error["message"].as_str().is_some_and(|m| m.contains("limit"))),
         (400, true)
@@ -123,13 +143,14 @@ async fn the_dashboard_api_lists_searches_and_mutates_with_the_token() {
     assert_eq!(s.call("DELETE", &path, s.bearer(), "").await.0, 404);
     assert_eq!(s.call("POST", "/api/projects/ghost/reindex", s.bearer(), "").await.0, 404);
 
-    let (status, feed) = s.call("GET", "/api/events/recent", vec![], "").await;
+    let (status, feed) = s.call("GET", "/api/events/recent", s.bearer(), "").await;
     assert_eq!(status, 200);
     let kinds: Vec<&str> =
         feed.as_array().expect("feed").iter().filter_map(|e| e["type"].as_str()).collect();
     assert!(kinds.contains(&"memory_stored") && kinds.contains(&"memory_deleted"), "{kinds:?}");
 
-    let foreign = vec!["Origin: http://evil.example.com".to_string()];
+    let mut foreign = s.bearer();
+    foreign.push("Origin: http://evil.example.com".to_string());
     assert_eq!(
         s.call("GET", "/api/projects", foreign, "").await.0,
         403,
@@ -141,22 +162,26 @@ async fn the_dashboard_api_lists_searches_and_mutates_with_the_token() {
 #[tokio::test]
 async fn the_dashboard_page_and_its_assets_come_from_the_binary() {
     let s = server().await;
-    let get = |path: &str| {
+    let get_with = |path: &str, headers: Vec<String>| {
         let (address, path) = (s.address.clone(), path.to_owned());
         tokio::task::spawn_blocking(move || {
-            crate::util::http_response(&address, "GET", &path, &[], "")
+            crate::util::http_response(&address, "GET", &path, &headers, "")
         })
     };
+    let get = |path: &str| get_with(path, s.bearer());
     let header = |headers: &[(String, String)], name: &str| {
         headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or_default()
     };
 
-    let (status, headers, page) = get("/").await.expect("join");
+    let (status, _, page) = get_with("/", vec![]).await.expect("join");
+    assert_eq!(status, 401, "no page without a session");
+    assert!(!page.contains(&s.token) && page.contains("annal dashboard"), "{page}");
+    let cookie = s.sign_in().await;
+    let (status, headers, page) = get_with("/", vec![cookie.clone()]).await.expect("join");
     assert_eq!(status, 200);
     assert_eq!(header(&headers, "content-type"), "text/html; charset=utf-8");
     assert_eq!(header(&headers, "cache-control"), "no-store");
-    assert!(page.contains(&s.token), "the page carries the token for its mutating calls");
-    assert!(!page.contains("%ANNAL_TOKEN%"));
+    assert!(!page.contains(&s.token), "the page carries no credential");
 
     let script = page
         .split('"')
@@ -184,13 +209,14 @@ async fn the_dashboard_page_and_its_assets_come_from_the_binary() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_stream_pushes_changes_as_they_happen() {
     let s = server().await;
-    let address = s.address.clone();
+    let (address, token) = (s.address.clone(), s.token.clone());
     let (sender, received) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut stream = std::net::TcpStream::connect(&address).expect("connect");
         write!(
             stream,
-            "GET /api/events HTTP/1.1\r\nHost: {address}\r\nAccept: text/event-stream\r\n\r\n"
+            "GET /api/events HTTP/1.1\r\nHost: {address}\r\nAccept: text/event-stream\r\n\
+             Authorization: Bearer {token}\r\n\r\n"
         )
         .expect("send");
         for line in BufReader::new(stream).lines().map_while(Result::ok) {
@@ -231,4 +257,60 @@ async fn the_event_stream_pushes_changes_as_they_happen() {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn every_route_needs_a_credential_and_a_sign_in_url_gives_a_browser_one() {
+    let s = server().await;
+    let routes = [
+        ("GET", "/api/projects"),
+        ("GET", "/api/projects/app/status"),
+        ("GET", "/api/projects/app/memories"),
+        ("GET", "/api/projects/app/search?query=x"),
+        ("GET", "/api/projects/app/watch"),
+        ("GET", "/api/projects/app/memories/x/chain"),
+        ("GET", "/api/projects/app/timeline"),
+        ("GET", "/api/events/recent"),
+        ("GET", "/api/events"),
+        ("GET", "/assets/index.js"),
+        ("POST", "/mcp"),
+        ("GET", "/mcp"),
+        ("POST", "/api/projects/app/memories"),
+        ("PUT", "/api/projects/app/memories/x"),
+        ("DELETE", "/api/projects/app/memories/x"),
+        ("POST", "/api/projects/app/reindex"),
+        ("PUT", "/api/projects/app/watch"),
+        ("POST", "/api/projects/app/delete-selected"),
+        ("POST", "/api/projects/app/delete-matching"),
+    ];
+    let wrong = vec!["Authorization: Bearer not-the-token".to_owned()];
+    let forged = vec!["Cookie: annal_session_1=99999999999.00".to_owned()];
+    for (method, path) in routes {
+        for headers in [vec![], wrong.clone(), forged.clone()] {
+            let (status, body) = s.call(method, path, headers.clone(), "{}").await;
+            assert_eq!(status, 401, "{method} {path} with {headers:?}: {body}");
+            assert!(!body.to_string().contains(&s.token));
+        }
+    }
+
+    let cookie = s.sign_in().await;
+    let (status, projects) = s.call("GET", "/api/projects", vec![cookie.clone()], "").await;
+    assert_eq!((status, projects.is_array()), (200, true), "{projects}");
+    let origin = format!("Origin: http://{}", s.address);
+    let body = r#"{"content": "Stored from a signed-in browser.", "tags": ["ui"]}"#;
+    let (status, stored) =
+        s.call("POST", "/api/projects/app/memories", vec![cookie.clone(), origin], body).await;
+    assert_eq!(status, 201, "{stored}");
+    let foreign = vec![cookie, "Origin: http://evil.example.com".to_owned()];
+    assert_eq!(s.call("POST", "/api/projects/app/memories", foreign, body).await.0, 403);
+
+    // A code works once; a made-up or foreign one never.
+    let code = http::auth::mint_code(&s.token);
+    let first = s.call("GET", &format!("/login?code={code}"), vec![], "").await.0;
+    let again = s.call("GET", &format!("/login?code={code}"), vec![], "").await.0;
+    assert_eq!((first, again), (303, 401));
+    let foreign = http::auth::mint_code("another token");
+    assert_eq!(s.call("GET", &format!("/login?code={foreign}"), vec![], "").await.0, 401);
+    assert_eq!(s.call("GET", "/login", vec![], "").await.0, 401);
+    s.cancel.cancel();
 }

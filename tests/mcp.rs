@@ -268,7 +268,6 @@ async fn bad_input_is_a_tool_error_naming_the_parameter() {
             "after \"2026-13-45\"",
         ),
         ("search_memories", json!({"project": "app", "query": " "}), "query is empty"),
-        ("search_memories", json!({"project": "ghost", "query": "x"}), "unknown project \"ghost\""),
         (
             "search_memories",
             json!({"project": "app", "query": "x", "projects": ["nope"]}),
@@ -285,8 +284,23 @@ async fn bad_input_is_a_tool_error_naming_the_parameter() {
             json!({"project": "app", "memory_id": "x", "add_tags": "a", "set_tags": "b"}),
             "cannot be combined",
         ),
-        ("list_topics", json!({"project": "ghost"}), "unknown project"),
         ("delete_memory", json!({"project": "ghost", "memory_id": "x"}), "unknown project"),
+        (
+            "update_memory",
+            json!({"project": "ghost", "memory_id": "x", "tags": ["t"]}),
+            "unknown project",
+        ),
+        ("expand_memories", json!({"project": "ghost", "memory_ids": ["x"]}), "unknown project"),
+        (
+            "init_project",
+            json!({"project_name": "app", "watch_patterns": ["docs/[a-"]}),
+            "watch_patterns: invalid glob pattern \"docs/[a-\"",
+        ),
+        (
+            "init_project",
+            json!({"project_name": "app", "watch_exclude": ["**/{a,b"]}),
+            "watch_exclude: invalid glob pattern",
+        ),
         ("prune_stale", json!({"project": "app", "max_age_days": 0}), "max_age_days"),
         (
             "init_project",
@@ -295,7 +309,6 @@ async fn bad_input_is_a_tool_error_naming_the_parameter() {
         ),
         ("init_project", json!({"project_name": "a/b"}), "invalid project name"),
         ("index_files", json!({"project": "ghost"}), "unknown project"),
-        ("index_status", json!({"project": "ghost"}), "unknown project"),
         (
             "search_memories",
             json!({"project": "app", "query": "x", "limit": "five"}),
@@ -328,4 +341,40 @@ async fn bad_input_is_a_tool_error_naming_the_parameter() {
             .await;
         assert!(text.starts_with("[app, other]"), "{text}");
     }
+}
+
+/// Agents are told to search at session start, before anything is stored: on a fresh project
+/// the read tools answer that there is nothing yet, and register nothing.
+#[tokio::test]
+async fn a_fresh_project_reads_as_empty_not_as_an_error() {
+    let s = session().await;
+    let text =
+        s.ok("search_memories", json!({"project": "fresh", "query": "what did we decide"})).await;
+    assert!(text.contains("no memories in project fresh yet"), "{text}");
+    let json =
+        s.ok("search_memories", json!({"project": "fresh", "query": "x", "output": "json"})).await;
+    let json: Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(
+        (json["results"].as_array().map(Vec::len), &json["meta"]["total"]),
+        (Some(0), &json!(0))
+    );
+    let topics = s.ok("list_topics", json!({"project": "fresh"})).await;
+    assert!(topics.contains("no topics yet"), "{topics}");
+    let status = s.ok("index_status", json!({"project": "fresh"})).await;
+    assert!(status.contains("no memories in project fresh yet"), "{status}");
+    // Bad arguments stay errors on a fresh project too.
+    s.fails("search_memories", json!({"project": "fresh", "query": "x", "limit": 0}), "limit")
+        .await;
+    s.fails("search_memories", json!({"project": "fresh", "query": " "}), "query is empty").await;
+    let projects = s.pool.memories().store().projects().await.expect("projects");
+    assert!(projects.is_empty(), "reads register nothing");
+    // The first store registers it; then search finds it.
+    s.ok(
+        "store_memory",
+        json!({"project": "fresh", "content": "We chose SQLite.", "tags": ["decision"]}),
+    )
+    .await;
+    let text =
+        s.ok("search_memories", json!({"project": "fresh", "query": "which database"})).await;
+    assert!(text.contains("We chose SQLite"), "{text}");
 }

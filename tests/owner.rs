@@ -339,9 +339,14 @@ async fn an_open_event_stream_keeps_an_idle_owner_alive() {
     })
     .await
     .expect("join");
+    let token = annal::http::token(&data_dir).expect("token");
     let stream = tokio::task::spawn_blocking(move || {
         let mut stream = std::net::TcpStream::connect(&address).expect("connect");
-        write!(stream, "GET /api/events HTTP/1.1\r\nHost: {address}\r\n\r\n").expect("request");
+        write!(
+            stream,
+            "GET /api/events HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\r\n"
+        )
+        .expect("request");
         let mut reader = BufReader::new(stream.try_clone().expect("clone"));
         let mut status = String::new();
         reader.read_line(&mut status).expect("status line");

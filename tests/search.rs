@@ -474,10 +474,15 @@ async fn cross_project_search_merges_and_attributes() {
     assert_err_contains(f.memories.search(request.clone()).await, "unknown project \"nope\"");
     request.projects = Some(vec!["../x".into()]);
     assert_err_contains(f.memories.search(request).await, "invalid project name");
-    assert_err_contains(
-        f.memories.search(SearchRequest::new("ghost", "x")).await,
-        "unknown project \"ghost\"",
-    );
+    let fresh = f.memories.search(SearchRequest::new("ghost", "x")).await.expect("fresh project");
+    assert!(fresh.new_project && fresh.hits.is_empty());
+    // Searching other projects from a fresh one searches those.
+    let mut from_fresh = SearchRequest::new("ghost", "x");
+    from_fresh.projects = Some(vec!["*".into()]);
+    let all = f.memories.search(from_fresh).await.expect("all from fresh");
+    let mut searched = all.projects_searched.clone().expect("searched");
+    searched.sort();
+    assert_eq!(searched, ["api", "docs", "web"]);
 }
 
 #[tokio::test]

@@ -347,6 +347,7 @@ async fn bad_input_is_refused_and_nothing_is_written() {
         f.memories.expand("never-stored", vec!["a".into()]).await,
         "unknown project",
     );
+    assert!(f.memories.topics("never-stored").await.expect("no topics yet").is_empty());
     assert_err_contains(f.memories.delete("never-stored", "a").await, "unknown project");
     assert_err_contains(
         f.memories.update("never-stored", "a", None, Some(tags(&["t"])), None).await,

@@ -7,7 +7,7 @@ use annal::dashboard::{
 };
 use annal::events::Event;
 use annal::memory::Memory;
-use annal::pool::{IndexStatus, InitReply};
+use annal::pool::{Activity, IndexStatus, InitReply};
 use annal::store::DayCount;
 use annal::store::{Page, StoreOutcome};
 use tauri::ipc::Invoke;
@@ -37,6 +37,7 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         chain,
         timeline,
         recent_events,
+        activity,
     ]
 }
 
@@ -100,6 +101,11 @@ async fn reindex(dashboard: State<'_, Dashboard>, project: String) -> Reply<()> 
 #[tauri::command]
 async fn recent_events(dashboard: State<'_, Dashboard>) -> Reply<Vec<Event>> {
     Ok(dashboard.recent_events())
+}
+
+#[tauri::command]
+async fn activity(dashboard: State<'_, Dashboard>) -> Reply<Activity> {
+    Ok(dashboard.activity())
 }
 
 #[tauri::command]

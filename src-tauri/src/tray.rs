@@ -69,6 +69,7 @@ fn menu<R: Runtime>(app: &AppHandle<R>, pool: &Pool) -> tauri::Result<Menu<R>> {
             &status,
             &PredefinedMenuItem::separator(app)?,
             &MenuItem::with_id(app, "open", "Open dashboard", true, None::<&str>)?,
+            &MenuItem::with_id(app, "browser", "Open dashboard in browser", true, None::<&str>)?,
             &reindex,
             &pause,
             &MenuItem::with_id(app, "connect", "Connect agents…", true, None::<&str>)?,
@@ -155,11 +156,29 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
         match id {
             "open" => crate::show_dashboard(app, None),
             "connect" => crate::show_dashboard(app, Some("#connect")),
+            "browser" => open_in_browser(app),
             "autostart" => toggle_autostart(app),
             "quit" => app.exit(0),
             _ => {}
         }
     }
+}
+
+/// Opens the browser dashboard signed in, through a one-time sign-in URL (the browser gets a
+/// session cookie; the URL is useless afterwards).
+fn open_in_browser<R: Runtime>(app: &AppHandle<R>) {
+    let Some(running) = app.try_state::<crate::engine::Running>() else { return };
+    let config = running.pool().config();
+    let data_dir = config.snapshot().data_dir(config.paths());
+    std::thread::spawn(move || match annal::http::auth::sign_in_url(&data_dir) {
+        Ok(Some(url)) => {
+            if let Err(err) = std::process::Command::new("xdg-open").arg(&url).status() {
+                tracing::warn!(%err, "cannot start a browser for the dashboard");
+            }
+        }
+        Ok(None) => tracing::warn!("the HTTP endpoint is not running; see the log"),
+        Err(err) => tracing::warn!(%err, "cannot make a sign-in URL"),
+    });
 }
 
 fn toggle_autostart<R: Runtime>(app: &AppHandle<R>) {

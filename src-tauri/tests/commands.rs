@@ -192,6 +192,8 @@ fn every_command_answers_what_the_engine_answers() {
         desktop.ok("delete_matching", json!({ "project": "web", "filter": filter, "expected": 2 }));
     assert_eq!(deleted["deleted"], 2);
 
+    assert_eq!(desktop.ok("activity", json!({})), json!(desktop.dashboard.activity()));
+
     let events = desktop.ok("recent_events", json!({}));
     let kinds: Vec<&str> =
         events.as_array().expect("list").iter().filter_map(|e| e["type"].as_str()).collect();

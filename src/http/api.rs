@@ -63,6 +63,7 @@ pub fn reads(pool: Arc<Pool>, closing: CancellationToken) -> Router {
         .route("/api/projects/{project}/memories/{id}/chain", get(chain))
         .route("/api/projects/{project}/timeline", get(timeline))
         .route("/api/events/recent", get(recent))
+        .route("/api/activity", get(activity))
         .with_state(Dashboard::new(Arc::clone(&pool)))
         .route("/api/events", get(events).with_state((pool, closing)))
 }
@@ -105,6 +106,10 @@ async fn search(
 
 async fn recent(State(dashboard): State<Dashboard>) -> ApiResult {
     ok(dashboard.recent_events())
+}
+
+async fn activity(State(dashboard): State<Dashboard>) -> ApiResult {
+    ok(dashboard.activity())
 }
 
 /// Live events. A subscriber that falls behind gets a `lagged` event with how many it missed

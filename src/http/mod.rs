@@ -2,17 +2,18 @@
 //! dashboard's JSON API and event stream under `/api`.
 //!
 //! Loopback only; `Host` must be this server's loopback address (against DNS rebinding) and a
-//! browser `Origin` must be this server's own; MCP and every mutating route need the bearer
-//! token kept in the data dir.
+//! browser `Origin` must be this server's own; every route but the sign-in page needs a
+//! credential (`auth`).
 
 mod activity;
 pub mod api;
+pub mod auth;
 pub mod ui;
 
 pub use activity::Activity;
+pub use auth::Auth;
 
 use std::net::SocketAddr;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -37,33 +38,32 @@ pub const ADDRESS_FILE: &str = "http-address";
 pub fn token(data_dir: &Path) -> std::io::Result<String> {
     let path = data_dir.join(TOKEN_FILE);
     match std::fs::read_to_string(&path) {
-        Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_owned()),
+        Ok(token) if !token.trim().is_empty() => {
+            crate::private_files::tighten(&path, crate::private_files::FILE_MODE)?;
+            return Ok(token.trim().to_owned());
+        }
         Ok(_) => {}
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
         Err(err) => return Err(err),
     }
     let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)?;
-    std::io::Write::write_all(&mut file, token.as_bytes())?;
-    file.sync_all()?;
+    crate::private_files::write(&path, token.as_bytes())?;
     Ok(token)
 }
 
-async fn require_token(State(token): State<Arc<String>>, request: Request, next: Next) -> Response {
-    let expected = format!("Bearer {token}");
-    let given =
-        request.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes()).unwrap_or_default();
-    if same_bytes(given, expected.as_bytes()) {
+/// Lets a request through only with a credential (bearer token or session cookie).
+async fn require_credential(
+    State(auth): State<Arc<Auth>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if auth.allows(request.headers()) {
         next.run(request).await
     } else {
         (
             StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token (see http-token in the data dir)\n",
+            "sign in first: `annal dashboard` prints a sign-in URL; API clients send \
+             Authorization: Bearer <the http-token file in the data dir>\n",
         )
             .into_response()
     }
@@ -86,12 +86,6 @@ async fn same_origin(State(port): State<u16>, request: Request, next: Next) -> R
         }
     }
     next.run(request).await
-}
-
-/// Compares without returning early, so response timing does not reveal how much of a
-/// guessed token was right.
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 /// Binds the loopback HTTP port. Only loopback addresses are accepted.
@@ -120,15 +114,16 @@ pub async fn serve(
         Arc::new(LocalSessionManager::default()),
         config,
     );
-    let token = Arc::new(token);
+    let auth = Arc::new(Auth::new(token, port));
     let guarded = Router::new()
         .nest_service("/mcp", service)
         .merge(api::writes(Arc::clone(&pool_for_api)))
-        .layer(middleware::from_fn_with_state(Arc::clone(&token), require_token));
+        .merge(api::reads(pool_for_api, cancel.clone()))
+        .merge(ui::assets())
+        .layer(middleware::from_fn_with_state(Arc::clone(&auth), require_credential));
     let app = Router::new()
         .merge(guarded)
-        .merge(api::reads(pool_for_api, cancel.clone()))
-        .merge(ui::routes(Arc::clone(&token)))
+        .merge(ui::sign_in(auth))
         .layer(middleware::from_fn_with_state(activity, activity::track))
         .layer(middleware::from_fn_with_state(port, same_origin));
     axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned()).await

@@ -1,18 +1,20 @@
 //! Serves the dashboard, built into the binary from `ui/dist` (so an installed `annal` needs no
-//! files beside it). The page gets the bearer token for its mutating calls inside
-//! `index.html`: same-origin pages can read it, other sites cannot (no CORS), and the Host check
-//! stops DNS rebinding.
+//! files beside it), and the sign-in step in front of it: `/login?code=…` trades a one-time
+//! code for a session cookie (HttpOnly, SameSite=Strict), and `/` without one explains how to
+//! get a sign-in URL. The page carries no credential; the cookie does.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use rust_embed::RustEmbed;
+use serde::Deserialize;
 
-const TOKEN_PLACEHOLDER: &str = "%ANNAL_TOKEN%";
+use super::Auth;
+use rust_embed::RustEmbed;
 
 /// The dashboard as Vite built it. A compile error naming this folder means the dashboard is
 /// not built yet: `scripts/run` and `scripts/test` build it, or run `npm ci && npm run build`
@@ -21,18 +23,59 @@ const TOKEN_PLACEHOLDER: &str = "%ANNAL_TOKEN%";
 #[folder = "ui/dist"]
 struct Dashboard;
 
-async fn index(State(token): State<Arc<String>>) -> Response {
+/// The page for a browser that is not signed in: how to get in, and no credential.
+const SIGN_IN_PAGE: &str = "<!doctype html><html><head><meta charset=\"utf-8\">\
+<title>Annal: sign in</title></head><body style=\"font-family: sans-serif; max-width: 40em; \
+margin: 4em auto\"><h1>Annal</h1><p>MESSAGE</p><p>Run <code>annal dashboard</code> in a \
+terminal (or choose <em>Open dashboard in browser</em> in the tray menu): it opens a sign-in \
+link that works once. This server is reachable by every account on this machine, so it only \
+shows your memories to a signed-in browser.</p></body></html>";
+
+fn sign_in_page(message: &str) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
+        SIGN_IN_PAGE.replace("MESSAGE", message),
+    )
+        .into_response()
+}
+
+async fn index(State(auth): State<Arc<Auth>>, headers: HeaderMap) -> Response {
+    if !auth.allows(&headers) {
+        return sign_in_page("You are not signed in.");
+    }
     let Some(page) = Dashboard::get("index.html") else {
         let text = "This build of annal has no dashboard: `ui/dist` was empty when it was \
                     compiled. Build it with `npm ci && npm run build` in ui/, then rebuild.\n";
         return (StatusCode::SERVICE_UNAVAILABLE, text).into_response();
     };
-    let html = String::from_utf8_lossy(&page.data).replace(TOKEN_PLACEHOLDER, &token);
     (
         [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
-        html,
+        page.data,
     )
         .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct SignIn {
+    code: Option<String>,
+}
+
+/// Trades a one-time code for a session cookie and sends the browser to the dashboard, so the
+/// code does not stay in the address bar or the history.
+async fn login(State(auth): State<Arc<Auth>>, Query(sign_in): Query<SignIn>) -> Response {
+    match sign_in.code.as_deref().and_then(|code| auth.redeem(code)) {
+        Some(cookie) => (
+            StatusCode::SEE_OTHER,
+            [
+                (header::SET_COOKIE, cookie),
+                (header::LOCATION, "/".to_owned()),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
+        )
+            .into_response(),
+        None => sign_in_page("This sign-in link is not valid: it was used already or has expired."),
+    }
 }
 
 /// Vite names assets by content hash, so a browser may keep them forever.
@@ -41,7 +84,7 @@ async fn asset(Path(name): Path<String>) -> Response {
         Some(file) => (
             [
                 (header::CONTENT_TYPE, file.metadata.mimetype().to_owned()),
-                (header::CACHE_CONTROL, "public, max-age=31536000, immutable".to_owned()),
+                (header::CACHE_CONTROL, "private, max-age=31536000, immutable".to_owned()),
             ],
             file.data,
         )
@@ -52,7 +95,12 @@ async fn asset(Path(name): Path<String>) -> Response {
     }
 }
 
-/// `/` (with the token filled in) and `/assets/*`.
-pub fn routes(token: Arc<String>) -> Router {
-    Router::new().route("/", get(index)).with_state(token).route("/assets/{*name}", get(asset))
+/// `/assets/*`: the caller puts them behind the credential check.
+pub fn assets() -> Router {
+    Router::new().route("/assets/{*name}", get(asset))
+}
+
+/// `/` (the dashboard, or how to sign in) and `/login`.
+pub fn sign_in(auth: Arc<Auth>) -> Router {
+    Router::new().route("/", get(index)).route("/login", get(login)).with_state(auth)
 }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Instant, UNIX_EPOCH};
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use globset::GlobSet;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -34,8 +34,8 @@ const AGENT_CONFIG_FILES: &[&str] = &[
 pub enum IndexError {
     #[error("watch path {} cannot be read: {source}", .path.display())]
     WatchPath { path: PathBuf, source: std::io::Error },
-    #[error("invalid pattern {pattern:?}: {message}")]
-    Pattern { pattern: String, message: String },
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -73,25 +73,11 @@ pub struct Matcher {
     exclude: GlobSet,
 }
 
-fn glob_set(patterns: &[String]) -> Result<GlobSet, IndexError> {
-    let mut builder = GlobSetBuilder::new();
-    for pattern in patterns {
-        let glob = Glob::new(pattern).map_err(|e| IndexError::Pattern {
-            pattern: pattern.clone(),
-            message: e.to_string(),
-        })?;
-        builder.add(glob);
-    }
-    builder
-        .build()
-        .map_err(|e| IndexError::Pattern { pattern: patterns.join(" "), message: e.to_string() })
-}
-
 impl Matcher {
     pub fn new(config: &ProjectConfig) -> Result<Self, IndexError> {
         Ok(Self {
-            include: glob_set(&config.watch_patterns)?,
-            exclude: glob_set(&config.watch_exclude)?,
+            include: crate::config::glob_set("watch_patterns", &config.watch_patterns)?,
+            exclude: crate::config::glob_set("watch_exclude", &config.watch_exclude)?,
         })
     }
 

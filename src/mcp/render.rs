@@ -25,6 +25,13 @@ pub fn search(results: &SearchResults) -> String {
         Some(projects) => projects.join(", "),
         None => results.project.clone(),
     };
+    if results.new_project {
+        return format!(
+            "[{label}] no memories in project {} yet. Store what is worth keeping with \
+             store_memory; init_project indexes the project's docs.\n",
+            results.project
+        );
+    }
     let _ = writeln!(out, "[{label}] {} results:", results.hits.len());
     if results.hits.is_empty() {
         return out;
@@ -169,6 +176,9 @@ fn change(change: &ProjectChange) -> String {
 
 pub fn status(status: &IndexStatus) -> String {
     let mut out = format!("[{}] ", status.project);
+    if status.stats.total == 0 && status.last_reconcile.is_none() {
+        let _ = write!(out, "no memories in project {} yet; ", status.project);
+    }
     match &status.index {
         IndexState::Idle => out.push_str("idle"),
         IndexState::Indexing { started_at, files_done } => {

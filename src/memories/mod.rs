@@ -267,8 +267,13 @@ impl Memories {
     }
 
     /// `list_topics`: tags of live memories with counts, most used first.
+    /// A project nothing was stored in yet has no topics; that is an answer, not an error
+    /// (agents look before they first store).
     pub async fn topics(&self, project: &str) -> Result<Vec<crate::store::TagCount>, MemoryError> {
-        Ok(self.store.topics(&ProjectName::parse(project)?).await?)
+        match self.store.topics(&ProjectName::parse(project)?).await {
+            Err(StoreError::UnknownProject { .. }) => Ok(Vec::new()),
+            other => Ok(other?),
+        }
     }
 
     pub async fn delete(&self, project: &str, id: &str) -> Result<(), MemoryError> {

@@ -19,6 +19,7 @@ use tokio_rusqlite::Connection;
 use tokio_rusqlite::rusqlite::{self, OpenFlags};
 
 use crate::memory::InvalidMemory;
+use crate::private_files;
 use crate::vector_index::VectorIndex;
 
 pub use files::{FileStamp, FileUpdate};
@@ -82,9 +83,18 @@ pub struct Store {
 impl Store {
     /// Opens (creating and migrating as needed) the database in `data_dir`.
     pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|source| StoreError::DataDir { path: data_dir.to_path_buf(), source })?;
+        let data_dir_err = |source| StoreError::DataDir { path: data_dir.to_path_buf(), source };
+        private_files::create_dir(data_dir).map_err(data_dir_err)?;
         let path = data_dir.join(DATABASE_FILE);
+        // SQLite gives the WAL and shared-memory files the database file's mode, so creating
+        // the database as 0600 first keeps all three private.
+        private_files::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .and_then(|_| private_files::tighten(&path, private_files::FILE_MODE))
+            .map_err(data_dir_err)?;
         let open_err = |source| StoreError::Open { path: path.clone(), source };
         let writer = Connection::open(&path).await.map_err(open_err)?;
         let index = Arc::new(VectorIndex::default());

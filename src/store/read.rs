@@ -103,7 +103,7 @@ pub struct KeywordMatch {
 }
 
 /// A project's numbers for `index_status` and the dashboard.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Stats {
     #[ts(type = "number")]
     pub total: u64,

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium } from "playwright-core";
-import { agent as sidecarAgent, check, until } from "./harness.mjs";
+import { agent as sidecarAgent, check, signInUrl, until } from "./harness.mjs";
 
 const bin = process.env.ANNAL_BIN ?? resolve("../target/debug/annal");
 const home = mkdtempSync(join(tmpdir(), "annal-e2e-"));
@@ -35,8 +35,26 @@ try {
   const shots = process.env.ANNAL_SCREENSHOTS;
   const screenshot = async (name) => shots && (await page.screenshot({ path: join(shots, `${name}.png`) }));
 
-  await page.goto(base);
+  // Without a session the server shows how to sign in, and nothing else.
+  const stranger = await browser.newPage();
+  const refused = await stranger.goto(base);
+  check(refused.status() === 401, `a page without a session is refused: ${refused.status()}`);
+  await stranger.getByText("annal dashboard").first().waitFor();
+  const api = await stranger.evaluate(async () => (await fetch("/api/projects")).status);
+  check(api === 401, `the API refuses a browser without a session: ${api}`);
+  await stranger.close();
+
+  // Signing in: the one-time URL sets the session cookie and lands on the dashboard.
+  const url = signInUrl(bin, env);
+  await page.goto(url);
+  check(new URL(page.url()).pathname === "/", `sign-in lands on the dashboard: ${page.url()}`);
   await page.getByText("No memories yet").waitFor();
+  const cookies = await page.context().cookies();
+  const session = cookies.find((cookie) => cookie.name.startsWith("annal_session_"));
+  check(session?.httpOnly && session.sameSite === "Strict", `the session cookie is HttpOnly and SameSite=Strict: ${JSON.stringify(cookies)}`);
+  const reused = await browser.newPage();
+  check((await reused.goto(url)).status() === 401, "a used sign-in URL does not work twice");
+  await reused.close();
 
   // An agent stores a memory: it appears live, without a reload.
   const a = agent();

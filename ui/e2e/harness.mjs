@@ -1,6 +1,6 @@
 // Shared by the end-to-end tests: checks, waiting with a deadline, and an agent talking MCP
 // over stdio through the real `annal` sidecar.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 
 export function check(condition, message) {
@@ -14,6 +14,14 @@ export async function until(what, condition, ms = 30000) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A one-time sign-in URL from `annal dashboard`, as a user gets it. */
+export function signInUrl(bin, env) {
+  const printed = execFileSync(bin, ["dashboard", "--no-open"], { env, encoding: "utf8" });
+  const url = printed.split("\n").find((line) => line.startsWith("http://"));
+  check(url !== undefined, `annal dashboard printed a URL: ${printed}`);
+  return url;
 }
 
 /** A stdio MCP session through the sidecar, as an agent has it. */

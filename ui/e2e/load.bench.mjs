@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { until } from "./harness.mjs";
+import { signInUrl, until } from "./harness.mjs";
 
 const home = process.env.ANNAL_HOME;
 const bin = process.env.ANNAL_BIN;
@@ -21,8 +21,12 @@ try {
   const base = `http://${readFileSync(addressFile, "utf8").trim()}`;
   const memories = [];
   const overview = [];
+  const context = await browser.newContext();
+  const signIn = await context.newPage();
+  await signIn.goto(signInUrl(bin, { ANNAL_LOG: "warn", ...process.env }));
+  await signIn.close();
   for (let run = 0; run < 5; run += 1) {
-    const page = await browser.newPage();
+    const page = await context.newPage();
     let t = Date.now();
     await page.goto(`${base}/#memories/big`);
     await until("20 rows", async () => (await page.locator(".memory-row").count()) === 20, 60000);

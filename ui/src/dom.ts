@@ -17,7 +17,15 @@ export function relative(iso: string): string {
 
 export function showError(error: unknown): void {
   const message = error instanceof Error ? error.message : String(error);
-  document.getElementById("app")?.prepend(el("div", { className: "banner" }, message));
+  const app = document.getElementById("app");
+  // One banner per distinct message: a failure that repeats on every refresh must not stack.
+  const shown = [...(app?.querySelectorAll(".banner") ?? [])].some((b) => b.textContent === message);
+  if (!shown) app?.prepend(el("div", { className: "banner" }, message));
+}
+
+/** Removes error banners: called when a refresh succeeds, so they go with their cause. */
+export function clearErrors(): void {
+  document.querySelectorAll("#app .banner").forEach((banner) => banner.remove());
 }
 
 export function tagList(text: string): string[] {

@@ -1,6 +1,6 @@
 import "./style.css";
-import { showError, type View } from "./dom";
-import { api, subscribe, type AnnalEvent } from "./transport";
+import { clearErrors, showError, type View } from "./dom";
+import { api, subscribe, type Activity, type AnnalEvent } from "./transport";
 import { installPalette } from "./palette";
 import { connect } from "./views/connect";
 import { memories, type MemoriesState } from "./views/memories";
@@ -26,7 +26,7 @@ async function refresh(): Promise<void> {
   try {
     do {
       dirty = false;
-      await current?.refresh().catch(showError);
+      await current?.refresh().then(clearErrors, showError);
     } while (dirty);
   } finally {
     refreshing = false;
@@ -54,10 +54,45 @@ function navigate(): void {
 function onEvent(event: AnnalEvent): void {
   feed.push(event);
   if (feed.length > 200) feed.splice(0, feed.length - 200);
-  if (event.type.startsWith("index_")) {
-    indicator.dataset.state = event.type === "index_started" || event.type === "index_progress" ? "indexing" : event.type === "index_failed" ? "failed" : "idle";
-  }
+  if (event.type.startsWith("index_")) updateIndicator();
   refresh();
+}
+
+// The indicator shows the engine's combined activity of all projects (one project finishing
+// while another still indexes is still "indexing"), asked again whenever it may have changed.
+function showActivity(activity: Activity): void {
+  indicator.dataset.state = activity.state;
+  indicator.title =
+    activity.state === "indexing" ? `indexing ${activity.projects.join(", ")} (${activity.files_done} files done)`
+    : activity.state === "failed" ? `indexing ${activity.project} failed: ${activity.error}`
+    : "idle";
+}
+let askingActivity: Promise<void> | undefined;
+let askAgain = false;
+function updateIndicator(): void {
+  if (askingActivity) {
+    askAgain = true;
+    return;
+  }
+  askingActivity = api.activity().then(showActivity, showError).finally(() => {
+    askingActivity = undefined;
+    if (askAgain) {
+      askAgain = false;
+      updateIndicator();
+    }
+  });
+}
+
+/** Reloads everything the page shows: after a (re)connect, or when events were missed. */
+function reload(): void {
+  updateIndicator();
+  api.recentEvents().then((events) => {
+    const live = new Set(feed.map((e) => e.seq));
+    feed.unshift(...events.filter((e) => !live.has(e.seq)));
+    feed.sort((a, b) => a.seq - b.seq);
+    if (feed.length > 200) feed.splice(0, feed.length - 200);
+    refresh();
+  }, showError);
 }
 
 type Theme = "system" | "light" | "dark";
@@ -84,9 +119,4 @@ window.addEventListener("hashchange", () => {
   navigate();
 });
 navigate();
-api.recentEvents().then((events) => {
-  const live = new Set(feed.map((e) => e.seq));
-  feed.unshift(...events.filter((e) => !live.has(e.seq)));
-  refresh();
-}, showError);
-subscribe(onEvent, refresh);
+subscribe(onEvent, reload, reload);

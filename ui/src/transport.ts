@@ -5,11 +5,11 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type {
-  DayCount, Deleted, ErrorReply, Event, EventKind, IndexStatus, InitReply, ListParams, Memory,
+  Activity, DayCount, Deleted, ErrorReply, Event, EventKind, IndexStatus, InitReply, ListParams, Memory,
   MemoryDraft, MemoryEdit, Page, SearchParams, StoreOutcome, WatchConfig, WatchEdit,
 } from "./bindings";
 
-export type { DayCount, Event as AnnalEvent, IndexStatus as ProjectStatus, ListParams, Memory, WatchConfig } from "./bindings";
+export type { Activity, DayCount, Event as AnnalEvent, IndexStatus as ProjectStatus, ListParams, Memory, WatchConfig } from "./bindings";
 
 export const inDesktopApp = typeof window !== "undefined" && "__TAURI_INTERNALS__" in window;
 
@@ -25,15 +25,17 @@ export class EngineError extends Error {
   }
 }
 
-function token(): string {
-  return document.querySelector<HTMLMetaElement>('meta[name="annal-token"]')?.content ?? "";
-}
-
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  // The session cookie (HttpOnly, set at sign-in) is the credential; the page holds none.
   const headers: Record<string, string> = {};
-  if (method !== "GET") headers["Authorization"] = `Bearer ${token()}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (response.status === 401) {
+    // Signed out (the session expired, or the token was replaced): the server's page says how
+    // to sign in again.
+    window.location.reload();
+    throw new EngineError({ kind: "unavailable", message: "signed out" } as ErrorReply);
+  }
   if (!response.ok) {
     const reply = await response.json().catch(() => ({ kind: "internal", message: response.statusText }));
     throw new EngineError(reply as ErrorReply);
@@ -67,6 +69,7 @@ interface Api {
   remove(project: string, id: string): Promise<void>;
   reindex(project: string): Promise<void>;
   recentEvents(): Promise<Event[]>;
+  activity(): Promise<Activity>;
   watchConfig(project: string): Promise<WatchConfig | null>;
   configure(project: string, edit: WatchEdit): Promise<InitReply>;
   deleteSelected(project: string, ids: string[]): Promise<Deleted>;
@@ -84,6 +87,7 @@ const http: Api = {
   remove: (project, id) => request("DELETE", `/api/projects/${enc(project)}/memories/${enc(id)}`),
   reindex: (project) => request("POST", `/api/projects/${enc(project)}/reindex`),
   recentEvents: () => request("GET", "/api/events/recent"),
+  activity: () => request("GET", "/api/activity"),
   watchConfig: (project) => request("GET", `/api/projects/${enc(project)}/watch`),
   configure: (project, edit) => request("PUT", `/api/projects/${enc(project)}/watch`, edit),
   deleteSelected: (project, ids) => request("POST", `/api/projects/${enc(project)}/delete-selected`, { ids }),
@@ -101,6 +105,7 @@ const ipc: Api = {
   remove: (project, id) => call("delete_memory", { project, id }),
   reindex: (project) => call("reindex", { project }),
   recentEvents: () => call("recent_events"),
+  activity: () => call("activity"),
   watchConfig: (project) => call("watch_config", { project }),
   configure: (project, edit) => call("configure_project", { project, edit }),
   deleteSelected: (project, ids) => call("delete_selected", { project, ids }),
@@ -111,11 +116,17 @@ const ipc: Api = {
 
 export const api: Api = inDesktopApp ? ipc : http;
 
-/** Calls `onEvent` for every live event; `onLagged` when events may have been missed. */
-export function subscribe(onEvent: (event: Event) => void, onLagged: () => void): void {
+/**
+ * Calls `onEvent` for every live event; `onLagged` when events may have been missed;
+ * `onReady` whenever the stream (re)starts — after a reconnect (an owner restart, a desktop
+ * take-over) everything the page shows may be stale.
+ */
+export function subscribe(onEvent: (event: Event) => void, onLagged: () => void, onReady: () => void): void {
   if (inDesktopApp) {
     for (const kind of EVENT_KINDS) listen<Event>(kind, (message) => onEvent(message.payload));
     listen("lagged", onLagged);
+    // The app's own engine cannot restart under the page: live from the first listen on.
+    onReady();
     return;
   }
   const source = new EventSource("/api/events");
@@ -123,4 +134,5 @@ export function subscribe(onEvent: (event: Event) => void, onLagged: () => void)
     source.addEventListener(kind, (message) => onEvent(JSON.parse((message as MessageEvent).data)));
   }
   source.addEventListener("lagged", onLagged);
+  source.addEventListener("ready", onReady);
 }

@@ -7,7 +7,6 @@ vi.mock("@tauri-apps/api/event", () => ({ listen: vi.fn() }));
 async function load(desktop: boolean) {
   vi.resetModules();
   vi.stubGlobal("window", desktop ? { __TAURI_INTERNALS__: {} } : {});
-  vi.stubGlobal("document", { querySelector: () => ({ content: "secret-token" }) });
   return import("../src/transport");
 }
 
@@ -31,15 +30,24 @@ describe("in a browser", () => {
     expect(init.headers.Authorization).toBeUndefined();
   });
 
-  it("authenticates writes with the page's token and sends JSON", async () => {
+  it("sends JSON and no credential of its own (the session cookie is the credential)", async () => {
     const { api } = await load(false);
     fetch.mockResolvedValue(reply(200, { deleted: 2 }));
     const result = await api.deleteMatching("web", { tag: "bulk", include_superseded: false, stale_only: false }, 2);
     const [url, init] = fetch.mock.calls[0];
     expect(url).toBe("/api/projects/web/delete-matching");
-    expect(init.headers.Authorization).toBe("Bearer secret-token");
+    expect(init.headers.Authorization).toBeUndefined();
     expect(JSON.parse(init.body)).toEqual({ filter: { tag: "bulk", include_superseded: false, stale_only: false }, expected: 2 });
     expect(result).toEqual({ deleted: 2 });
+  });
+
+  it("reloads into the server's sign-in page when the session is gone", async () => {
+    const { api } = await load(false);
+    const reload = vi.fn();
+    vi.stubGlobal("window", { location: { reload } });
+    fetch.mockResolvedValue(reply(401, "sign in first"));
+    await expect(api.projects()).rejects.toMatchObject({ message: "signed out" });
+    expect(reload).toHaveBeenCalledOnce();
   });
 
   it("turns an engine refusal into an error with the engine's message and kind", async () => {
