@@ -6,7 +6,7 @@ use crate::util::model_dir;
 
 fn annal(home: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_annal"));
-    cmd.env("ANNAL_HOME", home).env_remove("ANNAL_MODEL_DIR").env("HF_HUB_CACHE", home.join("hf"));
+    crate::util::isolate(&mut cmd, home).env_remove("ANNAL_MODEL_DIR");
     cmd
 }
 

@@ -138,3 +138,21 @@ pub fn http_response(
         .collect();
     (status, headers, body.to_owned())
 }
+
+/// Points every place a child program may take for a home (HOME, the XDG dirs, the model
+/// caches, Annal's own) into `home`, so no test reads or writes the real one.
+pub fn isolate<'a>(
+    command: &'a mut std::process::Command,
+    home: &std::path::Path,
+) -> &'a mut std::process::Command {
+    command
+        .env("ANNAL_HOME", home)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .env("XDG_STATE_HOME", home.join(".local/state"))
+        .env("HF_HOME", home.join(".cache/huggingface"))
+        .env("HF_HUB_CACHE", home.join(".cache/huggingface/hub"))
+        .env_remove("ANNAL_CONFIG")
+}

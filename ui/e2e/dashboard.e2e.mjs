@@ -11,7 +11,10 @@ import { agent as sidecarAgent, check, signInUrl, until } from "./harness.mjs";
 const bin = process.env.ANNAL_BIN ?? resolve("../target/debug/annal");
 const home = mkdtempSync(join(tmpdir(), "annal-e2e-"));
 writeFileSync(join(home, "config.yaml"), "port: 0\n");
-const env = { ANNAL_LOG: "warn", ...process.env, ANNAL_HOME: home };
+const env = {
+  ANNAL_LOG: "warn", ...process.env, ANNAL_HOME: home, HOME: home,
+  XDG_CONFIG_HOME: join(home, ".config"), XDG_DATA_HOME: join(home, ".local/share"), XDG_CACHE_HOME: join(home, ".cache"),
+};
 const failures = [];
 const agent = () => sidecarAgent(bin, env);
 

@@ -18,6 +18,12 @@ const env = {
   ANNAL_LOG: "warn",
   ...process.env,
   ANNAL_HOME: home,
+  // WebKitGTK keeps caches and local storage under the home and XDG dirs: never the real ones.
+  HOME: home,
+  XDG_CONFIG_HOME: join(home, ".config"),
+  XDG_DATA_HOME: join(home, ".local/share"),
+  XDG_CACHE_HOME: join(home, ".cache"),
+  XDG_STATE_HOME: join(home, ".local/state"),
   DISPLAY: display,
   // No session bus under Xvfb: keep GTK, the tray and single-instance from looking for one.
   DBUS_SESSION_BUS_ADDRESS: "disabled:",
