@@ -51,6 +51,7 @@ fn store_kind(err: &StoreError) -> ErrorKind {
             ErrorKind::Invalid
         }
         StoreError::DuplicateId { .. } => ErrorKind::Conflict,
+        StoreError::FileChanged { .. } => ErrorKind::Unavailable,
         _ => ErrorKind::Internal,
     }
 }

@@ -4,9 +4,12 @@
 //! Embedding is CPU-bound, so it never runs on the async runtime: [`EmbedService`] owns a
 //! dedicated thread that loads the model in the background and serves two queues. Interactive
 //! requests (a search's query) are taken before the next slice of a bulk job (an indexing
-//! batch), so a query waits for at most one small batch, never for a whole indexing run.
+//! batch), so a query waits for at most one small batch, never for a whole indexing run. A
+//! panic in the model fails the request it was serving, and a fresh model is loaded for the
+//! rest.
 
 use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -39,6 +42,8 @@ pub enum EmbedError {
     Load { dir: PathBuf, message: String },
     #[error("embedding failed: {0}")]
     Inference(String),
+    #[error("the embedding model crashed ({0}); this request failed, later ones use a fresh model")]
+    Panicked(String),
     #[error("the embedding service has stopped")]
     Stopped,
 }
@@ -264,11 +269,12 @@ impl std::fmt::Debug for EmbedService {
 
 impl EmbedService {
     /// Starts the embedding thread; `load` runs on it, so callers never wait for the model
-    /// unless they ask for an embedding. A load failure is returned to every request.
+    /// unless they ask for an embedding. A load failure is returned to every request; after a
+    /// panic in the model, `load` runs again for a fresh one.
     pub fn start<E, F>(load: F) -> Self
     where
         E: Embedder + 'static,
-        F: FnOnce() -> Result<E, EmbedError> + Send + 'static,
+        F: FnMut() -> Result<E, EmbedError> + Send + 'static,
     {
         let shared = Arc::new(Shared { queues: Mutex::default(), ready: Condvar::new() });
         let worker = Arc::clone(&shared);
@@ -327,8 +333,31 @@ impl EmbedService {
     }
 }
 
-fn run_worker<E: Embedder, F: FnOnce() -> Result<E, EmbedError>>(shared: &Shared, load: F) {
-    let mut embedder = load();
+/// The text of a panic's payload (`panic!` gives a `&str` or a `String`).
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+        (Some(text), _) => (*text).to_owned(),
+        (_, Some(text)) => text.clone(),
+        _ => "a panic without a message".to_owned(),
+    }
+}
+
+fn load_model<E, F: FnMut() -> Result<E, EmbedError>>(load: &mut F) -> Result<E, EmbedError> {
+    catch_unwind(AssertUnwindSafe(load)).unwrap_or_else(|panic| {
+        let message = panic_text(&*panic);
+        tracing::error!(%message, "loading the embedding model panicked");
+        Err(EmbedError::Panicked(message))
+    })
+}
+
+// A panic in the model is caught around the call rather than by letting the thread die and
+// restarting it. A dying thread takes the job it holds with it, so its caller would only learn
+// that the service stopped, and handing the queues to a new thread needs a supervisor. Caught
+// here, the job is still ours: its caller gets a clear error and the queued requests are
+// untouched. What a panic may have left half-updated is the model's own state, so that model
+// is dropped and a fresh one loaded; the thread itself holds nothing else that could be.
+fn run_worker<E: Embedder, F: FnMut() -> Result<E, EmbedError>>(shared: &Shared, mut load: F) {
+    let mut embedder = load_model(&mut load);
     loop {
         let (mut job, from_interactive) = {
             let mut queues = shared.lock();
@@ -360,12 +389,26 @@ fn run_worker<E: Embedder, F: FnOnce() -> Result<E, EmbedError>>(shared: &Shared
         let rest = job.texts.split_off(SLICE.min(job.texts.len()));
         let slice = std::mem::replace(&mut job.texts, rest);
         let refs: Vec<&str> = slice.iter().map(|(_, t)| t.as_str()).collect();
-        match model.embed(&refs) {
-            Ok(vectors) => {
+        match catch_unwind(AssertUnwindSafe(|| model.embed(&refs))) {
+            Ok(Ok(vectors)) if vectors.len() == slice.len() => {
                 job.done.extend(slice.iter().map(|(i, _)| *i).zip(vectors));
             }
-            Err(err) => {
+            Ok(Ok(vectors)) => {
+                let message = format!("{} vectors for {} texts", vectors.len(), slice.len());
+                let _ = job.reply.send(Err(EmbedError::Inference(message)));
+                continue;
+            }
+            Ok(Err(err)) => {
                 let _ = job.reply.send(Err(err));
+                continue;
+            }
+            Err(panic) => {
+                let message = panic_text(&*panic);
+                tracing::error!(%message, "the embedding model panicked; loading a fresh one");
+                let _ = job.reply.send(Err(EmbedError::Panicked(message)));
+                // The old model goes first: two at once would double the memory.
+                drop(std::mem::replace(&mut embedder, Err(EmbedError::Stopped)));
+                embedder = load_model(&mut load);
                 continue;
             }
         }

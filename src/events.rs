@@ -29,6 +29,8 @@ pub enum EventKind {
     IndexFailed,
     ProjectUpdated,
     WatcherError,
+    /// The database file was deleted or replaced under the owner; writes are refused.
+    DatabaseLost,
 }
 
 impl EventKind {
@@ -43,6 +45,7 @@ impl EventKind {
             Self::IndexFailed => "index_failed",
             Self::ProjectUpdated => "project_updated",
             Self::WatcherError => "watcher_error",
+            Self::DatabaseLost => "database_lost",
         }
     }
 

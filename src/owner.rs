@@ -379,10 +379,33 @@ impl Owner {
     }
 }
 
-/// `annal serve`: the headless owner, until SIGTERM/SIGINT or the idle timeout.
+/// How long a headless owner waits for the lock of one that is stopping; less than a
+/// sidecar waits for an owner to come up.
+const STOPPING_WAIT: Duration = Duration::from_secs(25);
+
+/// Takes the lock for `annal serve`. A holder that listens on no socket is starting or
+/// stopping: an owner exiting (idle, SIGTERM, a lost database) closes its sessions before its
+/// pool, so the sidecars reconnecting start their next owner while it still holds the lock.
+/// That one waits, bounded, instead of leaving them with no owner at all.
+async fn acquire_headless(data_dir: &Path) -> Result<OwnerLock, OwnerError> {
+    let deadline = tokio::time::Instant::now() + STOPPING_WAIT;
+    loop {
+        match OwnerLock::acquire(data_dir, Role::Headless) {
+            Err(OwnerError::Busy { .. })
+                if !socket_path(data_dir).exists() && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// `annal serve`: the headless owner, until SIGTERM/SIGINT, the idle timeout, or the loss of
+/// its database file.
 pub async fn serve(config: ConfigFile, options: ServeOptions) -> Result<(), OwnerError> {
     let data_dir = config.snapshot().data_dir(config.paths());
-    let lock = OwnerLock::acquire(&data_dir, Role::Headless)?;
+    let lock = acquire_headless(&data_dir).await?;
     let owner = Owner::open(config, lock).await?;
     let mut terminate =
         signal(SignalKind::terminate()).map_err(io("cannot handle signals in", &data_dir))?;
@@ -397,7 +420,18 @@ pub async fn serve(config: ConfigFile, options: ServeOptions) -> Result<(), Owne
         }
         on_signal.cancel();
     });
+    // With its database file deleted or replaced, an owner can only refuse writes: exit, so
+    // the next sidecar starts one that opens the file now at that path.
+    let lost = owner.pool().database_lost();
+    let on_loss = stop.clone();
+    tokio::spawn(async move {
+        let error = lost.await;
+        tracing::error!(%error, "exiting");
+        on_loss.cancel();
+    });
     let served = owner.serve(&options, stop).await;
+    let lost = owner.pool().database_lost_now();
     owner.shutdown().await;
-    served
+    served?;
+    lost.map_or(Ok(()), |error| Err(PoolError::Store(error).into()))
 }

@@ -7,19 +7,21 @@
 //! through `ConfigFile`, outside that lock.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt as _;
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::config::{ConfigError, ConfigFile, ProjectChange, ProjectConfig, ProjectInit};
-use crate::embed::EmbedService;
+use crate::embed::{EmbedService, panic_text};
 use crate::events::{EventBus, EventKind};
 use crate::index::reconcile::Matcher;
 use crate::index::watch::{DEBOUNCE, WatchSignal, Watcher};
@@ -148,11 +150,36 @@ impl Pool {
             watchers: Mutex::default(),
             shutting_down: AtomicBool::new(false),
         });
+        pool.announce_database_loss();
         for name in snapshot.projects.keys() {
             pool.schedule(name.clone(), RunKind::Reconcile)?;
             pool.sync_watcher(name).await;
         }
         Ok(pool)
+    }
+
+    /// Publishes `database_lost` when a write finds the database file deleted or replaced (the
+    /// store logs it and refuses that write and every later one).
+    fn announce_database_loss(&self) {
+        let (lost, events) = (self.database_lost(), self.events.clone());
+        let path = self.store.path().display().to_string();
+        tokio::spawn(async move {
+            let error = lost.await.to_string();
+            events.publish(EventKind::DatabaseLost, "", json!({ "path": path, "error": error }));
+        });
+    }
+
+    /// Resolves once the database file is found deleted or replaced under the store: nothing
+    /// can be written from then on, and only a restart (which opens the file now at that path)
+    /// helps. Holds no reference to the pool.
+    pub fn database_lost(&self) -> impl Future<Output = StoreError> + Send + 'static {
+        let store = self.store.clone();
+        async move { store.file_lost().await }
+    }
+
+    /// The database loss, if a write has seen one.
+    pub fn database_lost_now(&self) -> Option<StoreError> {
+        self.store.file_lost_now()
     }
 
     pub fn memories(&self) -> &Memories {
@@ -283,6 +310,9 @@ impl Pool {
 
     /// Starts a run, or asks the running one for a follow-up; returns whether a run is going.
     fn schedule(self: &Arc<Self>, project: ProjectName, kind: RunKind) -> Result<bool, PoolError> {
+        // Checked under the lock `shutdown` sets it under, so no run can be spawned into a set
+        // that shutdown has already taken.
+        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(PoolError::ShuttingDown);
         }
@@ -297,7 +327,7 @@ impl Pool {
             entry.state = IndexState::Indexing { started_at: Utc::now(), files_done: 0 };
         }
         let pool = Arc::clone(self);
-        self.runs.lock().unwrap_or_else(|p| p.into_inner()).spawn(async move {
+        runs.spawn(async move {
             pool.run(project, kind).await;
         });
         Ok(true)
@@ -343,10 +373,12 @@ impl Pool {
     }
 
     /// One run with the project's current config: a full reconcile, or the changed paths a
-    /// watcher reported (a full reconcile when those include a directory). Runs in its own
-    /// task so that even a panic becomes a failed run instead of a state stuck on "indexing".
+    /// watcher reported (a full reconcile when those include a directory). A panic is caught
+    /// and becomes a failed run instead of a state stuck on "indexing". It is caught in this
+    /// task rather than by running the work in a task of its own, so that aborting the run at
+    /// shutdown stops all of it.
     async fn run_once(
-        self: &Arc<Self>,
+        &self,
         project: &ProjectName,
         started_at: DateTime<Utc>,
         kind: RunKind,
@@ -354,31 +386,29 @@ impl Pool {
         let Some(config) = self.config.snapshot().projects.get(project).cloned() else {
             return Err(format!("project {project} is not in the config"));
         };
-        let pool = Arc::clone(self);
-        let name = project.clone();
-        let task = tokio::spawn(async move {
+        let work = async {
             let last_report = Mutex::new(Instant::now());
             let progress = |files_done: usize| {
-                pool.set_state(&name, IndexState::Indexing { started_at, files_done });
+                self.set_state(project, IndexState::Indexing { started_at, files_done });
                 let mut last = last_report.lock().unwrap_or_else(|p| p.into_inner());
                 if last.elapsed() >= PROGRESS_EVERY {
                     *last = Instant::now();
                     let detail = json!({ "files_done": files_done });
-                    pool.events.publish(EventKind::IndexProgress, name.as_str(), detail);
+                    self.events.publish(EventKind::IndexProgress, project.as_str(), detail);
                 }
             };
-            let embedder = pool.memories.embedder();
+            let embedder = self.memories.embedder();
             if let RunKind::Paths(paths) = kind {
-                let needs_reconcile = pool.index_paths(&name, &config, paths).await?;
+                let needs_reconcile = self.index_paths(project, &config, paths).await?;
                 if !needs_reconcile {
                     return Ok(None);
                 }
             }
-            reconcile(&pool.store, embedder, &name, &config, &progress).await.map(Some)
-        });
-        match task.await {
-            Ok(result) => result.map_err(|error| error.to_string()),
-            Err(join) => Err(format!("indexing stopped unexpectedly: {join}")),
+            reconcile(&self.store, embedder, project, &config, &progress).await.map(Some)
+        };
+        match AssertUnwindSafe(work).catch_unwind().await {
+            Ok(result) => result.map_err(|error: IndexError| error.to_string()),
+            Err(panic) => Err(format!("indexing stopped unexpectedly: {}", panic_text(&*panic))),
         }
     }
 
@@ -471,17 +501,38 @@ impl Pool {
         self.indexing().entry(project.to_string()).or_default().state = state;
     }
 
-    /// Stops scheduling new runs and waits up to `timeout` for the running ones.
+    /// Stops scheduling new runs and waits up to `timeout` for the running ones. Runs still
+    /// going then are aborted and awaited, so no indexing code runs once this returns (the
+    /// owner releases its lock right after); they end in `index_failed`. Then the store is
+    /// closed, which also waits for any write an aborted run had already handed to it.
     pub async fn shutdown(&self, timeout: Duration) {
-        self.shutting_down.store(true, Ordering::SeqCst);
+        let mut runs = {
+            let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+            self.shutting_down.store(true, Ordering::SeqCst);
+            std::mem::take(&mut *runs)
+        };
         self.watchers().clear();
-        let mut runs = std::mem::take(&mut *self.runs.lock().unwrap_or_else(|p| p.into_inner()));
         let drained =
             tokio::time::timeout(timeout, async { while runs.join_next().await.is_some() {} })
                 .await;
         if drained.is_err() {
             tracing::warn!("indexing runs still going at shutdown; aborting them");
             runs.abort_all();
+            while runs.join_next().await.is_some() {}
+            self.fail_aborted_runs();
+        }
+        if let Err(err) = self.store.close().await {
+            tracing::warn!(%err, "the database did not close cleanly");
+        }
+    }
+
+    fn fail_aborted_runs(&self) {
+        let error = "stopped: the owner shut down during the run".to_string();
+        for (project, entry) in self.indexing().iter_mut().filter(|(_, p)| p.running) {
+            entry.running = false;
+            entry.follow_up = false;
+            entry.state = IndexState::Failed { at: Utc::now(), error: error.clone() };
+            self.events.publish(EventKind::IndexFailed, project, json!({ "error": error }));
         }
     }
 }

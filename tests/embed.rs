@@ -1,9 +1,12 @@
-//! Embeddings against sentence-transformers' own output, batching and the service's queues.
+//! Embeddings against sentence-transformers' own output, batching, the service's queues and
+//! its recovery from a panicking model.
+
+use std::sync::atomic::Ordering;
 
 use annal::embed::{EmbedError, EmbedService, MiniLm, ModelSearch, Priority};
 use serde::Deserialize;
 
-use crate::util::{embedder, model_dir, repo_dir};
+use crate::util::{PANIC_TRIGGER, embedder, model_dir, panicking_embedder, repo_dir};
 
 #[derive(Deserialize)]
 struct Reference {
@@ -115,4 +118,45 @@ async fn a_broken_model_fails_every_request_clearly() {
             other => panic!("expected a load error, got {other:?}"),
         }
     }
+}
+
+#[tokio::test]
+async fn a_panic_in_the_model_fails_the_request_it_held_and_later_ones_work() {
+    let (service, loads) = panicking_embedder();
+    let before = service.embed_one("the deploy runs at noon".into()).await.expect("before");
+    assert_eq!(loads.load(Ordering::SeqCst), 1);
+
+    // A bulk job holding the trigger and interactive requests queued beside it: only the job
+    // that met the panic fails, with the panic's text; the others are served.
+    let texts = vec!["a fine text".to_string(), format!("boom {PANIC_TRIGGER}")];
+    let bulk = tokio::spawn({
+        let service = service.clone();
+        async move { service.embed(texts, Priority::Bulk).await }
+    });
+    let queries: Vec<_> = (0..4)
+        .map(|i| {
+            let service = service.clone();
+            tokio::spawn(async move { service.embed_one(format!("query {i}")).await })
+        })
+        .collect();
+    match bulk.await.expect("join") {
+        Err(EmbedError::Panicked(message)) => assert!(message.contains(PANIC_TRIGGER), "{message}"),
+        other => panic!("expected the panic as an error, got {other:?}"),
+    }
+    for query in queries {
+        assert_eq!(query.await.expect("join").expect("a query beside the panic").len(), 384);
+    }
+
+    // Again and again: each panic is one failed request, never a stuck or dead service.
+    for _ in 0..2 {
+        let failed = service.embed_one(format!("{PANIC_TRIGGER} again")).await;
+        let text = failed.expect_err("panics").to_string();
+        assert!(
+            text.contains("crashed") && text.contains("later ones use a fresh model"),
+            "{text}"
+        );
+    }
+    let after = service.embed_one("the deploy runs at noon".into()).await.expect("after");
+    assert_eq!(before, after, "the fresh model gives the same vectors");
+    assert_eq!(loads.load(Ordering::SeqCst), 4, "one fresh model after each of the 3 panics");
 }

@@ -141,7 +141,7 @@ async fn editing_one_section_re_embeds_one_chunk() {
     let texts = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&texts);
     let counting = EmbedService::start(move || {
-        Ok(Counting { inner: MiniLm::load(&model_dir())?, texts: counter })
+        Ok(Counting { inner: MiniLm::load(&model_dir())?, texts: Arc::clone(&counter) })
     });
     let root = tempfile::tempdir().expect("root");
     let data = tempfile::tempdir().expect("data");

@@ -1,6 +1,7 @@
 //! The owner and the sidecar as real processes: the sidecar starts an owner, relays, never
 //! opens the database or the model, survives the owner going away, and a second owner on the
-//! same data dir is refused.
+//! same data dir is refused; an owner whose database file is deleted or replaced refuses writes
+//! and exits.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
@@ -438,4 +439,97 @@ fn a_call_in_flight_when_the_owner_stops_is_answered_once() {
     assert!(topics.contains(&format!("t ({stored})")), "{topics} after {text}");
     sidecar.finish();
     stop_owner(home.path());
+}
+
+/// An Annal database of its own holding one memory, closed (checkpointed), in a temp dir.
+fn another_database(content: &str) -> tempfile::TempDir {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let other = crate::util::Fixture::new().await;
+        let stored = other.memories.remember("app", content.into(), vec!["t".into()], None, None);
+        stored.await.expect("store in the other database");
+        other.store.close().await.expect("close the other database");
+        other.dir
+    })
+}
+
+/// Every memory's content in the database, read directly (no owner running).
+fn contents_on_disk(db: &Path) -> Vec<String> {
+    let conn = tokio_rusqlite::rusqlite::Connection::open(db).expect("open");
+    let check: String =
+        conn.query_row("PRAGMA integrity_check", [], |row| row.get(0)).expect("integrity");
+    assert_eq!(check, "ok");
+    let mut query = conn.prepare("SELECT content FROM memories ORDER BY content").expect("query");
+    let rows = query.query_map([], |row| row.get(0)).expect("rows");
+    rows.collect::<Result<_, _>>().expect("contents")
+}
+
+/// `annal.db` deleted, or replaced by another database, under a running `annal serve`: the next
+/// store is an error naming the file, the owner says so in its log and exits, the sidecar's
+/// next call gets a fresh owner over the file now at that path, and after a restart every
+/// memory reported stored since the change is on disk.
+fn a_lost_database_makes_the_owner_refuse_and_exit(replaced: bool) {
+    let home = tempfile::tempdir().expect("home");
+    let data = home.path().join("data");
+    let db = data.join("annal.db");
+    let mut sidecar = Sidecar::start(home.path());
+    let stored = sidecar.call(
+        "store_memory",
+        json!({"project": "app", "content": "Stored in the first file.", "tags": ["t"]}),
+    );
+    assert!(stored.starts_with("Stored memory"), "{stored}");
+    let first = owner_pid(home.path()).expect("an owner runs");
+    let mut on_disk: Vec<String> = Vec::new();
+    let replacement = another_database("Kept in the replacement database.");
+    if replaced {
+        std::fs::rename(replacement.path().join("annal.db"), &db).expect("replace");
+        on_disk.push("Kept in the replacement database.".into());
+    } else {
+        std::fs::remove_file(&db).expect("delete");
+    }
+
+    let refused = sidecar.request(
+        "tools/call",
+        json!({"name": "store_memory", "arguments": {"project": "app", "content": "Refused: the file is gone.", "tags": ["t"]}}),
+    );
+    assert_eq!(refused["result"]["isError"], true, "{refused}");
+    let message = refused["result"]["content"][0]["text"].as_str().expect("text");
+    let change = if replaced { "replaced by another file" } else { "deleted" };
+    assert!(message.contains(&db.display().to_string()) && message.contains(change), "{message}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while is_alive(first) {
+        assert!(Instant::now() < deadline, "the owner kept running on a lost database");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = std::fs::read_to_string(data.join(annal::sidecar::LOG_FILE)).expect("log");
+    assert!(log.contains(change) && log.contains("exiting"), "{log}");
+
+    let stored = sidecar.call(
+        "store_memory",
+        json!({"project": "app", "content": "Stored by the fresh owner.", "tags": ["t"]}),
+    );
+    assert!(stored.starts_with("Stored memory"), "{stored}");
+    on_disk.push("Stored by the fresh owner.".into());
+    assert_ne!(owner_pid(home.path()), Some(first));
+    sidecar.finish();
+    stop_owner(home.path());
+
+    let mut restarted = Sidecar::start(home.path());
+    let found = restarted
+        .call("search_memories", json!({"project": "app", "query": "stored by the fresh owner"}));
+    assert!(found.contains("Stored by the fresh owner."), "{found}");
+    restarted.finish();
+    stop_owner(home.path());
+    on_disk.sort();
+    assert_eq!(contents_on_disk(&db), on_disk);
+}
+
+#[test]
+fn a_database_deleted_under_a_running_owner_is_refused_and_the_owner_exits() {
+    a_lost_database_makes_the_owner_refuse_and_exit(false);
+}
+
+#[test]
+fn a_database_replaced_under_a_running_owner_is_refused_and_the_owner_exits() {
+    a_lost_database_makes_the_owner_refuse_and_exit(true);
 }

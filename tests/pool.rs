@@ -1,17 +1,20 @@
-//! The pool: init_project → background reconcile → index_status, index_failed for real, one
-//! run at a time, follow-ups, and the event bus.
+//! The pool: init_project → background reconcile → index_status, index_failed for real (a
+//! missing watch path, a panicking model), one run at a time, follow-ups, shutdown, and the
+//! event bus.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use annal::config::{ProjectChange, ProjectInit};
+use annal::embed::{EmbedError, EmbedService, Embedder, MiniLm};
 use annal::events::{EventBus, EventKind};
-use annal::pool::{IndexState, IndexStatus, Pool, PoolError};
+use annal::pool::{Activity, IndexState, IndexStatus, Pool, PoolError};
 use annal::search::SearchRequest;
 use annal::store::Store;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::util::open_pool;
+use crate::util::{PANIC_TRIGGER, model_dir, open_pool, open_pool_with, panicking_embedder};
 
 fn watch(paths: &[&Path]) -> ProjectInit {
     ProjectInit {
@@ -264,4 +267,161 @@ async fn the_watcher_follows_create_modify_atomic_save_rename_and_delete() {
     wait_for_headings(&pool, &["c.md > Delta"]).await;
 
     pool.shutdown(Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn a_panic_in_the_model_fails_the_run_and_the_next_run_works() {
+    let home = tempfile::tempdir().expect("home");
+    let docs = tempfile::tempdir().expect("docs");
+    std::fs::write(docs.path().join("a.md"), "# Alpha\nA fine file.\n").expect("write");
+    let bad = docs.path().join("b.md");
+    std::fs::write(&bad, format!("# Beta\n{PANIC_TRIGGER}\n")).expect("write");
+    let (service, _) = panicking_embedder();
+    let pool = open_pool_with(home.path(), service).await;
+    let init = ProjectInit { watch: Some(false), ..watch(&[docs.path()]) };
+    pool.init_project("app", init, Path::new("/")).await.expect("init");
+    let failed = wait_for(&pool, "app", |s| matches!(s.index, IndexState::Failed { .. })).await;
+    let IndexState::Failed { error, .. } = &failed.index else { unreachable!() };
+    assert!(error.contains("crashed") && error.contains(PANIC_TRIGGER), "{error}");
+
+    // The embedding thread lives on: searches work, and so does the next run.
+    let request = SearchRequest::new("app", "a fine file");
+    pool.memories().search(request).await.expect("a search after the panic");
+    std::fs::write(&bad, "# Beta\nFixed now.\n").expect("write");
+    pool.index_files("app").await.expect("retry");
+    let healed = wait_for(&pool, "app", |s| idle_after_run(s) && s.stats.file_chunks == 2).await;
+    assert_eq!(healed.last_reconcile.expect("last").report.files_indexed, 2);
+    pool.shutdown(Duration::from_secs(10)).await;
+}
+
+/// The real model, except that a text holding `GATE` waits inside the model until the test
+/// says so, after telling it the model was entered.
+struct Gated {
+    inner: MiniLm,
+    entered: std::sync::mpsc::Sender<()>,
+    release: Arc<Mutex<std::sync::mpsc::Receiver<()>>>,
+}
+
+impl Embedder for Gated {
+    fn embed(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.iter().any(|t| t.contains("GATE")) {
+            let _ = self.entered.send(());
+            let _ = self.release.lock().expect("release").recv();
+        }
+        self.inner.embed(texts)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_leaves_no_indexing_task_running() {
+    let home = tempfile::tempdir().expect("home");
+    let docs = tempfile::tempdir().expect("docs");
+    std::fs::write(docs.path().join("gate.md"), "# Gate\nGATE held shut.\n").expect("write");
+    let (entered, inside) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel();
+    let released = Arc::new(Mutex::new(released));
+    let service = EmbedService::start(move || {
+        let (entered, release) = (entered.clone(), Arc::clone(&released));
+        Ok(Gated { inner: MiniLm::load(&model_dir())?, entered, release })
+    });
+    let pool = open_pool_with(home.path(), service).await;
+    pool.init_project("app", watch(&[docs.path()]), Path::new("/")).await.expect("init");
+    tokio::task::spawn_blocking(move || inside.recv_timeout(Duration::from_secs(60)))
+        .await
+        .expect("join")
+        .expect("the run reached the model");
+
+    // The run cannot finish in time, so shutdown aborts it. Once shutdown returns no task
+    // holds the pool: no indexing code is left to write after the owner's lock is released.
+    pool.shutdown(Duration::from_millis(100)).await;
+    assert_eq!(Arc::strong_count(&pool), 1, "an indexing task outlived shutdown");
+    match pool.activity() {
+        Activity::Failed { project, error } => {
+            assert_eq!(project, "app");
+            assert!(error.contains("shut down"), "{error}");
+        }
+        other => panic!("an aborted run must end failed, got {other:?}"),
+    }
+    release.send(()).expect("release the model");
+}
+
+async fn agent_memories(pool: &Pool) -> Vec<String> {
+    let project = annal::project::ProjectName::parse("app").expect("name");
+    let memories =
+        pool.memories().store().memories_of_type(&project, annal::memory::ChunkType::AgentMemory);
+    memories.await.unwrap_or_default().into_iter().map(|m| m.content).collect()
+}
+
+async fn remember(pool: &Pool, text: &str) -> Result<annal::store::StoreOutcome, String> {
+    let stored = pool.memories().remember("app", text.into(), vec!["t".into()], None, None);
+    stored.await.map_err(|err| err.to_string())
+}
+
+/// `annal.db` deleted, or replaced by another Annal database (renamed over it), under a running
+/// pool: every write is refused naming the file, the feed says so, the old WAL cannot leak
+/// into the file now at the path, and after a restart that file is intact.
+#[tokio::test]
+async fn a_database_deleted_or_replaced_under_the_pool_refuses_every_write() {
+    for replaced in [false, true] {
+        let home = tempfile::tempdir().expect("home");
+        let db = home.path().join("data").join("annal.db");
+        let pool = open_pool(home.path()).await;
+        let mut events = pool.events().subscribe();
+        remember(&pool, "Written while the file was in place.").await.expect("first store");
+        let replacement = crate::util::Fixture::new().await;
+        if replaced {
+            let other = replacement.memories.remember(
+                "app",
+                "Kept in the replacement database.".into(),
+                vec!["t".into()],
+                None,
+                None,
+            );
+            other.await.expect("store in the replacement");
+            replacement.store.close().await.expect("close the replacement");
+            std::fs::rename(replacement.dir.path().join("annal.db"), &db).expect("replace");
+        } else {
+            std::fs::remove_file(&db).expect("delete");
+        }
+
+        let change = if replaced { "replaced by another file" } else { "deleted" };
+        for text in ["Written after the change.", "Written after the change, again."] {
+            let refused = remember(&pool, text).await.expect_err("a write into a lost file");
+            assert!(
+                refused.contains(&db.display().to_string()) && refused.contains(change),
+                "{refused}"
+            );
+        }
+        assert!(pool.database_lost_now().is_some());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let event = loop {
+            let event = tokio::time::timeout_at(deadline.into(), events.recv())
+                .await
+                .expect("event in time")
+                .expect("event");
+            if event.kind == EventKind::DatabaseLost {
+                break event;
+            }
+        };
+        assert_eq!(event.detail["path"], db.display().to_string());
+        assert!(event.detail["error"].as_str().is_some_and(|e| e.contains(change)), "{event:?}");
+        let wal = home.path().join("data").join("annal.db-wal");
+        let wal_size = std::fs::metadata(&wal).map_or(0, |m| m.len());
+        assert_eq!(
+            wal_size, 0,
+            "the old WAL, left at the path, would be replayed into the new file"
+        );
+        pool.shutdown(Duration::from_secs(10)).await;
+        drop(pool);
+
+        let reopened = open_pool(home.path()).await;
+        let expected: &[&str] = if replaced { &["Kept in the replacement database."] } else { &[] };
+        assert_eq!(agent_memories(&reopened).await, expected);
+        let conn = tokio_rusqlite::rusqlite::Connection::open(&db).expect("open");
+        let check: String =
+            conn.query_row("PRAGMA integrity_check", [], |row| row.get(0)).expect("check");
+        assert_eq!(check, "ok");
+        remember(&reopened, "Written after the restart.").await.expect("writes work again");
+        reopened.shutdown(Duration::from_secs(10)).await;
+    }
 }

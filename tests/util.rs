@@ -1,9 +1,10 @@
 //! Shared helpers: the model, temp data dirs, and a store over them.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
-use annal::embed::{EmbedService, ModelSearch};
+use annal::embed::{EmbedError, EmbedService, Embedder, MiniLm, ModelSearch};
 use annal::events::EventBus;
 use annal::memories::Memories;
 use annal::store::{Store, StoreOutcome};
@@ -31,13 +32,47 @@ pub fn embedder() -> EmbedService {
 }
 
 /// A pool over a fresh `ANNAL_HOME` (config and data under `home`).
-pub async fn open_pool(home: &std::path::Path) -> std::sync::Arc<annal::pool::Pool> {
+pub async fn open_pool(home: &std::path::Path) -> Arc<annal::pool::Pool> {
+    open_pool_with(home, embedder()).await
+}
+
+/// [`open_pool`] with an embedding service of the test's own.
+pub async fn open_pool_with(
+    home: &std::path::Path,
+    embedder: EmbedService,
+) -> Arc<annal::pool::Pool> {
     let paths =
         annal::config::PathInputs { annal_home: Some(home.to_path_buf()), ..Default::default() }
             .resolve()
             .expect("paths");
     let config = annal::config::ConfigFile::load(paths).expect("config");
-    annal::pool::Pool::open(config, embedder()).await.expect("pool")
+    annal::pool::Pool::open(config, embedder).await.expect("pool")
+}
+
+/// Text that makes [`panicking_embedder`]'s model panic.
+pub const PANIC_TRIGGER: &str = "PANIC-IN-THE-MODEL";
+
+/// The real model, except that it panics on any batch holding [`PANIC_TRIGGER`].
+struct Panicking(MiniLm);
+
+impl Embedder for Panicking {
+    fn embed(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.iter().any(|t| t.contains(PANIC_TRIGGER)) {
+            panic!("the test model met {PANIC_TRIGGER}");
+        }
+        self.0.embed(texts)
+    }
+}
+
+/// A service over [`Panicking`], and how many times it has loaded the model.
+pub fn panicking_embedder() -> (EmbedService, Arc<AtomicUsize>) {
+    let loads = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&loads);
+    let service = EmbedService::start(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Ok(Panicking(MiniLm::load(&model_dir())?))
+    });
+    (service, loads)
 }
 
 /// A fresh data dir with a store and the memory operations over it.

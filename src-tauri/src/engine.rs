@@ -93,7 +93,7 @@ fn quit_on_signal<R: Runtime>(app: AppHandle<R>) {
 }
 
 /// Every engine event becomes a Tauri event of the same name; index events also update the
-/// tray, and a failure raises a notification.
+/// tray, and a failure (an index run's, or the database file's loss) raises a notification.
 pub fn forward_events<R: Runtime>(app: AppHandle<R>, pool: Arc<Pool>) {
     let mut receiver = pool.events().subscribe();
     tauri::async_runtime::spawn(async move {
@@ -106,7 +106,11 @@ pub fn forward_events<R: Runtime>(app: AppHandle<R>, pool: Arc<Pool>) {
                     {
                         crate::tray::refresh(&app, &pool);
                     }
-                    if event.kind == EventKind::IndexFailed {
+                    // A lost database file leaves the app running, refusing writes (the store
+                    // does), so the user keeps the window and chooses when to restart, which
+                    // opens the file now at that path. Restarting by itself would swap what the
+                    // user is looking at for an empty or different database without a word.
+                    if matches!(event.kind, EventKind::IndexFailed | EventKind::DatabaseLost) {
                         crate::tray::notify_failure(&app, &event);
                     }
                 }

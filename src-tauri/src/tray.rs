@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use annal::dashboard::Dashboard;
-use annal::events::Event;
+use annal::events::{Event, EventKind};
 use annal::pool::{Activity, Pool};
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
@@ -117,20 +117,20 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>, pool: &Pool) {
     }
 }
 
-/// A desktop notification for a failed index run, where the desktop offers them.
+/// A desktop notification for a failed index run or a lost database file, where the desktop
+/// offers them.
 pub fn notify_failure<R: Runtime>(app: &AppHandle<R>, event: &Event) {
     if app.try_state::<tauri_plugin_notification::Notification<R>>().is_none() {
         return;
     }
     let error = event.detail.get("error").and_then(|e| e.as_str()).unwrap_or("unknown error");
-    let shown = app
-        .notification()
-        .builder()
-        .title(format!("Annal: indexing {} failed", event.project))
-        .body(error)
-        .show();
+    let title = match event.kind {
+        EventKind::DatabaseLost => "Annal cannot save any more: restart it".to_owned(),
+        _ => format!("Annal: indexing {} failed", event.project),
+    };
+    let shown = app.notification().builder().title(title).body(error).show();
     if let Err(err) = shown {
-        tracing::info!(%err, "no desktop notification for the index failure");
+        tracing::info!(%err, "no desktop notification for the failure");
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod events;
 mod files;
+mod guard;
 mod read;
 mod schema;
 mod write;
@@ -23,6 +24,7 @@ use crate::private_files;
 use crate::vector_index::VectorIndex;
 
 pub use files::{FileStamp, FileUpdate};
+pub use guard::FileChange;
 pub use read::{DayCount, KeywordMatch, ListQuery, Page, Stats, TagCount};
 pub use write::{DUPLICATE_ABOVE, MemoryUpdate, SIMILAR_FROM, Similar, StoreItem, StoreOutcome};
 
@@ -34,10 +36,18 @@ pub enum StoreError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error("cannot open database {}: {source}", .path.display())]
     Open { path: PathBuf, source: rusqlite::Error },
+    #[error("cannot identify database {}: {source}", .path.display())]
+    Identify { path: PathBuf, source: std::io::Error },
     #[error("database schema version {found} is newer than this Annal supports ({supported})")]
     SchemaTooNew { found: usize, supported: usize },
     #[error("database migration {version} failed: {source}")]
     Migration { version: usize, source: rusqlite::Error },
+    #[error(
+        "database {} was {change} while Annal had it open, so nothing can be saved to it any \
+         more: writes fail until Annal restarts and opens the file now at that path",
+        .path.display()
+    )]
+    FileChanged { path: PathBuf, change: FileChange },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("the database connection is closed")]
@@ -78,6 +88,8 @@ pub struct Store {
     reader: Connection,
     path: PathBuf,
     index: Arc<VectorIndex>,
+    /// Whether `path` still names the file the writer has open.
+    file: Arc<guard::FileGuard>,
 }
 
 impl Store {
@@ -99,7 +111,8 @@ impl Store {
         let writer = Connection::open(&path).await.map_err(open_err)?;
         let index = Arc::new(VectorIndex::default());
         let loading = Arc::clone(&index);
-        writer
+        let opened = path.clone();
+        let file = writer
             .call(move |conn| {
                 conn.execute_batch(
                     "PRAGMA journal_mode = WAL;
@@ -108,7 +121,9 @@ impl Store {
                      PRAGMA busy_timeout = 10000;",
                 )?;
                 schema::migrate(conn)?;
-                read::load_index(conn, &loading)
+                read::load_index(conn, &loading)?;
+                guard::FileGuard::new(&opened)
+                    .map_err(|source| StoreError::Identify { path: opened.clone(), source })
             })
             .await?;
         let reader = Connection::open_with_flags(
@@ -123,7 +138,7 @@ impl Store {
                 Ok::<_, StoreError>(())
             })
             .await?;
-        Ok(Self { writer, reader, path, index })
+        Ok(Self { writer, reader, path, index, file: Arc::new(file) })
     }
 
     pub fn path(&self) -> &Path {
@@ -143,7 +158,21 @@ impl Store {
         Ok(self.reader.call(f).await?)
     }
 
+    /// The loss of the database file, once a write has seen it (see [`StoreError::FileChanged`]).
+    pub fn file_lost_now(&self) -> Option<StoreError> {
+        self.file.lost_now()
+    }
+
+    /// Waits until a write finds the database file deleted or replaced; every write fails from
+    /// then on.
+    pub async fn file_lost(&self) -> StoreError {
+        self.file.lost().await
+    }
+
     /// Runs `f` on the writer connection; `f` gets the index to refresh after its commit.
+    /// Nothing is written unless the database file is still the one on disk, and a commit that
+    /// raced its deletion or replacement is reported as failed: it landed in the old file (the
+    /// in-memory index may show it until the restart that the loss calls for).
     async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         F: FnOnce(&mut rusqlite::Connection, &VectorIndex) -> Result<R, StoreError>
@@ -152,7 +181,29 @@ impl Store {
         R: Send + 'static,
     {
         let index = Arc::clone(&self.index);
-        Ok(self.writer.call(move |conn| f(conn, &index)).await?)
+        let file = Arc::clone(&self.file);
+        Ok(self
+            .writer
+            .call(move |conn| {
+                file.check(conn)?;
+                let written = f(conn, &index)?;
+                file.check(conn)?;
+                Ok(written)
+            })
+            .await?)
+    }
+
+    /// Closes both connections once the writes already queued are done, so the database is
+    /// checkpointed and its WAL removed while the owner still holds the lock; every later call
+    /// fails with [`StoreError::Closed`].
+    pub async fn close(&self) -> Result<(), StoreError> {
+        for connection in [&self.reader, &self.writer] {
+            connection.clone().close().await.map_err(|err| match err {
+                tokio_rusqlite::Error::Close((_, source)) => StoreError::Sqlite(source),
+                _ => StoreError::Closed,
+            })?;
+        }
+        Ok(())
     }
 }
 

@@ -53,7 +53,7 @@ export type ProjectChange = { "field": "created" } | { "field": "watch_paths", b
 
 export type InitReply = { project: string, changes: Array<ProjectChange>, indexing: boolean, };
 
-export type EventKind = "memory_stored" | "memory_updated" | "memory_deleted" | "index_started" | "index_progress" | "index_complete" | "index_failed" | "project_updated" | "watcher_error";
+export type EventKind = "memory_stored" | "memory_updated" | "memory_deleted" | "index_started" | "index_progress" | "index_complete" | "index_failed" | "project_updated" | "watcher_error" | "database_lost";
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
 

@@ -15,7 +15,7 @@ export const inDesktopApp = typeof window !== "undefined" && "__TAURI_INTERNALS_
 
 const EVENT_KINDS: EventKind[] = [
   "memory_stored", "memory_updated", "memory_deleted", "index_started", "index_progress",
-  "index_complete", "index_failed", "project_updated", "watcher_error",
+  "index_complete", "index_failed", "project_updated", "watcher_error", "database_lost",
 ];
 
 /** The engine's answer to a failed call, as an Error whose message is the engine's text. */
