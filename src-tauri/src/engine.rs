@@ -1,6 +1,5 @@
 //! Starting and stopping the engine inside the desktop app.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
