@@ -51,10 +51,16 @@ pub enum ConfigError {
     WatchPathNotDir { path: PathBuf },
     #[error("cannot resolve watch path {}: {source}", .path.display())]
     WatchPathUnreadable { path: PathBuf, source: std::io::Error },
-    #[error("{field}: invalid glob pattern {pattern:?}: {message}")]
+    #[error("{field}: invalid glob pattern {}: {message}", crate::excerpt::excerpt(.pattern))]
     InvalidPattern { field: &'static str, pattern: String, message: String },
     #[error("{} changed on disk and no longer parses, so the change was not saved: {source}", .path.display())]
     BrokenOnDisk { path: PathBuf, source: Box<ConfigError> },
+    #[error(
+        "watch path {} is relative, and this client's working directory is unknown (only the \
+         stdio sidecar tells it); give an absolute path",
+        .path.display()
+    )]
+    RelativeWatchPath { path: PathBuf },
     #[error(transparent)]
     ProjectName(#[from] InvalidProjectName),
     #[error("no home directory found; set ANNAL_HOME or pass --config")]
@@ -249,15 +255,21 @@ pub struct ProjectInit {
 pub struct ResolvedInit(ProjectInit);
 
 impl ProjectInit {
-    /// Checks and canonicalises watch paths; relative ones are taken from `base`. Patterns are
-    /// trimmed and de-duplicated. This is the only step of a merge that touches the disk.
-    pub fn resolve(self, base: &Path) -> Result<ResolvedInit, ConfigError> {
+    /// Checks and canonicalises watch paths; relative ones are taken from `base`, the caller's
+    /// working directory, and refused when it is unknown. Patterns are trimmed and
+    /// de-duplicated. This is the only step of a merge that touches the disk.
+    pub fn resolve(self, base: Option<&Path>) -> Result<ResolvedInit, ConfigError> {
         let watch_paths = match self.watch_paths {
             None => None,
             Some(paths) => {
                 let mut resolved: Vec<PathBuf> = Vec::with_capacity(paths.len());
                 for path in paths {
-                    let path = resolve_watch_path(&base.join(path))?;
+                    let path = match base {
+                        _ if path.is_absolute() => path,
+                        Some(base) => base.join(path),
+                        None => return Err(ConfigError::RelativeWatchPath { path }),
+                    };
+                    let path = resolve_watch_path(&path)?;
                     if !resolved.contains(&path) {
                         resolved.push(path);
                     }

@@ -3,7 +3,7 @@
 //! input into these wire types, calls exactly one function here and renders the result, so the
 //! two can never drift apart. The wire types are exported to TypeScript (`ui/src/bindings`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -335,7 +335,7 @@ impl Dashboard {
     /// Registers a project or changes its watch settings (`init_project`'s merge rules); the
     /// reply says what changed, and a reconcile brings the index in line.
     pub async fn configure(&self, project: &str, edit: WatchEdit) -> Reply<InitReply> {
-        Ok(self.pool.init_project(project, edit.into_init()?, Path::new("/")).await?)
+        Ok(self.pool.init_project(project, edit.into_init()?, None).await?)
     }
 
     /// Whether the project's watcher is on, or `None` for an unknown project.
@@ -351,7 +351,7 @@ impl Dashboard {
             return Err(PoolError::UnknownProject { project: project.to_owned() }.into());
         }
         let init = ProjectInit { watch: Some(watching), ..ProjectInit::default() };
-        Ok(self.pool.init_project(project, init, Path::new("/")).await?)
+        Ok(self.pool.init_project(project, init, None).await?)
     }
 
     /// The persisted recent events, oldest first, for the activity feed.

@@ -1,15 +1,17 @@
 //! Annal's engine: config, store, embeddings, and the memory operations built on them.
 //!
 //! The engine knows nothing of transports: no engine module imports tauri, rmcp or axum. The
-//! adapters (`mcp`, and later `http`, `cli` and the desktop shell) call these functions and
-//! render their results.
+//! adapters (`mcp`, `jsonrpc`, `http`, `owner`, `sidecar`, later `cli`, and the desktop shell)
+//! call these functions and render their results.
 
 pub mod config;
 pub mod dashboard;
 pub mod embed;
 pub mod events;
+pub mod excerpt;
 pub mod http;
 pub mod index;
+pub mod jsonrpc;
 pub mod mcp;
 pub mod memories;
 pub mod memory;

@@ -103,7 +103,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { idle_exit } => {
             let options = ServeOptions {
                 idle_exit: idle_exit.map(|minutes| Duration::from_secs(minutes * 60)),
-                base_dir: std::env::current_dir().context("reading the current directory")?,
             };
             let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
             runtime.block_on(owner::serve(config, options))?;

@@ -6,6 +6,8 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::excerpt::excerpt;
+
 /// Largest agent memory, in bytes of UTF-8. Agents store notes, not documents; anything larger
 /// is almost always a mistake (a pasted file) and the embedding only sees the first 256 tokens.
 pub const MAX_CONTENT_BYTES: usize = 64 * 1024;
@@ -25,11 +27,14 @@ pub enum InvalidMemory {
     NoTags,
     #[error("{count} tags given; at most {MAX_TAGS} are allowed")]
     TooManyTags { count: usize },
-    #[error("tag {tag:?} is longer than {MAX_TAG_CHARS} characters")]
+    #[error("tag {} is longer than {MAX_TAG_CHARS} characters", excerpt(tag))]
     TagTooLong { tag: String },
     #[error("source is {bytes} bytes; the limit is {MAX_SOURCE_BYTES} bytes")]
     SourceTooLong { bytes: usize },
-    #[error("memory id {id:?} is not a valid id (1-128 characters, no control characters)")]
+    #[error(
+        "memory id {} is not a valid id (1-128 characters, no control characters)",
+        excerpt(id)
+    )]
     InvalidId { id: String },
     #[error("set_tags replaces all tags and cannot be combined with add_tags or remove_tags")]
     MixedTagEdit,

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use rmcp::ServiceExt as _;
 use tokio::net::UnixListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinSet;
@@ -21,8 +20,11 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{ConfigError, ConfigFile};
 use crate::embed::{EmbedService, ModelSearch};
 use crate::http;
-use crate::mcp::AnnalServer;
 use crate::pool::{Pool, PoolError};
+
+mod session;
+
+pub use session::hello_line;
 
 const LOCK_FILE: &str = "owner.lock";
 /// Written by the desktop app while it takes over: headless owners that sidecars start in the
@@ -219,7 +221,6 @@ fn bind(socket: &Path) -> Result<UnixListener, OwnerError> {
 /// agents reach the owner through the socket either way.
 async fn start_http(
     pool: &Arc<Pool>,
-    options: &ServeOptions,
     data_dir: &Path,
     port: u16,
     activity: Arc<http::Activity>,
@@ -239,9 +240,9 @@ async fn start_http(
     let token_path = data_dir.join(http::TOKEN_FILE);
     let token = http::token(data_dir).map_err(io("cannot create the token", &token_path))?;
     tracing::info!(%bound, "MCP over HTTP at /mcp");
-    let (pool, base_dir) = (Arc::clone(pool), options.base_dir.clone());
+    let pool = Arc::clone(pool);
     Ok(Some(tokio::spawn(async move {
-        if let Err(err) = http::serve(pool, base_dir, listener, token, activity, cancel).await {
+        if let Err(err) = http::serve(pool, listener, token, activity, cancel).await {
             tracing::warn!(%err, "HTTP endpoint stopped");
         }
     })))
@@ -256,8 +257,6 @@ pub struct ServeOptions {
     /// Exit after this long without any connected client (socket sessions, HTTP requests in
     /// flight or recently ended).
     pub idle_exit: Option<Duration>,
-    /// Relative watch paths in `init_project` resolve against this.
-    pub base_dir: PathBuf,
 }
 
 /// The owner of a data dir: its lock and the one pool. Dropping it releases the lock.
@@ -297,7 +296,6 @@ impl Owner {
         let web_activity = Arc::new(http::Activity::default());
         let web = start_http(
             &self.pool,
-            options,
             &self.data_dir,
             port,
             Arc::clone(&web_activity),
@@ -316,15 +314,12 @@ impl Owner {
             tokio::select! {
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
-                    let server = AnnalServer::new(Arc::clone(&self.pool), options.base_dir.clone());
+                    let pool = Arc::clone(&self.pool);
                     let clients = Arc::clone(&clients);
                     clients.fetch_add(1, Ordering::SeqCst);
                     let end = end_sessions.child_token();
                     sessions.spawn(async move {
-                        match server.serve_with_ct(stream, end).await {
-                            Ok(running) => { let _ = running.waiting().await; }
-                            Err(err) => tracing::warn!(%err, "MCP session failed to start"),
-                        }
+                        session::serve(stream, pool, end).await;
                         clients.fetch_sub(1, Ordering::SeqCst);
                     });
                 }

@@ -200,19 +200,20 @@ impl Pool {
     }
 
     /// Registers or updates a project (SPEC §8 merge rules), saves the config, and starts a
-    /// reconcile in the background. Relative watch paths are taken from `base`.
+    /// reconcile in the background. Relative watch paths are taken from `base`, the caller's
+    /// working directory; without one they are refused.
     pub async fn init_project(
         self: &Arc<Self>,
         name: &str,
         init: ProjectInit,
-        base: &Path,
+        base: Option<&Path>,
     ) -> Result<InitReply, PoolError> {
         let project = ProjectName::parse(name.trim())?;
-        let base = base.to_path_buf();
+        let base = base.map(Path::to_path_buf);
         let resolved =
-            tokio::task::spawn_blocking(move || init.resolve(&base)).await.map_err(|e| {
-                ConfigError::Invalid { path: "watch paths".into(), message: e.to_string() }
-            })??;
+            tokio::task::spawn_blocking(move || init.resolve(base.as_deref())).await.map_err(
+                |e| ConfigError::Invalid { path: "watch paths".into(), message: e.to_string() },
+            )??;
         let outcome = self.config.init_project(&project, resolved).await?;
         self.store.register_project(&project).await?;
         if !outcome.changes.is_empty() {

@@ -8,6 +8,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::excerpt::excerpt;
+
 /// Longest accepted project name, in characters.
 pub const MAX_PROJECT_NAME_LEN: usize = 64;
 
@@ -18,8 +20,9 @@ pub struct ProjectName(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "invalid project name {name:?}: {reason}; use 1-{MAX_PROJECT_NAME_LEN} letters, digits, \
-     '.', '_' or '-', not starting with '.', for example {suggestion:?}"
+    "invalid project name {}: {reason}; use 1-{MAX_PROJECT_NAME_LEN} letters, digits, \
+     '.', '_' or '-', not starting with '.', for example {suggestion:?}",
+    excerpt(name)
 )]
 pub struct InvalidProjectName {
     pub name: String,

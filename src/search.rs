@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::embed::EmbedError;
+use crate::excerpt::excerpt;
 use crate::memories::Memories;
 use crate::memory::{ChunkType, InvalidMemory, Memory, MemoryId, normalize_tags};
 use crate::project::{InvalidProjectName, ProjectName};
@@ -69,13 +70,14 @@ pub enum SearchError {
     #[error("min_score must be between -1 and 1, got {given}")]
     MinScore { given: f32 },
     #[error(
-        "{param} {value:?} is not a valid date; use YYYY-MM-DD or an ISO 8601 date-time such \
-         as 2026-01-31T14:00:00Z"
+        "{param} {} is not a valid date; use YYYY-MM-DD or an ISO 8601 date-time such as \
+         2026-01-31T14:00:00Z",
+        excerpt(value)
     )]
     Date { param: &'static str, value: String },
     #[error("after ({after}) is later than before ({before})")]
     DateOrder { after: String, before: String },
-    #[error("mode must be one of summary, probe, full; got {given:?}")]
+    #[error("mode must be one of summary, probe, full; got {}", excerpt(given))]
     Mode { given: String },
     #[error("unknown project {project:?}; known projects: {known}")]
     UnknownProject { project: String, known: String },

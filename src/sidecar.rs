@@ -5,6 +5,11 @@
 //! If the owner goes away mid-session (crash, restart, the desktop app taking over), the
 //! sidecar reconnects, replays the agent's `initialize` handshake (dropping the replayed
 //! answer), resends requests that had no answer yet, and carries on.
+//!
+//! Whatever the agent sends, the sidecar keeps the session: stdin is read as bytes, and a
+//! line the owner could not serve (undecodable, oversized, malformed) is answered here with a
+//! JSON-RPC error ([`crate::jsonrpc`]). Each connection starts with a hello that tells the
+//! owner the agent's working directory, which relative watch paths are taken from.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,7 +21,8 @@ use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader, Lines};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
-use crate::owner::socket_path;
+use crate::jsonrpc::{self, Collected, LineReader, Verdict};
+use crate::owner::{hello_line, socket_path};
 
 /// How long to wait for an owner to come up.
 const OWNER_START: Duration = Duration::from_secs(30);
@@ -53,9 +59,11 @@ struct Connection {
     writer: OwnedWriteHalf,
 }
 
-async fn connect(socket: &Path) -> Option<Connection> {
+/// Connects and says hello (`hello` is [`hello_line`]'s).
+async fn connect(socket: &Path, hello: &str) -> Option<Connection> {
     let stream = UnixStream::connect(socket).await.ok()?;
-    let (reader, writer) = stream.into_split();
+    let (reader, mut writer) = stream.into_split();
+    send(&mut writer, hello).await.ok()?;
     Some(Connection { lines: BufReader::new(reader).lines(), writer })
 }
 
@@ -84,15 +92,15 @@ fn spawn_owner(launch: &Launch) -> Result<(), SidecarError> {
 }
 
 /// Connects to the owner, starting one if needed, within a deadline.
-async fn connect_or_start(launch: &Launch) -> Result<Connection, SidecarError> {
+async fn connect_or_start(launch: &Launch, hello: &str) -> Result<Connection, SidecarError> {
     let socket = socket_path(&launch.data_dir);
-    if let Some(connection) = connect(&socket).await {
+    if let Some(connection) = connect(&socket, hello).await {
         return Ok(connection);
     }
     spawn_owner(launch)?;
     let deadline = tokio::time::Instant::now() + OWNER_START;
     while tokio::time::Instant::now() < deadline {
-        if let Some(connection) = connect(&socket).await {
+        if let Some(connection) = connect(&socket, hello).await {
             return Ok(connection);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -169,6 +177,7 @@ impl Session {
 /// The relay's state across connections.
 struct Relay {
     launch: Launch,
+    hello: String,
     session: Session,
     stdout: tokio::io::Stdout,
     /// Connections lost since the owner last answered a request.
@@ -198,7 +207,7 @@ impl Relay {
                 }
                 self.losses = 0;
             }
-            let mut connection = connect_or_start(&self.launch).await?;
+            let mut connection = connect_or_start(&self.launch, &self.hello).await?;
             if let Some(unanswered) = replay(&mut connection, &self.session).await {
                 if let Some(answer) = unanswered {
                     self.session.initialize_answered = true;
@@ -246,20 +255,59 @@ async fn send(writer: &mut OwnedWriteHalf, line: &str) -> std::io::Result<()> {
     writer.flush().await
 }
 
+/// What becomes of a line from the agent.
+enum FromAgent {
+    Relay(String),
+    /// Answered here: the owner could not have served it.
+    Answer(String),
+    Drop,
+}
+
+fn screen(line: Collected) -> FromAgent {
+    let line = match line {
+        Collected::Whole(line) => line,
+        Collected::Oversized(refusal) => return FromAgent::Answer(refusal.to_json()),
+    };
+    if jsonrpc::is_blank(&line) {
+        return FromAgent::Drop;
+    }
+    match jsonrpc::check(&line) {
+        Verdict::Answer(refusal) => FromAgent::Answer(refusal.to_json()),
+        Verdict::Ignore(_) => FromAgent::Drop,
+        // It parsed as JSON, so it is UTF-8.
+        Verdict::Serve => match String::from_utf8(jsonrpc::content(&line).to_vec()) {
+            Ok(line) => FromAgent::Relay(line),
+            Err(_) => FromAgent::Drop,
+        },
+    }
+}
+
 /// Relays the process's stdio to the owner until stdin closes.
 pub async fn run(launch: Launch) -> Result<(), SidecarError> {
-    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
-    let mut connection = connect_or_start(&launch).await?;
-    let mut relay =
-        Relay { launch, session: Session::default(), stdout: tokio::io::stdout(), losses: 0 };
+    let mut stdin = LineReader::new(tokio::io::stdin());
+    let hello = hello_line(std::env::current_dir().ok().as_deref());
+    let mut connection = connect_or_start(&launch, &hello).await?;
+    let mut relay = Relay {
+        launch,
+        hello,
+        session: Session::default(),
+        stdout: tokio::io::stdout(),
+        losses: 0,
+    };
     loop {
         tokio::select! {
-            line = stdin.next_line() => {
+            line = stdin.next() => {
                 let Some(line) = line.map_err(SidecarError::Stdio)? else { return Ok(()) };
-                relay.session.note_client_line(&line);
-                if send(&mut connection.writer, &line).await.is_err() {
-                    // The request is pending, so the replay resends it.
-                    connection = relay.reconnect().await?;
+                match screen(line) {
+                    FromAgent::Relay(line) => {
+                        relay.session.note_client_line(&line);
+                        if send(&mut connection.writer, &line).await.is_err() {
+                            // The request is pending, so the replay resends it.
+                            connection = relay.reconnect().await?;
+                        }
+                    }
+                    FromAgent::Answer(answer) => relay.tell_agent(&answer).await?,
+                    FromAgent::Drop => {}
                 }
             }
             line = connection.lines.next_line() => match line {

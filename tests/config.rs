@@ -58,7 +58,7 @@ async fn a_saved_config_loads_back_equal() {
     let home = tempfile::tempdir().expect("dir");
     let docs = tempfile::tempdir().expect("docs");
     let file = ConfigFile::load(paths_in(home.path())).expect("load");
-    let init = init_paths(&[docs.path()]).resolve(Path::new("/")).expect("resolve");
+    let init = init_paths(&[docs.path()]).resolve(None).expect("resolve");
     file.init_project(&name("app"), init).await.expect("init");
     file.update(|c| {
         c.port = 9300;
@@ -108,7 +108,7 @@ fn merge_rules_of_init_project() {
     let base = a.path();
 
     // A new project: given fields plus defaults.
-    let new = merge_project(None, init_paths(&[a.path()]).resolve(base).expect("resolve"));
+    let new = merge_project(None, init_paths(&[a.path()]).resolve(Some(base)).expect("resolve"));
     assert_eq!(new.changes[0], ProjectChange::Created);
     assert_eq!(new.project.watch_paths, [a.path().canonicalize().expect("canon")]);
     assert_eq!(new.project.watch_patterns, ProjectConfig::default().watch_patterns);
@@ -118,33 +118,39 @@ fn merge_rules_of_init_project() {
     let mut customised = new.project.clone();
     customised.watch_patterns = vec!["**/*.md".into()];
     let init = ProjectInit { watch: Some(false), ..Default::default() };
-    let merged = merge_project(Some(&customised), init.resolve(base).expect("resolve"));
+    let merged = merge_project(Some(&customised), init.resolve(Some(base)).expect("resolve"));
     assert_eq!(merged.changes, [ProjectChange::Watch { before: true, after: false }]);
     assert_eq!(merged.project.watch_patterns, ["**/*.md"]);
     assert_eq!(merged.project.watch_paths, customised.watch_paths);
 
     // The same call twice changes nothing.
-    let again = init_paths(&[a.path()]).resolve(base).expect("resolve");
+    let again = init_paths(&[a.path()]).resolve(Some(base)).expect("resolve");
     assert!(merge_project(Some(&new.project), again).changes.is_empty());
-    let empty = ProjectInit::default().resolve(base).expect("resolve");
+    let empty = ProjectInit::default().resolve(Some(base)).expect("resolve");
     assert!(merge_project(Some(&new.project), empty).changes.is_empty());
 
     // Relative paths become absolute; duplicates (also spelled differently) go.
     let sub = a.path().join("sub");
     std::fs::create_dir(&sub).expect("mkdir");
     let spelled = [Path::new("sub"), Path::new("./sub/../sub"), sub.as_path(), b.path()];
-    let resolved = init_paths(&spelled).resolve(base).expect("resolve");
+    let resolved = init_paths(&spelled).resolve(Some(base)).expect("resolve");
     let merged = merge_project(Some(&new.project), resolved);
     let canon = |p: &Path| p.canonicalize().expect("canon");
     assert_eq!(merged.project.watch_paths, [canon(&sub), canon(b.path())]);
     assert!(matches!(&merged.changes[..], [ProjectChange::WatchPaths { .. }]));
+    // Without a working directory to take them from, relative paths are refused.
+    assert_err_contains(
+        init_paths(&[Path::new("sub")]).resolve(None),
+        "watch path sub is relative",
+    );
+    assert!(init_paths(&[sub.as_path()]).resolve(None).is_ok());
 
     // Patterns are trimmed and de-duplicated.
     let patterns = ProjectInit {
         watch_patterns: Some(vec![" **/*.md".into(), "**/*.md".into(), "".into()]),
         ..Default::default()
     };
-    let merged = merge_project(None, patterns.resolve(base).expect("resolve"));
+    let merged = merge_project(None, patterns.resolve(Some(base)).expect("resolve"));
     assert_eq!(merged.project.watch_patterns, ["**/*.md"]);
 }
 
@@ -154,12 +160,12 @@ async fn a_bad_watch_path_is_an_error_and_nothing_is_saved() {
     let file = ConfigFile::load(paths_in(home.path())).expect("load");
     let missing = home.path().join("does-not-exist");
     assert!(matches!(
-        init_paths(&[&missing]).resolve(home.path()),
+        init_paths(&[&missing]).resolve(Some(home.path())),
         Err(ConfigError::WatchPathMissing { .. })
     ));
     let plain = home.path().join("file.txt");
     std::fs::write(&plain, "x").expect("write");
-    assert_err_contains(init_paths(&[&plain]).resolve(home.path()), "is not a directory");
+    assert_err_contains(init_paths(&[&plain]).resolve(Some(home.path())), "is not a directory");
     assert!(!home.path().join("config.yaml").exists());
     assert!(file.snapshot().projects.is_empty());
 }
@@ -171,7 +177,7 @@ async fn a_non_utf8_watch_path_is_refused() {
     let weird = home.path().join(std::ffi::OsStr::from_bytes(b"bad-\xff-name"));
     std::fs::create_dir(&weird).expect("mkdir");
     assert!(matches!(
-        init_paths(&[&weird]).resolve(home.path()),
+        init_paths(&[&weird]).resolve(Some(home.path())),
         Err(ConfigError::NonUtf8Path { .. })
     ));
     // Even if such a path reaches the config another way, saving refuses it.
@@ -218,7 +224,7 @@ async fn concurrent_saves_keep_every_project() {
         tasks.push(tokio::spawn(async move {
             let init = ProjectInit { watch: Some(i % 2 == 0), ..Default::default() };
             let project = ProjectName::parse(&format!("p{i}")).expect("valid");
-            file.init_project(&project, init.resolve(&dir).expect("resolve")).await
+            file.init_project(&project, init.resolve(Some(&dir)).expect("resolve")).await
         }));
     }
     for task in tasks {
@@ -261,9 +267,12 @@ async fn a_key_added_by_hand_while_the_owner_runs_survives_a_save() {
     let home = tempfile::tempdir().expect("home");
     let docs = tempfile::tempdir().expect("docs");
     let file = ConfigFile::load(paths_in(home.path())).expect("load");
-    file.init_project(&name("app"), init_paths(&[docs.path()]).resolve(home.path()).expect("ok"))
-        .await
-        .expect("first save");
+    file.init_project(
+        &name("app"),
+        init_paths(&[docs.path()]).resolve(Some(home.path())).expect("ok"),
+    )
+    .await
+    .expect("first save");
     // A person edits the file while the owner runs: a new top-level key and a project key.
     let path = home.path().join("config.yaml");
     let edited = std::fs::read_to_string(&path)
@@ -271,7 +280,7 @@ async fn a_key_added_by_hand_while_the_owner_runs_survives_a_save() {
         .replace("port: 9200", "port: 9311")
         .replace("projects:", "my_setting: keep me\nprojects:\n  by-hand:\n    watch: false");
     std::fs::write(&path, edited).expect("edit");
-    file.init_project(&name("web"), ProjectInit::default().resolve(home.path()).expect("ok"))
+    file.init_project(&name("web"), ProjectInit::default().resolve(Some(home.path())).expect("ok"))
         .await
         .expect("second save");
     let saved = Config::parse(&std::fs::read_to_string(&path).expect("read"), &path).expect("yaml");
@@ -286,14 +295,14 @@ async fn a_key_added_by_hand_while_the_owner_runs_survives_a_save() {
 async fn a_file_broken_while_the_owner_runs_is_left_alone_and_the_change_refused() {
     let home = tempfile::tempdir().expect("home");
     let file = ConfigFile::load(paths_in(home.path())).expect("load");
-    file.init_project(&name("app"), ProjectInit::default().resolve(home.path()).expect("ok"))
+    file.init_project(&name("app"), ProjectInit::default().resolve(Some(home.path())).expect("ok"))
         .await
         .expect("first save");
     let path = home.path().join("config.yaml");
     let broken = b"port: 9200\nprojects:\n  app: [unclosed\n".to_vec();
     std::fs::write(&path, &broken).expect("break it");
     let refused = file
-        .init_project(&name("web"), ProjectInit::default().resolve(home.path()).expect("ok"))
+        .init_project(&name("web"), ProjectInit::default().resolve(Some(home.path())).expect("ok"))
         .await;
     match refused {
         Err(ConfigError::BrokenOnDisk { source, .. }) => {
@@ -323,7 +332,7 @@ async fn an_invalid_glob_is_refused_before_anything_is_saved() {
     ] {
         let init =
             ProjectInit { watch_patterns: patterns, watch_exclude: exclude, ..Default::default() };
-        assert_err_contains(init.resolve(home.path()), needle);
+        assert_err_contains(init.resolve(Some(home.path())), needle);
     }
     assert!(!home.path().join("config.yaml").exists(), "nothing was saved");
     assert!(file.snapshot().projects.is_empty());
@@ -335,7 +344,7 @@ async fn the_config_file_is_private_and_an_old_wide_one_is_tightened() {
     let mode = |path: &Path| std::fs::metadata(path).expect("meta").permissions().mode() & 0o777;
     let home = tempfile::tempdir().expect("home");
     let file = ConfigFile::load(paths_in(home.path())).expect("load");
-    file.init_project(&name("app"), ProjectInit::default().resolve(home.path()).expect("ok"))
+    file.init_project(&name("app"), ProjectInit::default().resolve(Some(home.path())).expect("ok"))
         .await
         .expect("save");
     let path = home.path().join("config.yaml");

@@ -26,7 +26,6 @@ async fn server() -> Server {
     let cancel = CancellationToken::new();
     tokio::spawn(http::serve(
         Arc::clone(&pool),
-        home.path().to_path_buf(),
         listener,
         token.clone(),
         Arc::default(),

@@ -2,7 +2,7 @@
 
 use crate::util::repo_dir;
 
-const ADAPTERS: &[&str] = &["main.rs", "mcp", "http", "cli", "owner", "sidecar"];
+const ADAPTERS: &[&str] = &["main.rs", "mcp", "jsonrpc", "http", "cli", "owner", "sidecar"];
 const TRANSPORT_CRATES: &[&str] = &["tauri", "rmcp", "axum"];
 
 fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {

@@ -22,7 +22,7 @@ struct Session {
 async fn session() -> Session {
     let home = tempfile::tempdir().expect("home");
     let pool = open_pool(home.path()).await;
-    let server = AnnalServer::new(Arc::clone(&pool), home.path().to_path_buf());
+    let server = AnnalServer::new(Arc::clone(&pool), Some(home.path().to_path_buf()));
     let (client_side, server_side) = tokio::io::duplex(1 << 20);
     tokio::spawn(async move {
         if let Ok(running) = server.serve(server_side).await {

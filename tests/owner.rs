@@ -322,7 +322,7 @@ async fn an_open_event_stream_keeps_an_idle_owner_alive() {
     let lock = OwnerLock::acquire(&data_dir, Role::Headless).expect("lock");
     let owner = Owner::open(config, lock).await.expect("owner");
     let idle = Duration::from_millis(1500);
-    let options = ServeOptions { idle_exit: Some(idle), base_dir: home.path().to_path_buf() };
+    let options = ServeOptions { idle_exit: Some(idle) };
     let mut serving = tokio::spawn(async move {
         let served = owner.serve(&options, tokio_util::sync::CancellationToken::new()).await;
         owner.shutdown().await;

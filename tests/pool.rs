@@ -47,8 +47,7 @@ async fn init_project_indexes_in_the_background_and_search_finds_docs() {
     std::fs::write(docs.path().join("deploy.md"), "# Deploy\nRun the blue-green switch at noon.\n")
         .expect("write");
     let pool = open_pool(home.path()).await;
-    let reply =
-        pool.init_project("app", watch(&[docs.path()]), Path::new("/")).await.expect("init");
+    let reply = pool.init_project("app", watch(&[docs.path()]), None).await.expect("init");
     assert_eq!(reply.changes[0], ProjectChange::Created);
     assert!(reply.indexing);
     let status = wait_for(&pool, "app", idle_after_run).await;
@@ -63,13 +62,12 @@ async fn init_project_indexes_in_the_background_and_search_finds_docs() {
         .expect("search");
     assert!(results.hits[0].memory.source.ends_with("deploy.md|deploy.md > Deploy"));
 
-    let again =
-        pool.init_project("app", watch(&[docs.path()]), Path::new("/")).await.expect("again");
+    let again = pool.init_project("app", watch(&[docs.path()]), None).await.expect("again");
     assert!(again.changes.is_empty(), "the same call twice changes nothing");
 
     // Removing the watch path from the project removes its chunks.
     let none = ProjectInit { watch_paths: Some(vec![]), ..Default::default() };
-    pool.init_project("app", none, Path::new("/")).await.expect("remove path");
+    pool.init_project("app", none, None).await.expect("remove path");
     let status = wait_for(&pool, "app", |s| idle_after_run(s) && s.stats.file_chunks == 0).await;
     assert_eq!(status.stats.file_chunks, 0);
     pool.shutdown(Duration::from_secs(10)).await;
@@ -84,7 +82,7 @@ async fn a_failed_reconcile_ends_in_index_failed_and_a_later_run_clears_it() {
     std::fs::write(watched.join("a.md"), "# A\nalpha\n").expect("write");
     let pool = open_pool(home.path()).await;
     let mut events = pool.events().subscribe();
-    pool.init_project("app", watch(&[&watched]), Path::new("/")).await.expect("init");
+    pool.init_project("app", watch(&[&watched]), None).await.expect("init");
     wait_for(&pool, "app", idle_after_run).await;
 
     // The watch path disappears as a whole: the run must fail visibly, not hang.
@@ -123,24 +121,24 @@ async fn one_run_at_a_time_and_init_during_a_run_queues_a_follow_up() {
     }
     std::fs::write(docs.path().join("extra.txt"), "plain text file\n").expect("write");
     let pool = open_pool(home.path()).await;
-    pool.init_project("app", watch(&[docs.path()]), Path::new("/")).await.expect("init");
+    pool.init_project("app", watch(&[docs.path()]), None).await.expect("init");
     match pool.index_files("app").await {
         Err(PoolError::AlreadyIndexing { project, .. }) => assert_eq!(project, "app"),
         other => panic!("a second run must be refused while one runs, got {other:?}"),
     }
     // Changing the patterns while the first run goes queues exactly one more run.
     let txt = ProjectInit { watch_patterns: Some(vec!["**/*.txt".into()]), ..Default::default() };
-    let reply = pool.init_project("app", txt, Path::new("/")).await.expect("init again");
+    let reply = pool.init_project("app", txt, None).await.expect("init again");
     assert!(matches!(&reply.changes[..], [ProjectChange::WatchPatterns { .. }]));
     let status = wait_for(&pool, "app", |s| idle_after_run(s) && s.stats.file_chunks == 1).await;
     assert_eq!(status.last_reconcile.expect("last").report.files_seen, 1);
     assert_err(pool.index_files("nope").await, "unknown project");
     assert_err(
-        pool.init_project("../x", ProjectInit::default(), Path::new("/")).await,
+        pool.init_project("../x", ProjectInit::default(), None).await,
         "invalid project name",
     );
     assert_err(
-        pool.init_project("app", watch(&[Path::new("/no/such/dir")]), Path::new("/")).await,
+        pool.init_project("app", watch(&[Path::new("/no/such/dir")]), None).await,
         "does not exist",
     );
     pool.shutdown(Duration::from_secs(10)).await;
@@ -241,7 +239,7 @@ async fn the_watcher_follows_create_modify_atomic_save_rename_and_delete() {
     let d = docs.path();
     std::fs::write(d.join("a.md"), "# Alpha\nfirst\n").expect("write");
     let pool = open_pool(home.path()).await;
-    pool.init_project("app", watch(&[d]), Path::new("/")).await.expect("init");
+    pool.init_project("app", watch(&[d]), None).await.expect("init");
     wait_for_headings(&pool, &["a.md > Alpha"]).await;
 
     std::fs::write(d.join("b.md"), "# Beta\nsecond\n").expect("create");
@@ -279,7 +277,7 @@ async fn a_panic_in_the_model_fails_the_run_and_the_next_run_works() {
     let (service, _) = panicking_embedder();
     let pool = open_pool_with(home.path(), service).await;
     let init = ProjectInit { watch: Some(false), ..watch(&[docs.path()]) };
-    pool.init_project("app", init, Path::new("/")).await.expect("init");
+    pool.init_project("app", init, None).await.expect("init");
     let failed = wait_for(&pool, "app", |s| matches!(s.index, IndexState::Failed { .. })).await;
     let IndexState::Failed { error, .. } = &failed.index else { unreachable!() };
     assert!(error.contains("crashed") && error.contains(PANIC_TRIGGER), "{error}");
@@ -325,7 +323,7 @@ async fn shutdown_leaves_no_indexing_task_running() {
         Ok(Gated { inner: MiniLm::load(&model_dir())?, entered, release })
     });
     let pool = open_pool_with(home.path(), service).await;
-    pool.init_project("app", watch(&[docs.path()]), Path::new("/")).await.expect("init");
+    pool.init_project("app", watch(&[docs.path()]), None).await.expect("init");
     tokio::task::spawn_blocking(move || inside.recv_timeout(Duration::from_secs(60)))
         .await
         .expect("join")

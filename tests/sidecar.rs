@@ -96,7 +96,9 @@ impl Agent {
     }
 
     fn initialize(&mut self) {
-        self.send(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}));
+        self.send(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"}}}));
     }
 }
 

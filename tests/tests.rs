@@ -11,6 +11,7 @@ mod embed;
 mod http_api;
 mod index;
 mod layering;
+mod malformed;
 mod mcp;
 mod owner;
 mod pool;

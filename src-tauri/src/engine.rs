@@ -1,6 +1,5 @@
 //! Starting and stopping the engine inside the desktop app.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -59,8 +58,7 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) -> anyhow::Result<Running> {
     app.manage(Dashboard::new(Arc::clone(&pool)));
     forward_events(app.clone(), Arc::clone(&pool));
 
-    let base_dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let options = ServeOptions { idle_exit: None, base_dir };
+    let options = ServeOptions { idle_exit: None };
     let stop = CancellationToken::new();
     let serving = stop.clone();
     let served = tauri::async_runtime::spawn(async move {

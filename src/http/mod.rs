@@ -8,13 +8,14 @@
 mod activity;
 pub mod api;
 pub mod auth;
+mod check;
 pub mod ui;
 
 pub use activity::Activity;
 pub use auth::Auth;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
@@ -97,7 +98,6 @@ pub async fn bind(port: u16) -> std::io::Result<TcpListener> {
 /// requests in `activity`.
 pub async fn serve(
     pool: Arc<Pool>,
-    base_dir: PathBuf,
     listener: TcpListener,
     token: String,
     activity: Arc<Activity>,
@@ -108,15 +108,19 @@ pub async fn serve(
     config.allowed_origins =
         vec![format!("http://127.0.0.1:{port}"), format!("http://localhost:{port}")];
     config.cancellation_token = cancel.child_token();
+    config.max_request_body_bytes = crate::jsonrpc::MAX_MESSAGE_BYTES;
     let pool_for_api = Arc::clone(&pool);
     let service = StreamableHttpService::new(
-        move || Ok(AnnalServer::new(Arc::clone(&pool), base_dir.clone())),
+        // MCP over HTTP has no working directory: relative watch paths are refused.
+        move || Ok(AnnalServer::new(Arc::clone(&pool), None)),
         Arc::new(LocalSessionManager::default()),
         config,
     );
     let auth = Arc::new(Auth::new(token, port));
+    // Bodies are checked before rmcp parses them (and after the credential check).
+    let mcp = Router::new().fallback_service(service).layer(middleware::from_fn(check::mcp_body));
     let guarded = Router::new()
-        .nest_service("/mcp", service)
+        .nest_service("/mcp", mcp)
         .merge(api::writes(Arc::clone(&pool_for_api)))
         .merge(api::reads(pool_for_api, cancel.clone()))
         .merge(ui::assets())

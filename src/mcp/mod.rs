@@ -14,6 +14,7 @@ use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{ServerHandler, tool, tool_handler, tool_router};
 
 use crate::config::ProjectInit;
+use crate::excerpt::excerpt;
 use crate::memories::BatchItem;
 use crate::pool::Pool;
 use crate::search::{Mode, SearchRequest};
@@ -61,7 +62,7 @@ fn json_output(output: Option<&str>) -> Result<bool, String> {
         None => Ok(false),
         Some(o) if o == "text" => Ok(false),
         Some(o) if o == "json" => Ok(true),
-        Some(other) => Err(format!("output must be text or json, got {other:?}")),
+        Some(other) => Err(format!("output must be text or json, got {}", excerpt(&other))),
     }
 }
 
@@ -69,14 +70,15 @@ fn json_output(output: Option<&str>) -> Result<bool, String> {
 #[derive(Debug, Clone)]
 pub struct AnnalServer {
     pool: Arc<Pool>,
-    /// Relative watch paths in `init_project` are taken from here.
-    base_dir: PathBuf,
+    /// The client's working directory, which relative watch paths in `init_project` are taken
+    /// from; unknown (and relative paths refused) unless the sidecar told it.
+    base_dir: Option<PathBuf>,
     tool_router: ToolRouter<Self>,
 }
 
 #[tool_router]
 impl AnnalServer {
-    pub fn new(pool: Arc<Pool>, base_dir: PathBuf) -> Self {
+    pub fn new(pool: Arc<Pool>, base_dir: Option<PathBuf>) -> Self {
         Self { pool, base_dir, tool_router: Self::tool_router() }
     }
 
@@ -229,8 +231,8 @@ impl AnnalServer {
             watch_exclude: list(p.watch_exclude),
             watch: p.watch,
         };
-        let reply =
-            self.pool.init_project(&p.project_name, init, &self.base_dir).await.map_err(error)?;
+        let base = self.base_dir.as_deref();
+        let reply = self.pool.init_project(&p.project_name, init, base).await.map_err(error)?;
         Ok(render::init(&reply))
     }
 

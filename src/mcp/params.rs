@@ -4,6 +4,9 @@
 use rmcp::schemars::{self, JsonSchema};
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, Deserializer, Error as _};
+use serde_json::Value;
+
+use crate::excerpt::value_error;
 
 /// A tool's arguments, parsed so that an error names the parameter it is about (`limit: invalid
 /// type: string "five", expected i64`, `memories[2].tags: …`); serde's own message does not.
@@ -24,11 +27,12 @@ impl<T: JsonSchema> JsonSchema for Args<T> {
 
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Args<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        serde_path_to_error::deserialize(deserializer).map(Args).map_err(|err| {
-            let path = err.path().to_string();
-            let cause = err.into_inner();
-            if path == "." { cause } else { D::Error::custom(format!("{path}: {cause}")) }
-        })
+        // Kept as a value so that a rejected string can be found again and quoted short: serde
+        // quotes it whole.
+        let value = Value::deserialize(deserializer)?;
+        serde_path_to_error::deserialize(&value)
+            .map(Args)
+            .map_err(|err| D::Error::custom(value_error(&err, &value)))
     }
 }
 
@@ -179,7 +183,8 @@ pub struct PruneStale {
 pub struct InitProject {
     /// Project name: the basename of your working directory.
     pub project_name: String,
-    /// Directories whose documents to index (absolute, or relative to the owner's directory).
+    /// Directories whose documents to index: absolute, or relative to your working directory
+    /// (known through the stdio sidecar; over HTTP give absolute paths).
     pub watch_paths: Option<StringOrList>,
     /// Glob patterns of files to index (default markdown, YAML, TOML, JSON).
     pub watch_patterns: Option<StringOrList>,
