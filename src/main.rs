@@ -86,11 +86,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let data_dir = snapshot.data_dir(&paths);
     let search = ModelSearch::from_env(snapshot.model_dir.clone(), &data_dir);
     let Some(command) = cli.command else {
-        let serve_args = match explicit_config {
-            Some(file) => vec!["--config".to_owned(), file.display().to_string()],
-            None => Vec::new(),
-        };
-        let launch = Launch { data_dir, serve_args };
+        let launch = Launch { data_dir, serve_args: serve_args(&explicit_config) };
         let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
         let relayed = runtime.block_on(sidecar::run(launch));
         // Never wait for stdin's blocking reader thread: the agent has gone, or (on an error)
@@ -108,6 +104,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(owner::serve(config, options))?;
         }
         Command::Dashboard { no_open } => {
+            let launch =
+                Launch { data_dir: data_dir.clone(), serve_args: serve_args(&explicit_config) };
+            let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
+            runtime.block_on(sidecar::ensure_owner(&launch))?;
+            wait_for_http(&data_dir);
             let url = annal::http::auth::sign_in_url(&data_dir)
                 .context("making a sign-in URL")?
                 .with_context(|| {
@@ -169,5 +170,30 @@ fn open_in_browser(url: &str) {
             let _ = child.wait();
         }
         Err(err) => tracing::warn!("could not start {opener}: {err}; open the URL above"),
+    }
+}
+
+/// What a started owner must be told to use the same config as this command.
+fn serve_args(explicit_config: &Option<PathBuf>) -> Vec<String> {
+    match explicit_config {
+        Some(file) => vec!["--config".to_owned(), file.display().to_string()],
+        None => Vec::new(),
+    }
+}
+
+/// An owner binds its socket a moment before its HTTP port: wait (bounded) until the address
+/// it wrote answers, so the printed URL works.
+fn wait_for_http(data_dir: &std::path::Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let address = std::fs::read_to_string(data_dir.join(annal::http::ADDRESS_FILE));
+        let answers =
+            address.ok().and_then(|a| a.trim().parse::<std::net::SocketAddr>().ok()).is_some_and(
+                |a| std::net::TcpStream::connect_timeout(&a, Duration::from_millis(200)).is_ok(),
+            );
+        if answers {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }

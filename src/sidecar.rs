@@ -108,6 +108,12 @@ async fn connect_or_start(launch: &Launch, hello: &str) -> Result<Connection, Si
     Err(SidecarError::NoOwner { socket, log: launch.data_dir.join(LOG_FILE) })
 }
 
+/// Makes sure an owner runs on the data dir, starting one as an agent's sidecar would; for the
+/// CLI commands that need one (`annal dashboard`).
+pub async fn ensure_owner(launch: &Launch) -> Result<(), SidecarError> {
+    connect_or_start(launch, &hello_line(None)).await.map(drop)
+}
+
 /// What the relay remembers of the agent's session to replay it on a new connection.
 #[derive(Default)]
 struct Session {

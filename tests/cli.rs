@@ -94,3 +94,35 @@ fn the_bundled_model_dir_follows_the_desktop_package_name() {
     );
     assert_eq!(annal::embed::bundled_model_dir(std::path::Path::new("/annal")), None);
 }
+
+/// `annal dashboard` with no owner running starts one (as a sidecar would) and prints a sign-in
+/// URL that works once.
+#[test]
+fn dashboard_starts_an_owner_and_prints_a_one_time_sign_in_url() {
+    let home = tempfile::tempdir().expect("home");
+    std::fs::write(home.path().join("config.yaml"), "port: 0\n").expect("config");
+    let out = annal(home.path())
+        .args(["dashboard", "--no-open"])
+        .env("ANNAL_MODEL_DIR", model_dir())
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let url = stdout.lines().find(|l| l.starts_with("http://")).expect("a URL").to_owned();
+    let rest = url.strip_prefix("http://").expect("http");
+    let (address, path) = rest.split_at(rest.find('/').expect("path"));
+    let (status, headers, _) = crate::util::http_response(address, "GET", path, &[], "");
+    assert_eq!(status, 303, "{url}");
+    assert!(headers.iter().any(|(n, v)| n == "set-cookie" && v.contains("HttpOnly")));
+    assert_eq!(crate::util::http_response(address, "GET", path, &[], "").0, 401, "used once");
+
+    let data_dir = home.path().join("data");
+    let lock = std::fs::read_to_string(data_dir.join("owner.lock")).expect("lock");
+    let pid = lock.lines().next().expect("pid").to_owned();
+    let _ = Command::new("kill").arg(&pid).status();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::path::Path::new("/proc").join(&pid).exists() {
+        assert!(std::time::Instant::now() < deadline, "the owner did not stop");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
