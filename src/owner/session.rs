@@ -66,6 +66,11 @@ pub async fn serve(stream: UnixStream, pool: Arc<Pool>, end: CancellationToken) 
             Ok(running) => {
                 let _ = running.waiting().await;
             }
+            // A client that connects and leaves without a handshake (`annal dashboard`
+            // making sure an owner runs) is not a failure.
+            Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => {
+                tracing::debug!("a client left before the MCP handshake");
+            }
             Err(err) => tracing::warn!(%err, "MCP session failed to start"),
         }
     };
