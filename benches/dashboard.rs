@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use annal::config::{ConfigFile, PathInputs};
 use annal::dashboard::{Dashboard, ListParams, SearchParams};
 use annal::embed::{EmbedService, ModelSearch};
+use annal::owner_lock::{OwnerLock, Role};
 use annal::pool::Pool;
 use annal::project::ProjectName;
 use annal::store::Store;
@@ -51,8 +52,9 @@ fn main() -> anyhow::Result<()> {
                 .resolve()?;
         let search = ModelSearch { env_dir: Some(model_dir()), ..Default::default() };
         let started = Instant::now();
-        let pool: Arc<Pool> =
-            Pool::open(ConfigFile::load(paths)?, EmbedService::minilm(search)).await?;
+        let config = ConfigFile::load(paths)?;
+        let lock = OwnerLock::acquire(&config.snapshot().data_dir(config.paths()), Role::Headless)?;
+        let pool: Arc<Pool> = Pool::open(config, EmbedService::minilm(search), lock).await?;
         let opened = started.elapsed();
         let dashboard = Dashboard::new(Arc::clone(&pool));
         let page = || ListParams { limit: Some(20), ..Default::default() };

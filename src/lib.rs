@@ -1,25 +1,17 @@
-//! Annal's engine: config, store, embeddings, and the memory operations built on them.
+//! Annal's adapters over the engine (`annal-engine`): the MCP tools, JSON-RPC input checks,
+//! HTTP (MCP, the dashboard API, its event stream and page), the owner process and the stdio
+//! sidecar. Each parses its input, calls one engine function and renders the result.
 //!
-//! The engine knows nothing of transports: no engine module imports tauri, rmcp or axum. The
-//! adapters (`mcp`, `jsonrpc`, `http`, `owner`, `sidecar`, later `cli`, and the desktop shell)
-//! call these functions and render their results.
+//! The engine's modules are re-exported under their own names, so `annal::config` and
+//! `annal_engine::config` are the same module.
 
-pub mod config;
-pub mod dashboard;
-pub mod embed;
-pub mod events;
-pub mod excerpt;
+pub use annal_engine::{
+    config, dashboard, embed, events, excerpt, index, memories, memory, owner_lock, pool,
+    private_files, project, search, store, vector_index,
+};
+
 pub mod http;
-pub mod index;
 pub mod jsonrpc;
 pub mod mcp;
-pub mod memories;
-pub mod memory;
 pub mod owner;
-pub mod pool;
-pub mod private_files;
-pub mod project;
-pub mod search;
 pub mod sidecar;
-pub mod store;
-pub mod vector_index;

@@ -3,8 +3,6 @@
 //! with a message naming the first. The owner is the headless `annal serve` or the desktop app;
 //! the desktop app takes over from a headless owner by asking it to drain and exit.
 
-use std::fs::File;
-use std::io::{Read as _, Seek as _, Write as _};
 use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,16 +18,15 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{ConfigError, ConfigFile};
 use crate::embed::{EmbedService, ModelSearch};
 use crate::http;
+use crate::owner_lock::{Handover, LockError, process};
 use crate::pool::{Pool, PoolError};
+
+pub use crate::owner_lock::{OwnerLock, Role, current_owner};
 
 mod session;
 
 pub use session::hello_line;
 
-const LOCK_FILE: &str = "owner.lock";
-/// Written by the desktop app while it takes over: headless owners that sidecars start in the
-/// meantime step aside instead of grabbing the lock the app is waiting for.
-const HANDOVER_FILE: &str = "handover";
 const SOCKET_FILE: &str = "annal.sock";
 /// Unix socket paths are limited to 108 bytes; stay clear of it.
 const MAX_SOCKET_PATH: usize = 100;
@@ -38,10 +35,8 @@ const DRAIN: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum OwnerError {
-    #[error("another Annal owner (pid {pid}) is running on {}; stop it first", .data_dir.display())]
-    Busy { pid: String, data_dir: PathBuf },
-    #[error("the Annal desktop app (pid {pid}) is taking over {}; not starting", .data_dir.display())]
-    HandingOver { pid: u32, data_dir: PathBuf },
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error("the Annal owner (pid {pid}) on {} did not exit within {waited:?} of being asked to", .data_dir.display())]
     DidNotExit { pid: u32, data_dir: PathBuf, waited: Duration },
     #[error("{what} {}: {source}", .path.display())]
@@ -57,65 +52,6 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> OwnerEr
     move |source| OwnerError::Io { what, path, source }
 }
 
-/// Which kind of process owns a data dir; written into the lock file so the desktop app knows
-/// whether it may ask the current owner to step aside.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Headless,
-    Desktop,
-}
-
-impl Role {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Headless => "headless",
-            Self::Desktop => "desktop",
-        }
-    }
-}
-
-/// The exclusive lock on a data dir, held for the owner's lifetime (released on exit, even a
-/// crash: it is an OS file lock). The file holds the owner's pid and role.
-#[derive(Debug)]
-pub struct OwnerLock {
-    _file: File,
-}
-
-impl OwnerLock {
-    pub fn acquire(data_dir: &Path, role: Role) -> Result<Self, OwnerError> {
-        crate::private_files::tighten_data_dir(data_dir)
-            .map_err(io("cannot create or secure the data dir", data_dir))?;
-        if role == Role::Headless
-            && let Some(pid) = taking_over(data_dir)
-        {
-            return Err(OwnerError::HandingOver { pid, data_dir: data_dir.to_path_buf() });
-        }
-        let path = data_dir.join(LOCK_FILE);
-        let mut file = crate::private_files::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io("cannot open lock file", &path))?;
-        if file.try_lock().is_err() {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            return Err(OwnerError::Busy {
-                pid: holder.lines().next().unwrap_or_default().trim().to_owned(),
-                data_dir: data_dir.to_path_buf(),
-            });
-        }
-        file.set_len(0)
-            .and_then(|()| file.rewind())
-            .map_err(io("cannot write lock file", &path))?;
-        write!(file, "{}\n{}\n", std::process::id(), role.as_str())
-            .map_err(io("cannot write lock file", &path))?;
-        file.sync_all().map_err(io("cannot write lock file", &path))?;
-        Ok(Self { _file: file })
-    }
-}
-
 /// Where the owner of `data_dir` listens: `<data_dir>/run/annal.sock`, or — when that path is
 /// too long for a Unix socket — a per-data-dir folder under the temp dir.
 pub fn socket_path(data_dir: &Path) -> PathBuf {
@@ -129,69 +65,36 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
     std::env::temp_dir().join(format!("annal-{:016x}", hasher.finish())).join(SOCKET_FILE)
 }
 
-/// The owner's pid and role as written in the lock file, if any.
-pub fn current_owner(data_dir: &Path) -> Option<(u32, Role)> {
-    let text = std::fs::read_to_string(data_dir.join(LOCK_FILE)).ok()?;
-    let mut lines = text.lines();
-    let pid = lines.next()?.trim().parse().ok()?;
-    let role = if lines.next() == Some("desktop") { Role::Desktop } else { Role::Headless };
-    Some((pid, role))
-}
-
-fn process(pid: u32) -> Option<rustix::process::Pid> {
-    rustix::process::Pid::from_raw(i32::try_from(pid).ok()?)
-}
-
-/// The live desktop app taking over this data dir, if any.
-fn taking_over(data_dir: &Path) -> Option<u32> {
-    let pid: u32 =
-        std::fs::read_to_string(data_dir.join(HANDOVER_FILE)).ok()?.trim().parse().ok()?;
-    let alive = rustix::process::test_kill_process(process(pid)?).is_ok();
-    (alive && pid != std::process::id()).then_some(pid)
-}
-
-/// Removes the handover marker however the take-over ends.
-struct Handover(PathBuf);
-
-impl Drop for Handover {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// Takes the lock for the desktop app. A headless owner holding it is asked to drain and exit
 /// (SIGTERM, which it handles by finishing in-flight calls); another desktop app is not.
 pub async fn take_over(data_dir: &Path, wait: Duration) -> Result<OwnerLock, OwnerError> {
     let busy = match OwnerLock::acquire(data_dir, Role::Desktop) {
-        Err(busy @ OwnerError::Busy { .. }) => busy,
-        other => return other,
+        Err(busy @ LockError::Busy { .. }) => busy,
+        other => return Ok(other?),
     };
-    let Some((pid, Role::Headless)) = current_owner(data_dir) else { return Err(busy) };
-    let Some(headless) = process(pid) else { return Err(busy) };
-    let marker = data_dir.join(HANDOVER_FILE);
-    crate::private_files::write(&marker, std::process::id().to_string().as_bytes())
-        .map_err(io("cannot write the handover marker", &marker))?;
-    let _handover = Handover(marker);
+    let Some((pid, Role::Headless)) = current_owner(data_dir) else { return Err(busy.into()) };
+    let Some(headless) = process(pid) else { return Err(busy.into()) };
+    let _handover = Handover::mark(data_dir)?;
     tracing::info!(pid, "asking the headless owner to hand over");
     if rustix::process::kill_process(headless, rustix::process::Signal::TERM).is_err() {
-        return Err(busy);
+        return Err(busy.into());
     }
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         match OwnerLock::acquire(data_dir, Role::Desktop) {
-            Err(OwnerError::Busy { .. }) if tokio::time::Instant::now() < deadline => {
+            Err(LockError::Busy { .. }) if tokio::time::Instant::now() < deadline => {
                 // Its sidecars reconnect meanwhile; owners they start see the marker and
                 // step aside, so the lock comes to us.
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            Err(OwnerError::Busy { .. }) => {
+            Err(LockError::Busy { .. }) => {
                 return Err(OwnerError::DidNotExit {
                     pid,
                     data_dir: data_dir.to_path_buf(),
                     waited: wait,
                 });
             }
-            other => return other,
+            other => return Ok(other?),
         }
     }
 }
@@ -233,12 +136,14 @@ async fn start_http(
             return Ok(None);
         }
     };
+    // The token exists before the address is written: clients take the address as the sign
+    // that the endpoint is ready, and must not race the owner to create the token.
+    let token_path = data_dir.join(http::TOKEN_FILE);
+    let token = http::token(data_dir).map_err(io("cannot create the token", &token_path))?;
     let address = data_dir.join(http::ADDRESS_FILE);
     let bound = listener.local_addr().map_err(io("cannot read the address of", &address))?;
     crate::private_files::write(&address, bound.to_string().as_bytes())
         .map_err(io("cannot write", &address))?;
-    let token_path = data_dir.join(http::TOKEN_FILE);
-    let token = http::token(data_dir).map_err(io("cannot create the token", &token_path))?;
     tracing::info!(%bound, "MCP over HTTP at /mcp");
     let pool = Arc::clone(pool);
     Ok(Some(tokio::spawn(async move {
@@ -259,10 +164,9 @@ pub struct ServeOptions {
     pub idle_exit: Option<Duration>,
 }
 
-/// The owner of a data dir: its lock and the one pool. Dropping it releases the lock.
+/// The owner of a data dir: the one pool, which holds the lock (released when the pool goes).
 #[derive(Debug)]
 pub struct Owner {
-    _lock: OwnerLock,
     data_dir: PathBuf,
     pool: Arc<Pool>,
 }
@@ -272,8 +176,8 @@ impl Owner {
     pub async fn open(config: ConfigFile, lock: OwnerLock) -> Result<Self, OwnerError> {
         let data_dir = config.snapshot().data_dir(config.paths());
         let search = ModelSearch::from_env(config.snapshot().model_dir.clone(), &data_dir);
-        let pool = Pool::open(config, EmbedService::minilm(search)).await?;
-        Ok(Self { _lock: lock, data_dir, pool })
+        let pool = Pool::open(config, EmbedService::minilm(search), lock).await?;
+        Ok(Self { data_dir, pool })
     }
 
     pub fn pool(&self) -> &Arc<Pool> {
@@ -386,12 +290,12 @@ async fn acquire_headless(data_dir: &Path) -> Result<OwnerLock, OwnerError> {
     let deadline = tokio::time::Instant::now() + STOPPING_WAIT;
     loop {
         match OwnerLock::acquire(data_dir, Role::Headless) {
-            Err(OwnerError::Busy { .. })
+            Err(LockError::Busy { .. })
                 if !socket_path(data_dir).exists() && tokio::time::Instant::now() < deadline =>
             {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            other => return other,
+            other => return Ok(other?),
         }
     }
 }

@@ -46,7 +46,10 @@ pub async fn open_pool_with(
             .resolve()
             .expect("paths");
     let config = annal::config::ConfigFile::load(paths).expect("config");
-    annal::pool::Pool::open(config, embedder).await.expect("pool")
+    let data_dir = config.snapshot().data_dir(config.paths());
+    let lock = annal::owner_lock::OwnerLock::acquire(&data_dir, annal::owner_lock::Role::Headless)
+        .expect("the owner lock");
+    annal::pool::Pool::open(config, embedder, lock).await.expect("pool")
 }
 
 /// Text that makes [`panicking_embedder`]'s model panic.

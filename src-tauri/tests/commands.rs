@@ -9,6 +9,7 @@ use std::time::Duration;
 use annal::config::{ConfigFile, PathInputs};
 use annal::dashboard::{Dashboard, ListParams};
 use annal::embed::{EmbedService, ModelSearch};
+use annal::owner_lock::{OwnerLock, Role};
 use annal::pool::Pool;
 use serde_json::{Value, json};
 use tauri::ipc::{CallbackFn, InvokeBody};
@@ -41,8 +42,10 @@ impl Desktop {
         let config = ConfigFile::load(paths).expect("config");
         let search = ModelSearch { env_dir: Some(model_dir()), ..Default::default() };
         // The pool's background tasks must live on Tauri's runtime, as in the app.
+        let lock = OwnerLock::acquire(&config.snapshot().data_dir(config.paths()), Role::Headless)
+            .expect("the owner lock");
         let pool: Arc<Pool> =
-            tauri::async_runtime::block_on(Pool::open(config, EmbedService::minilm(search)))
+            tauri::async_runtime::block_on(Pool::open(config, EmbedService::minilm(search), lock))
                 .expect("pool");
         let app = mock_builder()
             .invoke_handler(annal_desktop::handler())

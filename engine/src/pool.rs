@@ -27,6 +27,7 @@ use crate::index::reconcile::Matcher;
 use crate::index::watch::{DEBOUNCE, WatchSignal, Watcher};
 use crate::index::{IndexError, ReconcileReport, index_file, reconcile};
 use crate::memories::Memories;
+use crate::owner_lock::OwnerLock;
 use crate::project::{InvalidProjectName, ProjectName};
 use crate::store::{Stats, Store, StoreError};
 
@@ -49,6 +50,8 @@ pub enum PoolError {
     AlreadyIndexing { project: String, since: DateTime<Utc> },
     #[error("unknown project {project:?}; call init_project first")]
     UnknownProject { project: String },
+    #[error("the owner lock is on {}, not on the data dir {}", .locked.display(), .data_dir.display())]
+    NotLocked { locked: PathBuf, data_dir: PathBuf },
     #[error("the owner is shutting down")]
     ShuttingDown,
 }
@@ -122,6 +125,8 @@ enum RunKind {
 
 #[derive(Debug)]
 pub struct Pool {
+    /// Held for as long as the pool lives: what makes this process the data dir's owner.
+    _lock: OwnerLock,
     config: ConfigFile,
     store: Store,
     memories: Memories,
@@ -134,13 +139,41 @@ pub struct Pool {
 
 impl Pool {
     /// Opens the store in the config's data dir and schedules a reconcile of every
-    /// configured project.
-    pub async fn open(config: ConfigFile, embedder: EmbedService) -> Result<Arc<Self>, PoolError> {
+    /// configured project. Only the owner can: it takes the data dir's [`OwnerLock`], which
+    /// the pool keeps while it lives, so a second pool over one data dir does not compile
+    /// without a second lock, and the OS refuses that. The owner opens it so:
+    ///
+    /// ```no_run
+    /// # async fn owner(config: annal_engine::config::ConfigFile, embedder: annal_engine::embed::EmbedService) -> Result<(), Box<dyn std::error::Error>> {
+    /// use annal_engine::owner_lock::{OwnerLock, Role};
+    /// let lock = OwnerLock::acquire(&config.snapshot().data_dir(config.paths()), Role::Headless)?;
+    /// let pool = annal_engine::pool::Pool::open(config, embedder, lock).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// and this does not compile:
+    ///
+    /// ```compile_fail
+    /// # async fn second_pool(config: annal_engine::config::ConfigFile, embedder: annal_engine::embed::EmbedService) {
+    /// // No lock, no pool.
+    /// let pool = annal_engine::pool::Pool::open(config, embedder).await;
+    /// # }
+    /// ```
+    pub async fn open(
+        config: ConfigFile,
+        embedder: EmbedService,
+        lock: OwnerLock,
+    ) -> Result<Arc<Self>, PoolError> {
         let snapshot = config.snapshot();
-        let store = Store::open(&snapshot.data_dir(config.paths())).await?;
+        let data_dir = snapshot.data_dir(config.paths());
+        if lock.data_dir() != data_dir {
+            return Err(PoolError::NotLocked { locked: lock.data_dir().to_path_buf(), data_dir });
+        }
+        let store = Store::open(&data_dir).await?;
         let events = EventBus::open(store.clone()).await?;
         let memories = Memories::new(store.clone(), embedder, events.clone());
         let pool = Arc::new(Self {
+            _lock: lock,
             config,
             store,
             memories,

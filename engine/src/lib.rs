@@ -1,0 +1,21 @@
+//! Annal's engine: the config, the store, embeddings, search, file indexing, events and the
+//! pool that holds them, plus the queries the dashboard asks. It knows nothing of transports —
+//! this crate does not depend on axum, rmcp or tauri, so Cargo refuses any import of them.
+//! The adapters in the `annal` package (MCP, HTTP, the owner and the sidecar) and the desktop
+//! shell call these functions and render their results.
+
+pub mod config;
+pub mod dashboard;
+pub mod embed;
+pub mod events;
+pub mod excerpt;
+pub mod index;
+pub mod memories;
+pub mod memory;
+pub mod owner_lock;
+pub mod pool;
+pub mod private_files;
+pub mod project;
+pub mod search;
+pub mod store;
+pub mod vector_index;
