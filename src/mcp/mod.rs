@@ -212,7 +212,7 @@ impl AnnalServer {
             .memories()
             .prune_stale(
                 &p.project,
-                p.max_age_days.unwrap_or(60),
+                p.max_age_days.unwrap_or(crate::pool::STALE_AFTER_DAYS),
                 p.include_never_accessed.unwrap_or(true),
                 p.dry_run.unwrap_or(true),
             )
