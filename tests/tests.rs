@@ -14,6 +14,7 @@ mod layering;
 mod mcp;
 mod owner;
 mod pool;
+mod reliability;
 mod search;
 mod sidecar;
 mod store;
