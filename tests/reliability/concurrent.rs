@@ -109,6 +109,7 @@ fn eight_sidecars_store_during_an_indexing_run_without_errors() {
         .expect("chunk count");
     assert_eq!(chunks, (FILES * SECTIONS) as i64, "every section indexed");
     assert!(home.processes().is_empty(), "leftover processes: {:?}", home.processes());
+    home.assert_no_panic_logged();
     report(
         &format!("{SIDECARS} sidecars storing during indexing"),
         &format!(

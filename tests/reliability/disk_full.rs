@@ -79,7 +79,7 @@ fn a_full_disk_fails_stores_clearly_and_they_resume_when_space_returns() {
             return;
         }
     };
-    let owner = Guard(home.serve(&home.path().join("owner.log")));
+    let owner = Guard(home.serve());
     let pid = owner.0.id();
     let mut agent = Agent::start(&home);
     let mut acknowledged = Vec::new();
@@ -158,6 +158,7 @@ fn a_full_disk_fails_stores_clearly_and_they_resume_when_space_returns() {
         );
     }
     wait_until("no process is left", Duration::from_secs(10), || home.processes().is_empty());
+    home.assert_no_panic_logged();
     report(
         "disk full (4 MiB tmpfs)",
         &format!(

@@ -124,6 +124,7 @@ fn kill_9_of_the_owner_during_writes_loses_no_acknowledged_write() {
     }
     assert_eq!(on_disk.len(), writes.len() - resent_after_commit, "no unacknowledged rows");
     assert!(home.processes().is_empty(), "leftover processes: {:?}", home.processes());
+    home.assert_no_panic_logged();
 
     let mut recoveries: Vec<Duration> = kills
         .iter()

@@ -39,7 +39,7 @@ fn session(home: &Home, n: usize, at_peak: Option<&Barrier>) {
 #[test]
 fn twenty_sidecars_come_and_go_and_leave_no_process_behind() {
     let home = Home::new();
-    let owner = Guard(home.serve(&home.path().join("owner.log")));
+    let owner = Guard(home.serve());
     let pid = owner.0.id();
     let idle = sockets(pid);
     let closed = || sockets(pid) == idle;
@@ -81,6 +81,7 @@ fn twenty_sidecars_come_and_go_and_leave_no_process_behind() {
     assert!(status.success(), "owner exit: {status}");
     let leftovers = home.processes();
     assert!(leftovers.is_empty(), "leftover processes: {leftovers:?}");
+    home.assert_no_panic_logged();
     report(
         &format!("{SIDECARS} sidecars open/close, sequential + parallel"),
         &format!(

@@ -66,9 +66,14 @@ impl Home {
         annal::owner::current_owner(&self.data_dir()).map(|(pid, _)| pid)
     }
 
-    /// Starts `annal serve` as a child (stderr to `log`) and waits for its socket.
-    pub fn serve(&self, log: &Path) -> Child {
-        let log = std::fs::File::create(log).expect("owner log");
+    /// Where [`Home::serve`] sends the owner's log.
+    fn owner_log(&self) -> PathBuf {
+        self.path().join("owner.log")
+    }
+
+    /// Starts `annal serve` as a child (logging to `owner.log`) and waits for its socket.
+    pub fn serve(&self) -> Child {
+        let log = std::fs::File::create(self.owner_log()).expect("owner log");
         let child = self
             .annal()
             .arg("serve")
@@ -98,6 +103,15 @@ impl Home {
                     && environ.windows(marker.len()).any(|window| window == marker.as_bytes())
             })
             .collect()
+    }
+
+    /// Asserts that no owner of this home logged a panic: `owner.log` (owners the tests
+    /// start) and `annal.log` in the data dir (owners the sidecars start).
+    pub fn assert_no_panic_logged(&self) {
+        for log in [self.owner_log(), self.data_dir().join(annal::sidecar::LOG_FILE)] {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(!text.contains("panicked"), "{}:\n{text}", log.display());
+        }
     }
 
     /// The database, read-only; call it only once the owner has stopped.
