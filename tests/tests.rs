@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod curate;
 mod embed;
+mod fuzzed;
 mod http_api;
 mod index;
 mod layering;
