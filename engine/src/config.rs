@@ -41,6 +41,11 @@ pub enum ConfigError {
     Parse { path: PathBuf, line: usize, column: usize, message: String },
     #[error("invalid config {path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    #[error(
+        "cannot save config {path}: its setting `{key}` cannot be written back as YAML \
+         ({message}); simplify that setting by hand"
+    )]
+    Unwritable { path: PathBuf, key: String, message: String },
     #[error("cannot write config {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
     #[error("path {} is not valid UTF-8 and cannot be stored in the config", .path.display())]
@@ -204,9 +209,25 @@ impl Config {
                 return Err(ConfigError::NonUtf8Path { path: path.clone() });
             }
         }
-        serde_yaml::to_string(self).map_err(|err| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            message: err.to_string(),
+        serde_yaml::to_string(self).map_err(|err| {
+            let (path, message) = (path.to_path_buf(), err.to_string());
+            match self.unwritable_setting() {
+                Some(key) => ConfigError::Unwritable { path, key, message },
+                None => ConfigError::Invalid { path, message },
+            }
+        })
+    }
+
+    /// The unknown setting that serde_yaml reads but cannot write (a mapping key that is itself
+    /// a one-entry mapping, or tagged): `key` or `projects.<name>.key`.
+    fn unwritable_setting(&self) -> Option<String> {
+        let fails = |value: &serde_yaml::Value| serde_yaml::to_string(value).is_err();
+        let top = self.extra.iter().find(|(_, value)| fails(value)).map(|(key, _)| key.clone());
+        top.or_else(|| {
+            self.projects.iter().find_map(|(name, project)| {
+                let (key, _) = project.extra.iter().find(|(_, value)| fails(value))?;
+                Some(format!("projects.{name}.{key}"))
+            })
         })
     }
 
