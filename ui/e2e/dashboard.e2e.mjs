@@ -113,7 +113,7 @@ try {
   mkdirSync(docs);
   writeFileSync(join(docs, "guide.md"), "# Guide\nHow we deploy.\n");
   await page.click(".retry");
-  await page.locator(".state-idle").waitFor();
+  await page.getByRole("row", { name: /^web / }).locator(".state-idle").waitFor();
   await page.locator('#activity-indicator[data-state="idle"]').waitFor();
   await screenshot("overview");
 
