@@ -6,13 +6,14 @@ use std::path::Path;
 
 use annal::config::ProjectChange;
 use annal::dashboard::{
-    Deleted, ErrorKind, ErrorReply, ListParams, MemoryDraft, MemoryEdit, SearchParams, WatchConfig,
-    WatchEdit,
+    Deleted, ErrorKind, ErrorReply, ListParams, MemoryDraft, MemoryEdit, SearchParams, SearchReply,
+    WatchConfig, WatchEdit,
 };
 use annal::events::{Event, EventKind};
 use annal::index::{ReconcileReport, Skipped};
 use annal::memory::{ChunkType, FileInfo, Memory};
 use annal::pool::{Activity, IndexState, IndexStatus, InitReply, LastReconcile};
+use annal::search::SearchHit;
 use annal::store::{DayCount, Page, Similar, Stats, StoreOutcome, TagCount};
 use ts_rs::TS;
 
@@ -41,6 +42,8 @@ fn generated() -> String {
         ErrorReply::decl(),
         ListParams::decl(),
         SearchParams::decl(),
+        SearchHit::decl(),
+        SearchReply::decl(),
         MemoryDraft::decl(),
         MemoryEdit::decl(),
         WatchConfig::decl(),

@@ -122,7 +122,8 @@ async fn the_dashboard_api_lists_searches_and_mutates_with_the_token() {
         )
         .await;
     assert_eq!(status, 200, "{found}");
-    assert_eq!(found["results"][0]["id"], id.as_str());
+    assert_eq!(found["hits"][0]["memory"]["id"], id.as_str());
+    assert!(found["hits"][0]["score"].as_f64().is_some_and(|s| s > 0.3), "{found}");
     let (status, error) =
         s.call("GET", "/api/projects/app/search?query=x&limit=0", s.bearer(), "").await;
     assert_eq!(

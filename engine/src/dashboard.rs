@@ -15,7 +15,7 @@ use crate::events::Event;
 use crate::memories::MemoryError;
 use crate::memory::{ChunkType, Memory};
 use crate::pool::{Activity, IndexStatus, InitReply, Pool, PoolError, STALE_AFTER_DAYS};
-use crate::search::{Mode, SearchError, SearchRequest};
+use crate::search::{Mode, SearchError, SearchHit, SearchRequest};
 use crate::store::{DayCount, ListQuery, Page, StoreError, StoreOutcome};
 
 /// How a dashboard failure should be shown: HTTP picks a status from it, the desktop app
@@ -151,6 +151,15 @@ pub struct SearchParams {
     pub include_superseded: bool,
 }
 
+/// A search as the page shows it: hits in ranked order, each a whole memory with its cosine
+/// score (the MCP tool's JSON shape is its own, in `search::SearchResults::to_json`).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SearchReply {
+    pub hits: Vec<SearchHit>,
+    /// Set when more than the primary project was searched.
+    pub projects_searched: Option<Vec<String>>,
+}
+
 impl SearchParams {
     fn into_request(self, project: String) -> Result<SearchRequest, DashboardError> {
         let split = |text: Option<String>| -> Option<Vec<String>> {
@@ -265,9 +274,10 @@ impl Dashboard {
     }
 
     /// The search results in the JSON shape agents get with `output="json"`.
-    pub async fn search(&self, project: &str, params: SearchParams) -> Reply<serde_json::Value> {
+    pub async fn search(&self, project: &str, params: SearchParams) -> Reply<SearchReply> {
         let request = params.into_request(project.to_owned())?;
-        Ok(self.pool.memories().search(request).await?.to_json())
+        let results = self.pool.memories().search(request).await?;
+        Ok(SearchReply { hits: results.hits, projects_searched: results.projects_searched })
     }
 
     pub async fn create(&self, project: &str, draft: MemoryDraft) -> Reply<StoreOutcome> {

@@ -303,7 +303,7 @@ pub fn parse_bound(
 }
 
 /// One result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct SearchHit {
     pub memory: Memory,
     /// Cosine similarity between the query and the memory.

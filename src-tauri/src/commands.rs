@@ -3,7 +3,7 @@
 
 use annal::dashboard::{
     Dashboard, DashboardError, Deleted, ErrorReply, ListParams, MemoryDraft, MemoryEdit,
-    SearchParams, WatchConfig, WatchEdit,
+    SearchParams, SearchReply, WatchConfig, WatchEdit,
 };
 use annal::events::Event;
 use annal::memory::Memory;
@@ -65,7 +65,7 @@ async fn search(
     dashboard: State<'_, Dashboard>,
     project: String,
     params: SearchParams,
-) -> Reply<serde_json::Value> {
+) -> Reply<SearchReply> {
     reply(dashboard.search(&project, params).await)
 }
 

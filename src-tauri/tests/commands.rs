@@ -130,7 +130,7 @@ fn every_command_answers_what_the_engine_answers() {
         "search",
         json!({ "project": "web", "params": { "query": "how do we release?", "mode": "full" } }),
     );
-    assert_eq!(found["results"][0]["id"], id.as_str(), "{found}");
+    assert_eq!(found["hits"][0]["memory"]["id"], id.as_str(), "{found}");
 
     let edited = desktop.ok(
         "edit_memory",

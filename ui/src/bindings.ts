@@ -71,6 +71,18 @@ stale_only: boolean, limit?: number, offset?: number, };
 
 export type SearchParams = { query: string, mode?: string, limit: number, tags?: string, projects?: string, after?: string, before?: string, include_superseded: boolean, };
 
+export type SearchHit = { memory: Memory, 
+/**
+ * Cosine similarity between the query and the memory.
+ */
+score: number, };
+
+export type SearchReply = { hits: Array<SearchHit>, 
+/**
+ * Set when more than the primary project was searched.
+ */
+projects_searched: Array<string> | null, };
+
 export type MemoryDraft = { content: string, tags: Array<string>, source?: string, supersedes?: string, };
 
 export type MemoryEdit = { content?: string, tags?: Array<string>, source?: string, };

@@ -6,7 +6,7 @@ import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type {
   Activity, DayCount, Deleted, ErrorReply, Event, EventKind, IndexStatus, InitReply, ListParams, Memory,
-  MemoryDraft, MemoryEdit, Page, SearchParams, StoreOutcome, WatchConfig, WatchEdit,
+  MemoryDraft, MemoryEdit, Page, SearchParams, SearchReply, StoreOutcome, WatchConfig, WatchEdit,
 } from "./bindings";
 
 export type { Activity, DayCount, Event as AnnalEvent, IndexStatus as ProjectStatus, ListParams, Memory, WatchConfig } from "./bindings";
@@ -63,7 +63,7 @@ const enc = encodeURIComponent;
 interface Api {
   projects(): Promise<IndexStatus[]>;
   memories(project: string, params: ListParams): Promise<Page>;
-  search(project: string, params: SearchParams): Promise<unknown>;
+  search(project: string, params: SearchParams): Promise<SearchReply>;
   create(project: string, draft: MemoryDraft): Promise<StoreOutcome>;
   update(project: string, id: string, edit: MemoryEdit): Promise<Memory>;
   remove(project: string, id: string): Promise<void>;

@@ -13,7 +13,6 @@ export interface MemoriesState {
 
 /** What a row shows: a listed memory or a search hit. */
 type Row = Pick<Memory, "id" | "project" | "content" | "tags" | "created_at"> & { superseded_by?: string | null; chunk_type?: string };
-type Hit = Row & { score?: number };
 
 export function memories(app: HTMLElement, state: MemoriesState): View {
   const select = el("select", { id: "project-select", title: "Project" });
@@ -129,13 +128,11 @@ export function memories(app: HTMLElement, state: MemoriesState): View {
   }
 
   async function showSearch(): Promise<void> {
-    const reply = (await api.search(state.project, {
+    const { hits } = await api.search(state.project, {
       query: state.query, mode: "full", limit: 20, include_superseded: superseded.checked,
       tags: tag.value.trim(), projects: everywhere.checked ? "*" : undefined,
-    })) as { results: Hit[] | { agent_memories?: Hit[]; file_indexed?: Hit[] } };
-    const found = reply.results;
-    const hits = Array.isArray(found) ? found : [...found.agent_memories ?? [], ...found.file_indexed ?? []];
-    body.replaceChildren(...hits.map((h) => row({ ...h, project: h.project ?? state.project })));
+    });
+    body.replaceChildren(...hits.map((hit) => row(hit.memory)));
     info.textContent = `${hits.length} results for “${state.query}”`;
     prev.disabled = next.disabled = true;
     deleteMatching.disabled = true;
