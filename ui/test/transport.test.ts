@@ -64,6 +64,31 @@ describe("in a browser", () => {
     await expect(api.projects()).rejects.toMatchObject({ message: "Bad Gateway" });
   });
 
+  it("reloads on every (re)start of the event stream and on lagged, and passes events on", async () => {
+    const { subscribe } = await load(false);
+    const listeners: Record<string, ((message: { data: string }) => void)[]> = {};
+    vi.stubGlobal("EventSource", class {
+      constructor(readonly url: string) { expect(url).toBe("/api/events"); }
+      addEventListener(kind: string, listener: (message: { data: string }) => void) {
+        (listeners[kind] ??= []).push(listener);
+      }
+    });
+    const events: unknown[] = [];
+    const lagged = vi.fn();
+    const ready = vi.fn();
+    subscribe((event) => events.push(event), lagged, ready);
+    // EventSource reconnects by itself; each new stream starts with `ready` (an owner restart,
+    // a desktop take-over), after which everything the page shows may be stale.
+    listeners.ready.forEach((l) => l({ data: '{"after_seq": 3}' }));
+    listeners.ready.forEach((l) => l({ data: '{"after_seq": 9}' }));
+    listeners.lagged.forEach((l) => l({ data: "4" }));
+    listeners.index_failed.forEach((l) => l({ data: '{"seq": 10, "type": "index_failed"}' }));
+    listeners.database_lost.forEach((l) => l({ data: '{"seq": 11, "type": "database_lost"}' }));
+    expect(ready).toHaveBeenCalledTimes(2);
+    expect(lagged).toHaveBeenCalledOnce();
+    expect(events).toEqual([{ seq: 10, type: "index_failed" }, { seq: 11, type: "database_lost" }]);
+  });
+
   it("answers nothing for 202 and 204", async () => {
     const { api } = await load(false);
     fetch.mockResolvedValue(reply(202, null));
