@@ -2,6 +2,8 @@
 # Sourced, not executed.
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Where cargo builds: CARGO_TARGET_DIR when set (e.g. a cache outside a fresh clone).
+target_dir="${CARGO_TARGET_DIR:-$repo_root/target}"
 export ANNAL_MODEL_DIR="${ANNAL_MODEL_DIR:-$repo_root/models/all-MiniLM-L6-v2}"
 
 apt_install() {
