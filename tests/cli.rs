@@ -120,9 +120,7 @@ fn dashboard_starts_an_owner_and_prints_a_one_time_sign_in_url() {
     let lock = std::fs::read_to_string(data_dir.join("owner.lock")).expect("lock");
     let pid = lock.lines().next().expect("pid").to_owned();
     let _ = Command::new("kill").arg(&pid).status();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while std::path::Path::new("/proc").join(&pid).exists() {
-        assert!(std::time::Instant::now() < deadline, "the owner did not stop");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    crate::util::wait_until("the owner stopped", std::time::Duration::from_secs(30), || {
+        !std::path::Path::new("/proc").join(&pid).exists()
+    });
 }

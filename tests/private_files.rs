@@ -7,22 +7,18 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
-use crate::util::{isolate, model_dir};
+use crate::util::{isolate, model_dir, wait_until};
 
 fn mode(path: &Path) -> u32 {
     std::fs::symlink_metadata(path).expect("metadata").permissions().mode() & 0o777
 }
 
 fn wait_for(what: &str, condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(what, Duration::from_secs(60), condition);
 }
 
 /// Runs an agent session through a sidecar: it starts an owner (which logs to `annal.log`

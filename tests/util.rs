@@ -194,3 +194,16 @@ pub fn isolate<'a>(
         .env("HF_HUB_CACHE", home.join(".cache/huggingface/hub"))
         .env_remove("ANNAL_CONFIG")
 }
+
+/// Polls `condition` until it holds; panics naming `what` after `limit`. The one deadline loop
+/// of the tests: never a fixed sleep.
+pub fn wait_until(what: &str, limit: std::time::Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting until {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

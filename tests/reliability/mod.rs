@@ -144,14 +144,7 @@ pub fn signal(pid: u32, signal: rustix::process::Signal) {
     let _ = rustix::process::kill_process(pid, signal);
 }
 
-/// Polls `condition` until it holds; panics naming `what` after `limit`.
-pub fn wait_until(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting until {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+pub use crate::util::wait_until;
 
 /// SIGTERM, then waits until the process is gone; returns how long the shutdown took.
 pub fn stop(pid: u32) -> Duration {
