@@ -374,44 +374,14 @@ async fn an_open_event_stream_keeps_an_idle_owner_alive() {
 /// had committed as duplicates).
 #[test]
 fn a_call_in_flight_when_the_owner_stops_is_answered_once() {
-    const WORDS: [&str; 24] = [
-        "kernel",
-        "invoice",
-        "glacier",
-        "violin",
-        "compiler",
-        "harvest",
-        "satellite",
-        "mortgage",
-        "pollen",
-        "firmware",
-        "lantern",
-        "tariff",
-        "enzyme",
-        "ballot",
-        "turbine",
-        "sonnet",
-        "ledger",
-        "volcano",
-        "protocol",
-        "orchard",
-        "cathedral",
-        "vaccine",
-        "monsoon",
-        "cipher",
-    ];
     let home = tempfile::tempdir().expect("home");
     let mut sidecar = Sidecar::start(home.path());
     // The model is loaded once this answers, so the batch below is busy embedding when the
     // owner is told to stop.
     sidecar
         .call("store_memory", json!({"project": "app", "content": "Warm up.", "tags": ["warm"]}));
-    let memories: Vec<Value> = (0..24)
-        .map(|i| {
-            let words: Vec<&str> = (0..6).map(|k| WORDS[(i * 7 + k * k * 5 + k) % 24]).collect();
-            json!({"content": format!("Note {i}: {}.", words.join(" ")), "tags": ["t"]})
-        })
-        .collect();
+    let memories: Vec<Value> =
+        (0..24).map(|i| json!({"content": crate::reliability::note(i), "tags": ["t"]})).collect();
     let id = sidecar.next_id;
     sidecar.next_id += 1;
     sidecar.send(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",

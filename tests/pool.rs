@@ -91,16 +91,7 @@ async fn a_failed_reconcile_ends_in_index_failed_and_a_later_run_clears_it() {
     let failed = wait_for(&pool, "app", |s| matches!(s.index, IndexState::Failed { .. })).await;
     let IndexState::Failed { error, .. } = &failed.index else { unreachable!() };
     assert!(error.contains(&watched.display().to_string()), "{error}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let event = loop {
-        let event = tokio::time::timeout_at(deadline.into(), events.recv())
-            .await
-            .expect("event in time")
-            .expect("event");
-        if event.kind == EventKind::IndexFailed {
-            break event;
-        }
-    };
+    let event = next_event(&mut events, EventKind::IndexFailed).await;
     assert_eq!(event.detail["error"].as_str(), Some(error.as_str()));
 
     std::fs::create_dir(&watched).expect("recreate");
@@ -391,16 +382,7 @@ async fn a_database_deleted_or_replaced_under_the_pool_refuses_every_write() {
             );
         }
         assert!(pool.database_lost_now().is_some());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let event = loop {
-            let event = tokio::time::timeout_at(deadline.into(), events.recv())
-                .await
-                .expect("event in time")
-                .expect("event");
-            if event.kind == EventKind::DatabaseLost {
-                break event;
-            }
-        };
+        let event = next_event(&mut events, EventKind::DatabaseLost).await;
         assert_eq!(event.detail["path"], db.display().to_string());
         assert!(event.detail["error"].as_str().is_some_and(|e| e.contains(change)), "{event:?}");
         let wal = home.path().join("data").join("annal.db-wal");
@@ -421,5 +403,22 @@ async fn a_database_deleted_or_replaced_under_the_pool_refuses_every_write() {
         assert_eq!(check, "ok");
         remember(&reopened, "Written after the restart.").await.expect("writes work again");
         reopened.shutdown(Duration::from_secs(10)).await;
+    }
+}
+
+/// The next event of `kind` on `events`, within 10 s.
+async fn next_event(
+    events: &mut tokio::sync::broadcast::Receiver<annal::events::Event>,
+    kind: EventKind,
+) -> annal::events::Event {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let event = tokio::time::timeout_at(deadline.into(), events.recv())
+            .await
+            .expect("event in time")
+            .expect("event");
+        if event.kind == kind {
+            return event;
+        }
     }
 }
