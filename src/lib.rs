@@ -9,6 +9,7 @@ pub use annal_engine::{
     config, dashboard, embed, events, excerpt, index, memories, memory, owner_lock, pool,
     private_files, project, search, store, vector_index,
 };
+pub use annal_engine::{dashboard_queries, describe_queries};
 
 pub mod http;
 pub mod jsonrpc;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use annal::config::{ProjectChange, ProjectInit};
 use annal::embed::{EmbedError, EmbedService, Embedder, MiniLm};
-use annal::events::{EventBus, EventKind};
+use annal::events::{EventBus, EventDetail, EventKind};
 use annal::pool::{Activity, IndexState, IndexStatus, Pool, PoolError};
 use annal::search::SearchRequest;
 use annal::store::Store;
@@ -92,7 +92,7 @@ async fn a_failed_reconcile_ends_in_index_failed_and_a_later_run_clears_it() {
     let IndexState::Failed { error, .. } = &failed.index else { unreachable!() };
     assert!(error.contains(&watched.display().to_string()), "{error}");
     let event = next_event(&mut events, EventKind::IndexFailed).await;
-    assert_eq!(event.detail["error"].as_str(), Some(error.as_str()));
+    assert_eq!(event.detail.error(), Some(error.as_str()));
 
     std::fs::create_dir(&watched).expect("recreate");
     std::fs::write(watched.join("b.md"), "# B\nbeta\n").expect("write");
@@ -156,8 +156,8 @@ async fn memory_events_are_numbered_and_survive_a_restart() {
     pool.memories().delete("app", &id).await.expect("delete");
     let stored = events.recv().await.expect("stored event");
     let deleted = events.recv().await.expect("deleted event");
-    assert_eq!((stored.kind, deleted.kind), (EventKind::MemoryStored, EventKind::MemoryDeleted));
-    assert_eq!(stored.detail["id"], id.as_str());
+    assert_eq!(stored.detail, EventDetail::MemoryStored { id: id.clone() });
+    assert_eq!(deleted.detail, EventDetail::MemoryDeleted { ids: vec![id] });
     assert_eq!(deleted.seq, stored.seq + 1);
 
     // The feed is written in the background; reopen until it is there.
@@ -168,7 +168,7 @@ async fn memory_events_are_numbered_and_survive_a_restart() {
         let bus = EventBus::open(store).await.expect("bus");
         let feed: Vec<u64> = bus.recent().iter().map(|e| e.seq).collect();
         if feed.contains(&deleted.seq) {
-            let next = bus.publish(EventKind::ProjectUpdated, "app", serde_json::json!({}));
+            let next = bus.publish("app", EventDetail::ProjectUpdated { changes: vec![] });
             assert_eq!(next.seq, deleted.seq + 1, "the sequence continues after a restart");
             break;
         }
@@ -184,7 +184,7 @@ async fn a_slow_subscriber_is_told_it_lagged_and_producers_never_wait() {
     let mut slow = bus.subscribe();
     // Publishing is synchronous: had it waited for the reader, this loop would never end.
     for i in 0..3000 {
-        bus.publish(EventKind::IndexProgress, "app", serde_json::json!({ "files_done": i }));
+        bus.publish("app", EventDetail::IndexProgress { files_done: i });
     }
     match slow.recv().await {
         Err(RecvError::Lagged(missed)) => assert!(missed > 0),
@@ -383,8 +383,9 @@ async fn a_database_deleted_or_replaced_under_the_pool_refuses_every_write() {
         }
         assert!(pool.database_lost_now().is_some());
         let event = next_event(&mut events, EventKind::DatabaseLost).await;
-        assert_eq!(event.detail["path"], db.display().to_string());
-        assert!(event.detail["error"].as_str().is_some_and(|e| e.contains(change)), "{event:?}");
+        let EventDetail::DatabaseLost { path, error } = &event.detail else { unreachable!() };
+        assert_eq!(path, &db.display().to_string());
+        assert!(error.contains(change), "{event:?}");
         let wal = home.path().join("data").join("annal.db-wal");
         let wal_size = std::fs::metadata(&wal).map_or(0, |m| m.len());
         assert_eq!(
@@ -417,7 +418,7 @@ async fn next_event(
             .await
             .expect("event in time")
             .expect("event");
-        if event.kind == kind {
+        if event.kind() == kind {
             return event;
         }
     }

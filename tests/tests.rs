@@ -3,7 +3,6 @@
 
 mod util;
 
-mod bindings;
 mod cli;
 mod config;
 mod curate;
@@ -17,6 +16,7 @@ mod mcp;
 mod owner;
 mod pool;
 mod private_files;
+mod query_routes;
 mod reliability;
 mod search;
 mod sidecar;

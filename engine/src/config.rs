@@ -364,7 +364,7 @@ pub fn glob_set(field: &'static str, patterns: &[String]) -> Result<GlobSet, Con
 }
 
 /// One thing `init_project` changed, for the reply to the caller.
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "field", rename_all = "snake_case")]
 pub enum ProjectChange {
     Created,

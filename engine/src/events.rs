@@ -11,6 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
 
+use crate::config::ProjectChange;
+use crate::index::ReconcileReport;
 use crate::store::Store;
 
 /// Events kept in memory and in the database for the activity feed.
@@ -55,15 +57,74 @@ impl EventKind {
     }
 }
 
+/// An event on the wire: `{seq, type, project, detail, created_at}`, where `type` names the
+/// kind and `detail` is that kind's own shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Event {
     #[ts(type = "number")]
     pub seq: u64,
-    #[serde(rename = "type")]
-    pub kind: EventKind,
     pub project: String,
-    pub detail: serde_json::Value,
+    #[serde(flatten)]
+    pub detail: EventDetail,
     pub created_at: DateTime<Utc>,
+}
+
+impl Event {
+    pub fn kind(&self) -> EventKind {
+        self.detail.kind()
+    }
+}
+
+/// What happened, one variant per [`EventKind`], each with the detail of its kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(tag = "type", content = "detail", rename_all = "snake_case")]
+pub enum EventDetail {
+    MemoryStored { id: String },
+    MemoryUpdated { id: String, tags: Vec<String> },
+    MemoryDeleted { ids: Vec<String> },
+    IndexStarted {},
+    IndexProgress { files_done: usize },
+    IndexComplete(IndexCompleted),
+    IndexFailed { error: String },
+    ProjectUpdated { changes: Vec<ProjectChange> },
+    WatcherError { error: String },
+    DatabaseLost { path: String, error: String },
+}
+
+/// How an indexing run ended: a reconcile's report, or nothing when the run only re-read the
+/// files that changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(untagged)]
+pub enum IndexCompleted {
+    Reconciled(ReconcileReport),
+    ChangedFiles {},
+}
+
+impl EventDetail {
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Self::MemoryStored { .. } => EventKind::MemoryStored,
+            Self::MemoryUpdated { .. } => EventKind::MemoryUpdated,
+            Self::MemoryDeleted { .. } => EventKind::MemoryDeleted,
+            Self::IndexStarted {} => EventKind::IndexStarted,
+            Self::IndexProgress { .. } => EventKind::IndexProgress,
+            Self::IndexComplete(_) => EventKind::IndexComplete,
+            Self::IndexFailed { .. } => EventKind::IndexFailed,
+            Self::ProjectUpdated { .. } => EventKind::ProjectUpdated,
+            Self::WatcherError { .. } => EventKind::WatcherError,
+            Self::DatabaseLost { .. } => EventKind::DatabaseLost,
+        }
+    }
+
+    /// The error an event reports, for the kinds that report one.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Self::IndexFailed { error }
+            | Self::WatcherError { error }
+            | Self::DatabaseLost { error, .. } => Some(error),
+            _ => None,
+        }
+    }
 }
 
 struct State {
@@ -90,7 +151,7 @@ impl EventBus {
     /// new events there from a background task (so publishing never waits for the disk).
     pub async fn open(store: Store) -> Result<Self, crate::store::StoreError> {
         let recent: VecDeque<Event> = store.recent_events(RECENT_EVENTS).await?.into();
-        let next_seq = recent.back().map_or(1, |e| e.seq + 1);
+        let next_seq = store.last_event_seq().await? + 1;
         let (persist, mut queue) = mpsc::unbounded_channel::<Event>();
         tokio::spawn(async move {
             while let Some(event) = queue.recv().await {
@@ -108,12 +169,12 @@ impl EventBus {
     }
 
     /// Publishes an event to every subscriber; never blocks.
-    pub fn publish(&self, kind: EventKind, project: &str, detail: serde_json::Value) -> Event {
+    pub fn publish(&self, project: &str, detail: EventDetail) -> Event {
+        let kind = detail.kind();
         let event = {
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
             let event = Event {
                 seq: state.next_seq,
-                kind,
                 project: project.to_owned(),
                 detail,
                 created_at: Utc::now(),

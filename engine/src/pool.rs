@@ -16,13 +16,12 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt as _;
 use serde::Serialize;
-use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::config::{ConfigError, ConfigFile, ProjectChange, ProjectConfig, ProjectInit};
 use crate::embed::{EmbedService, panic_text};
-use crate::events::{EventBus, EventKind};
+use crate::events::{EventBus, EventDetail, IndexCompleted};
 use crate::index::reconcile::Matcher;
 use crate::index::watch::{DEBOUNCE, WatchSignal, Watcher};
 use crate::index::{IndexError, ReconcileReport, index_file, reconcile};
@@ -198,7 +197,7 @@ impl Pool {
         let path = self.store.path().display().to_string();
         tokio::spawn(async move {
             let error = lost.await.to_string();
-            events.publish(EventKind::DatabaseLost, "", json!({ "path": path, "error": error }));
+            events.publish("", EventDetail::DatabaseLost { path, error });
         });
     }
 
@@ -250,8 +249,8 @@ impl Pool {
         let outcome = self.config.init_project(&project, resolved).await?;
         self.store.register_project(&project).await?;
         if !outcome.changes.is_empty() {
-            let detail = json!({ "changes": outcome.changes });
-            self.events.publish(EventKind::ProjectUpdated, project.as_str(), detail);
+            let detail = EventDetail::ProjectUpdated { changes: outcome.changes.clone() };
+            self.events.publish(project.as_str(), detail);
         }
         let indexing = self.schedule(project.clone(), RunKind::Reconcile)?;
         if !outcome.changes.is_empty() {
@@ -374,26 +373,28 @@ impl Pool {
         loop {
             let started_at = Utc::now();
             self.set_state(&project, IndexState::Indexing { started_at, files_done: 0 });
-            self.events.publish(EventKind::IndexStarted, project.as_str(), json!({}));
+            self.events.publish(project.as_str(), EventDetail::IndexStarted {});
             let outcome = self.run_once(&project, started_at, kind).await;
             let mut indexing = self.indexing();
             let entry = indexing.entry(project.to_string()).or_default();
             match outcome {
                 Ok(Some(report)) => {
-                    let detail = json!(report);
+                    let detail =
+                        EventDetail::IndexComplete(IndexCompleted::Reconciled(report.clone()));
                     entry.state = IndexState::Idle;
                     entry.last = Some(LastReconcile { at: Utc::now(), report });
-                    self.events.publish(EventKind::IndexComplete, project.as_str(), detail);
+                    self.events.publish(project.as_str(), detail);
                 }
                 Ok(None) => {
                     entry.state = IndexState::Idle;
-                    self.events.publish(EventKind::IndexComplete, project.as_str(), json!({}));
+                    let detail = EventDetail::IndexComplete(IndexCompleted::ChangedFiles {});
+                    self.events.publish(project.as_str(), detail);
                 }
                 Err(error) => {
                     tracing::warn!(%project, %error, "indexing failed");
                     entry.state = IndexState::Failed { at: Utc::now(), error: error.clone() };
-                    let detail = json!({ "error": error });
-                    self.events.publish(EventKind::IndexFailed, project.as_str(), detail);
+                    let detail = EventDetail::IndexFailed { error };
+                    self.events.publish(project.as_str(), detail);
                 }
             }
             if entry.follow_up && !self.shutting_down.load(Ordering::SeqCst) {
@@ -427,8 +428,8 @@ impl Pool {
                 let mut last = last_report.lock().unwrap_or_else(|p| p.into_inner());
                 if last.elapsed() >= PROGRESS_EVERY {
                     *last = Instant::now();
-                    let detail = json!({ "files_done": files_done });
-                    self.events.publish(EventKind::IndexProgress, project.as_str(), detail);
+                    let detail = EventDetail::IndexProgress { files_done };
+                    self.events.publish(project.as_str(), detail);
                 }
             };
             let embedder = self.memories.embedder();
@@ -495,8 +496,8 @@ impl Pool {
         let watcher = match started {
             Ok(Ok(watcher)) => watcher,
             Ok(Err(err)) => {
-                let detail = json!({ "error": err.to_string() });
-                self.events.publish(EventKind::WatcherError, project.as_str(), detail);
+                let detail = EventDetail::WatcherError { error: err.to_string() };
+                self.events.publish(project.as_str(), detail);
                 return;
             }
             Err(join) => {
@@ -515,8 +516,8 @@ impl Pool {
                 let kind = match signal {
                     WatchSignal::Changed(paths) => RunKind::Paths(paths),
                     WatchSignal::Rescan { reason } => {
-                        let detail = json!({ "error": reason });
-                        pool.events.publish(EventKind::WatcherError, project.as_str(), detail);
+                        let detail = EventDetail::WatcherError { error: reason };
+                        pool.events.publish(project.as_str(), detail);
                         RunKind::Reconcile
                     }
                 };
@@ -566,7 +567,7 @@ impl Pool {
             entry.running = false;
             entry.follow_up = false;
             entry.state = IndexState::Failed { at: Utc::now(), error: error.clone() };
-            self.events.publish(EventKind::IndexFailed, project, json!({ "error": error }));
+            self.events.publish(project, EventDetail::IndexFailed { error: error.clone() });
         }
     }
 }

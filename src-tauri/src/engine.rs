@@ -98,17 +98,16 @@ pub fn forward_events<R: Runtime>(app: AppHandle<R>, pool: Arc<Pool>) {
         loop {
             match receiver.recv().await {
                 Ok(event) => {
-                    let _ = app.emit(event.kind.as_str(), &event);
-                    if event.kind.as_str().starts_with("index_")
-                        || event.kind == EventKind::ProjectUpdated
-                    {
+                    let kind = event.kind();
+                    let _ = app.emit(kind.as_str(), &event);
+                    if kind.as_str().starts_with("index_") || kind == EventKind::ProjectUpdated {
                         crate::tray::refresh(&app, &pool);
                     }
                     // A lost database file leaves the app running, refusing writes (the store
                     // does), so the user keeps the window and chooses when to restart, which
                     // opens the file now at that path. Restarting by itself would swap what the
                     // user is looking at for an empty or different database without a word.
-                    if matches!(event.kind, EventKind::IndexFailed | EventKind::DatabaseLost) {
+                    if matches!(kind, EventKind::IndexFailed | EventKind::DatabaseLost) {
                         crate::tray::notify_failure(&app, &event);
                     }
                 }

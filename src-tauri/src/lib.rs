@@ -3,7 +3,7 @@
 //! dashboard's commands, serves agents (socket + HTTP) from the same pool, forwards engine
 //! events to the webview and keeps the tray icon current. No business logic lives here.
 
-mod commands;
+pub mod commands;
 mod engine;
 mod tray;
 

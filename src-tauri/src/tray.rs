@@ -123,8 +123,8 @@ pub fn notify_failure<R: Runtime>(app: &AppHandle<R>, event: &Event) {
     if app.try_state::<tauri_plugin_notification::Notification<R>>().is_none() {
         return;
     }
-    let error = event.detail.get("error").and_then(|e| e.as_str()).unwrap_or("unknown error");
-    let title = match event.kind {
+    let error = event.detail.error().unwrap_or("unknown error");
+    let title = match event.kind() {
         EventKind::DatabaseLost => "Annal cannot save any more: restart it".to_owned(),
         _ => format!("Annal: indexing {} failed", event.project),
     };

@@ -25,6 +25,21 @@ fn model_dir() -> PathBuf {
     })
 }
 
+/// Calls a command as the page does, with named JSON arguments.
+fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    let request = InvokeRequest {
+        cmd: cmd.into(),
+        callback: CallbackFn(0),
+        error: CallbackFn(1),
+        url: "tauri://localhost".parse().expect("url"),
+        body: InvokeBody::Json(args),
+        headers: Default::default(),
+        invoke_key: INVOKE_KEY.to_owned(),
+    };
+    get_ipc_response(window, request)
+        .map(|body| body.deserialize::<Value>().expect("a JSON answer"))
+}
+
 struct Desktop {
     _home: tempfile::TempDir,
     app: App<MockRuntime>,
@@ -60,17 +75,7 @@ impl Desktop {
     }
 
     fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
-        let request = InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().expect("url"),
-            body: InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_owned(),
-        };
-        get_ipc_response(&self.window, request)
-            .map(|body| body.deserialize::<Value>().expect("a JSON answer"))
+        invoke(&self.window, cmd, args)
     }
 
     /// Waits (with a deadline) until the project's last reconcile has finished.
@@ -185,17 +190,25 @@ fn every_command_answers_what_the_engine_answers() {
     assert_eq!(chain, [ids[2].as_str(), replaced["id"].as_str().expect("id")]);
     let days = desktop.ok("timeline", json!({ "project": "web" }));
     assert_eq!(days[0]["count"], 4, "{days}");
-    let deleted = desktop.ok("delete_selected", json!({ "project": "web", "ids": [ids[0]] }));
+    let deleted = desktop
+        .ok("delete_selected", json!({ "project": "web", "selection": { "ids": [ids[0]] } }));
     assert_eq!(deleted["deleted"], 1);
     let filter = json!({ "tag": "style" });
-    let (kind, message) = desktop
-        .err("delete_matching", json!({ "project": "web", "filter": filter, "expected": 5 }));
+    let (kind, message) = desktop.err(
+        "delete_matching",
+        json!({ "project": "web", "matching": { "filter": filter, "expected": 5 } }),
+    );
     assert_eq!(kind, "conflict", "{message}");
-    let deleted =
-        desktop.ok("delete_matching", json!({ "project": "web", "filter": filter, "expected": 2 }));
+    let deleted = desktop.ok(
+        "delete_matching",
+        json!({ "project": "web", "matching": { "filter": filter, "expected": 2 } }),
+    );
     assert_eq!(deleted["deleted"], 2);
 
-    assert_eq!(desktop.ok("activity", json!({})), json!(desktop.dashboard.activity()));
+    assert_eq!(
+        desktop.ok("activity", json!({})),
+        json!(tauri::async_runtime::block_on(desktop.dashboard.activity()).expect("activity"))
+    );
 
     let events = desktop.ok("recent_events", json!({}));
     let kinds: Vec<&str> =
@@ -274,4 +287,46 @@ fn engine_events_arrive_as_tauri_events_of_the_same_name() {
     desktop.ok("delete_memory", json!({ "project": "p", "id": id }));
     let (kind, _) = received.recv_timeout(Duration::from_secs(20)).expect("an event");
     assert_eq!(kind, "memory_deleted");
+}
+
+#[path = "../../engine/tests/common/fixture_dashboard.rs"]
+mod fixture_dashboard;
+#[path = "../../engine/tests/common/fixture_queries.rs"]
+mod fixture_queries;
+
+/// The fixture's queries as Tauri commands, from the same generator as the app's.
+mod fixture_commands {
+    use crate::fixture_dashboard::Fixture;
+    crate::fixture_queries::fixture_queries!(annal_desktop::query_commands[Fixture]);
+}
+
+#[test]
+fn a_query_declared_in_a_fixture_is_a_tauri_command() {
+    let app = mock_builder()
+        .invoke_handler(fixture_commands::handler())
+        .build(mock_context(noop_assets()))
+        .expect("mock app");
+    app.manage(fixture_dashboard::Fixture);
+    let window =
+        WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window");
+    let echoed = invoke(
+        &window,
+        "echo_filter",
+        json!({ "project": "my app", "id": "m-1", "params": { "tag": "ui" } }),
+    );
+    assert_eq!(echoed, Ok(json!(["my app", "m-1", "ui"])));
+    let forgot = invoke(
+        &window,
+        "forget_selected",
+        json!({ "project": "app", "selection": { "ids": ["a"] } }),
+    );
+    assert_eq!(forgot, Ok(json!({ "deleted": 1 })));
+    let refused = invoke(
+        &window,
+        "forget_selected",
+        json!({ "project": "refused", "selection": { "ids": [] } }),
+    );
+    assert_eq!(refused.map_err(|e| e["kind"].clone()), Err(json!("invalid")));
+    let malformed = invoke(&window, "forget_selected", json!({ "project": "app", "selection": 3 }));
+    assert!(malformed.is_err(), "{malformed:?}");
 }

@@ -1,115 +1,109 @@
-//! The dashboard's JSON API and its event stream (SSE). Every route parses, calls one
-//! [`Dashboard`] function and renders; mutating routes need the bearer token.
+//! The dashboard's JSON API and its event stream (SSE). The routes are generated from the
+//! engine's query declarations (`annal_engine::dashboard_queries!`): each parses, calls one
+//! [`Dashboard`] function and renders.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{RawPathParams, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::get;
 use futures_util::{Stream, StreamExt as _};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use crate::dashboard::{
-    Dashboard, DashboardError, ErrorKind, ErrorReply, ListParams, MemoryDraft, MemoryEdit,
-    SearchParams, WatchEdit,
-};
+use crate::dashboard::{Dashboard, DashboardError, ErrorKind, ErrorReply};
 use crate::pool::Pool;
-use serde::Deserialize;
+use serde::Serialize;
 
 /// An engine error as the browser sees it: `{kind, message}` with a fitting status.
-#[derive(Debug)]
-pub struct ApiError(DashboardError);
+fn refusal(err: &DashboardError) -> Response {
+    let status = match err.kind() {
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, Json(ErrorReply::from(err))).into_response()
+}
 
-impl From<DashboardError> for ApiError {
-    fn from(err: DashboardError) -> Self {
-        Self(err)
+/// Builds a router with one route per query of a table in the `dashboard_queries!` format,
+/// each calling the `$dashboard` method of the query's name. `routes` uses the real table; a
+/// test can pass its own table and type.
+#[macro_export]
+macro_rules! query_routes {
+    ([$dashboard:ty] $(
+        $name:ident : $access:ident $method:ident $path:literal [$($arg:ident),*]
+        $( $carrier:ident ( $input:ident : $input_ty:ty ) )? -> $reply:ty, $status:ident;
+    )*) => {{
+        let router = ::axum::Router::<$dashboard>::new();
+        $(
+            // A query without path arguments leaves `path` unread.
+            #[allow(unused_variables)]
+            async fn $name(
+                ::axum::extract::State(dashboard): ::axum::extract::State<$dashboard>,
+                path: ::axum::extract::RawPathParams,
+                $( $input: $crate::query_routes!(@extract $carrier $input_ty), )?
+            ) -> ::axum::response::Response {
+                $( let $arg = match $crate::http::api::path_param(&path, stringify!($arg)) {
+                    Ok(value) => value,
+                    Err(refusal) => return *refusal,
+                }; )*
+                let reply = dashboard.$name($(&$arg,)* $($input.0)?).await;
+                $crate::http::api::render(::axum::http::StatusCode::$status, reply)
+            }
+            let router = router.route(
+                $path,
+                ::axum::routing::on($crate::query_routes!(@method $method), $name),
+            );
+        )*
+        router
+    }};
+    (@extract query $ty:ty) => { ::axum::extract::Query<$ty> };
+    (@extract body $ty:ty) => { ::axum::Json<$ty> };
+    (@method GET) => { ::axum::routing::MethodFilter::GET };
+    (@method POST) => { ::axum::routing::MethodFilter::POST };
+    (@method PUT) => { ::axum::routing::MethodFilter::PUT };
+    (@method DELETE) => { ::axum::routing::MethodFilter::DELETE };
+}
+
+/// A path placeholder's value, or the answer for a route declared without it (a bug in the
+/// declaration, which its tests rule out).
+pub fn path_param(path: &RawPathParams, name: &str) -> Result<String, Box<Response>> {
+    match path.iter().find(|(key, _)| *key == name) {
+        Some((_, value)) => Ok(value.to_owned()),
+        None => {
+            let message = format!("route has no {{{name}}} in its path");
+            Err(Box::new((StatusCode::INTERNAL_SERVER_ERROR, message).into_response()))
+        }
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = match self.0.kind() {
-            ErrorKind::NotFound => StatusCode::NOT_FOUND,
-            ErrorKind::Invalid => StatusCode::BAD_REQUEST,
-            ErrorKind::Conflict => StatusCode::CONFLICT,
-            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        (status, Json(ErrorReply::from(&self.0))).into_response()
+/// A query's answer: the reply as JSON with the declared status (none for 204 and 202), or the
+/// error as `{kind, message}`.
+pub fn render<T: Serialize>(status: StatusCode, reply: Result<T, DashboardError>) -> Response {
+    match reply {
+        Ok(_) if matches!(status, StatusCode::NO_CONTENT | StatusCode::ACCEPTED) => {
+            status.into_response()
+        }
+        Ok(value) => (status, Json(value)).into_response(),
+        Err(err) => refusal(&err),
     }
 }
 
-type ApiResult = Result<Response, ApiError>;
-
-fn ok(value: impl serde::Serialize) -> ApiResult {
-    Ok(Json(value).into_response())
-}
-
-/// Read-only routes: open to same-origin pages on loopback. Event streams end when `closing`
+/// Every dashboard query's route, and the event stream. Event streams end when `closing`
 /// fires, so a stopping owner need not wait for open pages (they reconnect to the next one).
-pub fn reads(pool: Arc<Pool>, closing: CancellationToken) -> Router {
-    Router::new()
-        .route("/api/projects", get(projects))
-        .route("/api/projects/{project}/status", get(status))
-        .route("/api/projects/{project}/memories", get(list))
-        .route("/api/projects/{project}/search", get(search))
-        .route("/api/projects/{project}/watch", get(watch_config))
-        .route("/api/projects/{project}/memories/{id}/chain", get(chain))
-        .route("/api/projects/{project}/timeline", get(timeline))
-        .route("/api/events/recent", get(recent))
-        .route("/api/activity", get(activity))
+pub fn routes(pool: Arc<Pool>, closing: CancellationToken) -> Router {
+    let queries: Router<Dashboard> =
+        annal_engine::dashboard_queries!(crate::query_routes[Dashboard]);
+    queries
         .with_state(Dashboard::new(Arc::clone(&pool)))
         .route("/api/events", get(events).with_state((pool, closing)))
-}
-
-/// Mutating routes: the caller wraps them in the token check.
-pub fn writes(pool: Arc<Pool>) -> Router {
-    Router::new()
-        .route("/api/projects/{project}/memories", post(store))
-        .route("/api/projects/{project}/memories/{id}", delete(remove).put(edit))
-        .route("/api/projects/{project}/reindex", post(reindex))
-        .route("/api/projects/{project}/watch", put(configure))
-        .route("/api/projects/{project}/delete-selected", post(delete_selected))
-        .route("/api/projects/{project}/delete-matching", post(delete_matching))
-        .with_state(Dashboard::new(pool))
-}
-
-async fn projects(State(dashboard): State<Dashboard>) -> ApiResult {
-    ok(dashboard.projects().await?)
-}
-
-async fn status(State(dashboard): State<Dashboard>, Path(project): Path<String>) -> ApiResult {
-    ok(dashboard.status(&project).await?)
-}
-
-async fn list(
-    State(dashboard): State<Dashboard>,
-    Path(project): Path<String>,
-    Query(params): Query<ListParams>,
-) -> ApiResult {
-    ok(dashboard.memories(&project, params).await?)
-}
-
-async fn search(
-    State(dashboard): State<Dashboard>,
-    Path(project): Path<String>,
-    Query(params): Query<SearchParams>,
-) -> ApiResult {
-    ok(dashboard.search(&project, params).await?)
-}
-
-async fn recent(State(dashboard): State<Dashboard>) -> ApiResult {
-    ok(dashboard.recent_events())
-}
-
-async fn activity(State(dashboard): State<Dashboard>) -> ApiResult {
-    ok(dashboard.activity())
 }
 
 /// Live events. A subscriber that falls behind gets a `lagged` event with how many it missed
@@ -127,7 +121,10 @@ async fn events(
         let event = match receiver.recv().await {
             Ok(event) => {
                 let data = serde_json::to_string(&event).unwrap_or_default();
-                SseEvent::default().event(event.kind.as_str()).id(event.seq.to_string()).data(data)
+                SseEvent::default()
+                    .event(event.kind().as_str())
+                    .id(event.seq.to_string())
+                    .data(data)
             }
             Err(RecvError::Lagged(missed)) => {
                 SseEvent::default().event("lagged").data(missed.to_string())
@@ -140,87 +137,4 @@ async fn events(
         .chain(live)
         .take_until(closing.cancelled_owned());
     Sse::new(stream).keep_alive(KeepAlive::default())
-}
-
-async fn store(
-    State(dashboard): State<Dashboard>,
-    Path(project): Path<String>,
-    Json(draft): Json<MemoryDraft>,
-) -> ApiResult {
-    let outcome = dashboard.create(&project, draft).await?;
-    Ok((StatusCode::CREATED, Json(outcome)).into_response())
-}
-
-async fn edit(
-    State(dashboard): State<Dashboard>,
-    Path((project, id)): Path<(String, String)>,
-    Json(changes): Json<MemoryEdit>,
-) -> ApiResult {
-    ok(dashboard.edit(&project, &id, changes).await?)
-}
-
-async fn remove(
-    State(dashboard): State<Dashboard>,
-    Path((project, id)): Path<(String, String)>,
-) -> ApiResult {
-    dashboard.delete(&project, &id).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-async fn reindex(State(dashboard): State<Dashboard>, Path(project): Path<String>) -> ApiResult {
-    dashboard.reindex(&project).await?;
-    Ok(StatusCode::ACCEPTED.into_response())
-}
-
-async fn watch_config(
-    State(dashboard): State<Dashboard>,
-    Path(project): Path<String>,
-) -> ApiResult {
-    ok(dashboard.watch_config(&project))
-}
-
-async fn configure(
-    State(dashboard): State<Dashboard>,
-    Path(project): Path<String>,
-    Json(edit): Json<WatchEdit>,
-) -> ApiResult {
-    ok(dashboard.configure(&project, edit).await?)
-}
-
-async fn chain(
-    State(dashboard): State<Dashboard>,
-    Path((project, id)): Path<(String, String)>,
-) -> ApiResult {
-    ok(dashboard.chain(&project, &id).await?)
-}
-
-async fn timeline(State(dashboard): State<Dashboard>, Path(project): Path<String>) -> ApiResult {
-    ok(dashboard.timeline(&project).await?)
-}
-
-#[derive(Debug, Deserialize)]
-struct Selection {
-    ids: Vec<String>,
-}
-
-async fn delete_selected(
-    State(dashboard): State<Dashboard>,
-    Path(project): Path<String>,
-    Json(selection): Json<Selection>,
-) -> ApiResult {
-    ok(dashboard.delete_selected(&project, selection.ids).await?)
-}
-
-#[derive(Debug, Deserialize)]
-struct Matching {
-    filter: ListParams,
-    expected: usize,
-}
-
-async fn delete_matching(
-    State(dashboard): State<Dashboard>,
-    Path(project): Path<String>,
-    Json(matching): Json<Matching>,
-) -> ApiResult {
-    ok(dashboard.delete_matching(&project, matching.filter, matching.expected).await?)
 }

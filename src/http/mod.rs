@@ -121,8 +121,7 @@ pub async fn serve(
     let mcp = Router::new().fallback_service(service).layer(middleware::from_fn(check::mcp_body));
     let guarded = Router::new()
         .nest_service("/mcp", mcp)
-        .merge(api::writes(Arc::clone(&pool_for_api)))
-        .merge(api::reads(pool_for_api, cancel.clone()))
+        .merge(api::routes(pool_for_api, cancel.clone()))
         .merge(ui::assets())
         .layer(middleware::from_fn_with_state(Arc::clone(&auth), require_credential));
     let app = Router::new()

@@ -1,5 +1,5 @@
-// Generated from the Rust wire types by tests/bindings.rs; do not edit.
-// Regenerate: ANNAL_UPDATE_BINDINGS=1 cargo test --test integration bindings
+// Generated from the Rust wire types by engine/tests/bindings.rs; do not edit.
+// Regenerate: ANNAL_UPDATE_BINDINGS=1 cargo test -p annal-engine --test engine bindings
 
 export type ChunkType = "agent-memory" | "file-indexed";
 
@@ -55,9 +55,11 @@ export type InitReply = { project: string, changes: Array<ProjectChange>, indexi
 
 export type EventKind = "memory_stored" | "memory_updated" | "memory_deleted" | "index_started" | "index_progress" | "index_complete" | "index_failed" | "project_updated" | "watcher_error" | "database_lost";
 
-export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
+export type IndexCompleted = ReconcileReport | Record<string, never>;
 
-export type Event = { seq: number, type: EventKind, project: string, detail: JsonValue, created_at: string, };
+export type EventDetail = { "type": "memory_stored", "detail": { id: string, } } | { "type": "memory_updated", "detail": { id: string, tags: Array<string>, } } | { "type": "memory_deleted", "detail": { ids: Array<string>, } } | { "type": "index_started", "detail": Record<string, never> } | { "type": "index_progress", "detail": { files_done: number, } } | { "type": "index_complete", "detail": IndexCompleted } | { "type": "index_failed", "detail": { error: string, } } | { "type": "project_updated", "detail": { changes: Array<ProjectChange>, } } | { "type": "watcher_error", "detail": { error: string, } } | { "type": "database_lost", "detail": { path: string, error: string, } };
+
+export type Event = { seq: number, project: string, created_at: string, } & ({ "type": "memory_stored", "detail": { id: string, } } | { "type": "memory_updated", "detail": { id: string, tags: Array<string>, } } | { "type": "memory_deleted", "detail": { ids: Array<string>, } } | { "type": "index_started", "detail": Record<string, never> } | { "type": "index_progress", "detail": { files_done: number, } } | { "type": "index_complete", "detail": IndexCompleted } | { "type": "index_failed", "detail": { error: string, } } | { "type": "project_updated", "detail": { changes: Array<ProjectChange>, } } | { "type": "watcher_error", "detail": { error: string, } } | { "type": "database_lost", "detail": { path: string, error: string, } });
 
 export type ErrorKind = "not_found" | "invalid" | "conflict" | "unavailable" | "internal";
 
@@ -92,6 +94,10 @@ export type WatchConfig = { watch_paths: Array<string>, watch_patterns: Array<st
 export type WatchEdit = { watch_paths?: Array<string>, watch_patterns?: Array<string>, watch_exclude?: Array<string>, watch?: boolean, };
 
 export type Deleted = { deleted: number, };
+
+export type Selection = { ids: Array<string>, };
+
+export type Matching = { filter: ListParams, expected: number, };
 
 export type DayCount = { 
 /**

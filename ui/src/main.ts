@@ -100,14 +100,18 @@ function applyTheme(theme: Theme): void {
   if (theme === "system") delete document.documentElement.dataset.theme;
   else document.documentElement.dataset.theme = theme;
 }
-const themePicker = document.getElementById("theme") as HTMLSelectElement;
-const savedTheme = (localStorage.getItem("annal-theme") ?? "system") as Theme;
-themePicker.value = savedTheme;
-applyTheme(savedTheme);
-themePicker.onchange = () => {
-  localStorage.setItem("annal-theme", themePicker.value);
-  applyTheme(themePicker.value as Theme);
-};
+const THEMES: Theme[] = ["system", "light", "dark"];
+const theme = (value: string | null): Theme => THEMES.find((known) => known === value) ?? "system";
+const themePicker = document.getElementById("theme");
+if (themePicker instanceof HTMLSelectElement) {
+  const savedTheme = theme(localStorage.getItem("annal-theme"));
+  themePicker.value = savedTheme;
+  applyTheme(savedTheme);
+  themePicker.onchange = () => {
+    localStorage.setItem("annal-theme", themePicker.value);
+    applyTheme(theme(themePicker.value));
+  };
+}
 
 installPalette((query) => {
   memoriesState.query = query;

@@ -33,7 +33,7 @@ describe("in a browser", () => {
   it("sends JSON and no credential of its own (the session cookie is the credential)", async () => {
     const { api } = await load(false);
     fetch.mockResolvedValue(reply(200, { deleted: 2 }));
-    const result = await api.deleteMatching("web", { tag: "bulk", include_superseded: false, stale_only: false }, 2);
+    const result = await api.deleteMatching("web", { filter: { tag: "bulk", include_superseded: false, stale_only: false }, expected: 2 });
     const [url, init] = fetch.mock.calls[0];
     expect(url).toBe("/api/projects/web/delete-matching");
     expect(init.headers.Authorization).toBeUndefined();
@@ -53,7 +53,7 @@ describe("in a browser", () => {
   it("turns an engine refusal into an error with the engine's message and kind", async () => {
     const { api, EngineError } = await load(false);
     fetch.mockResolvedValue(reply(409, { kind: "conflict", message: "3 memories match now, not the 2 confirmed" }));
-    const failure = api.deleteMatching("web", { include_superseded: false, stale_only: false }, 2);
+    const failure = api.deleteMatching("web", { filter: { include_superseded: false, stale_only: false }, expected: 2 });
     await expect(failure).rejects.toBeInstanceOf(EngineError);
     await expect(failure).rejects.toMatchObject({ message: "3 memories match now, not the 2 confirmed", reply: { kind: "conflict" } });
   });
@@ -107,7 +107,7 @@ describe("in the desktop app", () => {
     await api.memories("web", params);
     expect(invoke).toHaveBeenCalledWith("memories", { project: "web", params });
     invoke.mockResolvedValue({ changes: [], indexing: false, project: "web" });
-    await api.configure("web", { watch: false });
+    await api.configureProject("web", { watch: false });
     expect(invoke).toHaveBeenLastCalledWith("configure_project", { project: "web", edit: { watch: false } });
   });
 

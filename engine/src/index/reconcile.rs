@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, UNIX_EPOCH};
 
 use globset::GlobSet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::chunk::{FileKind, chunk_file};
@@ -45,14 +45,14 @@ pub enum IndexError {
 }
 
 /// A file left out, and why (logged, reported, never fatal).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Skipped {
     pub path: String,
     pub reason: String,
 }
 
 /// What a reconcile did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ReconcileReport {
     pub files_seen: usize,
     pub files_indexed: usize,

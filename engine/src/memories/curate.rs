@@ -1,10 +1,8 @@
 //! Curation from the dashboard: bulk deletes a person confirmed, supersession chains, and
 //! how a project's memories grew.
 
-use serde_json::json;
-
 use super::{Memories, MemoryError};
-use crate::events::EventKind;
+use crate::events::EventDetail;
 use crate::memory::{Memory, MemoryId};
 use crate::project::ProjectName;
 use crate::store::{DayCount, ListQuery};
@@ -49,9 +47,9 @@ impl Memories {
         project: &ProjectName,
         ids: Vec<MemoryId>,
     ) -> Result<usize, MemoryError> {
-        let names: Vec<String> = ids.iter().map(|id| id.as_str().to_owned()).collect();
+        let names = ids.iter().map(|id| id.as_str().to_owned()).collect();
         let deleted = self.store.delete_many(project, ids).await?;
-        self.events.publish(EventKind::MemoryDeleted, project.as_str(), json!({ "ids": names }));
+        self.events.publish(project.as_str(), EventDetail::MemoryDeleted { ids: names });
         Ok(deleted)
     }
 

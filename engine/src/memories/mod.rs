@@ -11,10 +11,8 @@ use std::sync::{Arc, Mutex};
 use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use serde_json::json;
-
 use crate::embed::{EmbedError, EmbedService, Priority};
-use crate::events::{EventBus, EventKind};
+use crate::events::{EventBus, EventDetail};
 use crate::memory::{
     ChunkType, Content, InvalidMemory, Memory, MemoryId, NewMemory, Source, TagEdit, Tags,
 };
@@ -107,7 +105,8 @@ impl Memories {
     fn publish_stored(&self, project: &ProjectName, outcomes: &[StoreOutcome]) {
         for outcome in outcomes {
             if let StoreOutcome::Stored { id, .. } = outcome {
-                self.events.publish(EventKind::MemoryStored, project.as_str(), json!({ "id": id }));
+                let detail = EventDetail::MemoryStored { id: id.clone() };
+                self.events.publish(project.as_str(), detail);
             }
         }
     }
@@ -230,8 +229,9 @@ impl Memories {
         }
         let memory =
             self.store.update(&project, &id, MemoryUpdate { content, tags, source }).await?;
-        let detail = json!({ "id": memory.id, "tags": memory.tags });
-        self.events.publish(EventKind::MemoryUpdated, project.as_str(), detail);
+        let detail =
+            EventDetail::MemoryUpdated { id: memory.id.clone(), tags: memory.tags.clone() };
+        self.events.publish(project.as_str(), detail);
         Ok(memory)
     }
 
@@ -248,8 +248,8 @@ impl Memories {
         let id = MemoryId::parse(id)?;
         let edit = TagEdit::from_parts(add, remove, set)?;
         let tags = self.store.retag(&project, &id, edit).await?;
-        let detail = json!({ "id": id.as_str(), "tags": tags });
-        self.events.publish(EventKind::MemoryUpdated, project.as_str(), detail);
+        let detail = EventDetail::MemoryUpdated { id: id.as_str().to_owned(), tags: tags.clone() };
+        self.events.publish(project.as_str(), detail);
         Ok(tags)
     }
 
@@ -280,11 +280,8 @@ impl Memories {
         let project = ProjectName::parse(project)?;
         let id = MemoryId::parse(id)?;
         self.store.delete(&project, &id).await?;
-        self.events.publish(
-            EventKind::MemoryDeleted,
-            project.as_str(),
-            json!({ "ids": [id.as_str()] }),
-        );
+        let detail = EventDetail::MemoryDeleted { ids: vec![id.as_str().to_owned()] };
+        self.events.publish(project.as_str(), detail);
         Ok(())
     }
 
@@ -308,8 +305,8 @@ impl Memories {
         } else {
             let ids = stale.iter().map(|m| MemoryId::parse(&m.id)).collect::<Result<_, _>>()?;
             let deleted = self.store.delete_many(&project, ids).await?;
-            let ids: Vec<&str> = stale.iter().map(|m| m.id.as_str()).collect();
-            self.events.publish(EventKind::MemoryDeleted, project.as_str(), json!({ "ids": ids }));
+            let ids = stale.iter().map(|m| m.id.clone()).collect();
+            self.events.publish(project.as_str(), EventDetail::MemoryDeleted { ids });
             deleted
         };
         Ok(PruneReport { stale, deleted, dry_run })

@@ -3,7 +3,7 @@
 use tokio_rusqlite::rusqlite::params;
 
 use super::{Store, StoreError, parse_time};
-use crate::events::{Event, EventKind};
+use crate::events::{Event, EventDetail};
 use crate::memory::format_timestamp;
 
 impl Store {
@@ -18,21 +18,34 @@ impl Store {
             let mut events = Vec::new();
             while let Some(row) = rows.next()? {
                 let seq: i64 = row.get(0)?;
+                let (kind, detail): (String, String) = (row.get(1)?, row.get(3)?);
+                // The feed is a convenience: a row this version cannot read (written by a
+                // newer one, or damaged) is left out rather than keeping the owner from
+                // starting.
+                let Some(detail) = parse_detail(&kind, &detail) else {
+                    tracing::warn!(seq, kind, "unreadable event in the activity feed, skipped");
+                    continue;
+                };
                 let id = format!("event {seq}");
-                let corrupt =
-                    |what: &str| StoreError::Corrupt { id: id.clone(), what: what.into() };
-                let kind: String = row.get(1)?;
-                let detail: String = row.get(3)?;
                 events.push(Event {
                     seq: seq.max(0) as u64,
-                    kind: serde_json::from_value(serde_json::Value::String(kind))
-                        .map_err(|_| corrupt("kind"))?,
                     project: row.get(2)?,
-                    detail: serde_json::from_str(&detail).map_err(|_| corrupt("detail"))?,
+                    detail,
                     created_at: parse_time(&id, &row.get::<_, String>(4)?)?,
                 });
             }
             Ok(events)
+        })
+        .await
+    }
+
+    /// The highest sequence number stored, readable or not (0 for none), so numbering
+    /// continues past rows the feed leaves out.
+    pub async fn last_event_seq(&self) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            let last: i64 =
+                conn.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |row| row.get(0))?;
+            Ok(last.max(0) as u64)
         })
         .await
     }
@@ -49,9 +62,9 @@ impl Store {
                 for event in &events {
                     insert.execute(params![
                         event.seq as i64,
-                        EventKind::as_str(event.kind),
+                        event.kind().as_str(),
                         event.project,
-                        event.detail.to_string(),
+                        detail_json(&event.detail),
                         format_timestamp(event.created_at),
                     ])?;
                 }
@@ -65,4 +78,17 @@ impl Store {
         })
         .await
     }
+}
+
+/// The kind is its own column; the detail column holds only the kind's detail.
+fn detail_json(detail: &EventDetail) -> String {
+    match serde_json::to_value(detail) {
+        Ok(mut tagged) => tagged["detail"].take().to_string(),
+        Err(_) => "{}".to_owned(),
+    }
+}
+
+fn parse_detail(kind: &str, detail: &str) -> Option<EventDetail> {
+    let detail: serde_json::Value = serde_json::from_str(detail).ok()?;
+    serde_json::from_value(serde_json::json!({ "type": kind, "detail": detail })).ok()
 }

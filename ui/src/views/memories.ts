@@ -85,7 +85,7 @@ export function memories(app: HTMLElement, state: MemoriesState): View {
     pick.onchange = () => { pick.checked ? selected.add(memory.id) : selected.delete(memory.id); updateSelection(); };
     const remove = el("button", { className: "delete", textContent: "Delete" });
     remove.onclick = () => {
-      if (confirm(`Delete 1 memory (${memory.id})?`)) api.remove(memory.project, memory.id).then(() => view.refresh(), showError);
+      if (confirm(`Delete 1 memory (${memory.id})?`)) api.deleteMemory(memory.project, memory.id).then(() => view.refresh(), showError);
     };
     const long = memory.content.length > 200;
     const text = el("div", { className: "content" }, long ? `${memory.content.slice(0, 200)}…` : memory.content);
@@ -107,7 +107,7 @@ export function memories(app: HTMLElement, state: MemoriesState): View {
       const tagInput = el("input", { className: "edit-tags", value: memory.tags.join(", ") });
       const save = el("button", { className: "save", textContent: "Save" });
       const cancel = el("button", { className: "cancel", textContent: "Cancel" });
-      save.onclick = () => api.update(memory.project, memory.id, { content: area.value, tags: tagList(tagInput.value) })
+      save.onclick = () => api.editMemory(memory.project, memory.id, { content: area.value, tags: tagList(tagInput.value) })
         .then(() => { editing = false; return view.refresh(); }, showError);
       cancel.onclick = () => { editing = false; view.refresh().catch(showError); };
       cell.replaceChildren(area, tagInput, save, cancel);
@@ -176,7 +176,7 @@ export function memories(app: HTMLElement, state: MemoriesState): View {
   };
   create.onclick = () => {
     const project = state.project || "default";
-    api.create(project, { content: content.value, tags: tagList(tags.value) }).then(() => {
+    api.createMemory(project, { content: content.value, tags: tagList(tags.value) }).then(() => {
       state.project = project;
       content.value = "";
       tags.value = "";
@@ -186,12 +186,12 @@ export function memories(app: HTMLElement, state: MemoriesState): View {
   deleteSelected.onclick = () => {
     const ids = [...selected];
     if (!confirm(`Delete ${ids.length} selected ${ids.length === 1 ? "memory" : "memories"}?`)) return;
-    api.deleteSelected(state.project, ids).then(() => { selected.clear(); updateSelection(); return view.refresh(); }, showError);
+    api.deleteSelected(state.project, { ids }).then(() => { selected.clear(); updateSelection(); return view.refresh(); }, showError);
   };
   deleteMatching.onclick = () => {
     const expected = total;
     if (!confirm(`Delete all ${expected} ${expected === 1 ? "memory" : "memories"} matching these filters in ${state.project}?`)) return;
-    api.deleteMatching(state.project, params(), expected).then(() => view.refresh(), showError);
+    api.deleteMatching(state.project, { filter: params(), expected }).then(() => view.refresh(), showError);
   };
   return view;
 }

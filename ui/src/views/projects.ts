@@ -13,7 +13,7 @@ function watchForm(project: string, config: WatchConfig | undefined, done: () =>
   const save = el("button", { className: "save-watch", textContent: "Save watch settings" });
   const outcome = el("span", { className: "watch-outcome" });
   const form = el("details", { className: "watch-config" });
-  save.onclick = () => api.configure(project, {
+  save.onclick = () => api.configureProject(project, {
     watch_paths: lines(paths.value), watch_patterns: lines(patterns.value), watch_exclude: lines(exclude.value),
   }).then((reply) => {
     outcome.textContent = reply.changes.length === 0 ? "No change." : `Saved: ${reply.changes.map((c) => c.field).join(", ")} changed${reply.indexing ? "; re-indexing" : ""}.`;
@@ -35,7 +35,7 @@ async function card(p: ProjectStatus, refresh: () => void): Promise<HTMLElement>
   const reindex = el("button", { className: "reindex", textContent: "Re-index", disabled: !config });
   reindex.onclick = () => api.reindex(p.project).then(refresh, showError);
   const pause = el("button", { className: "pause", textContent: config?.watch === false ? "Resume watching" : "Pause watching", disabled: !config });
-  pause.onclick = () => api.configure(p.project, { watch: config?.watch === false }).then(refresh, showError);
+  pause.onclick = () => api.configureProject(p.project, { watch: config?.watch === false }).then(refresh, showError);
   const tags = p.stats.top_tags.map((t) =>
     el("a", { className: "tag", href: `#memories/${encodeURIComponent(p.project)}/${encodeURIComponent(t.tag)}` }, `${t.tag} (${t.count})`));
   const watching = config === undefined ? "not watching files (no watch settings yet)"

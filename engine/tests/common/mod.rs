@@ -1,0 +1,4 @@
+//! What several engine tests share.
+
+pub mod fixture_queries;
+pub mod typescript;

@@ -1,0 +1,77 @@
+// Generated from the dashboard's query declarations (engine/src/dashboard/queries.rs)
+// by engine/tests/bindings.rs; do not edit.
+// Regenerate: ANNAL_UPDATE_BINDINGS=1 cargo test -p annal-engine --test engine bindings
+
+import type { Activity, DayCount, Deleted, ErrorKind, Event, EventKind, IndexStatus, InitReply, ListParams, Matching, Memory, MemoryDraft, MemoryEdit, Page, SearchParams, SearchReply, Selection, StoreOutcome, WatchConfig, WatchEdit } from "./bindings";
+
+export const EVENT_KINDS: EventKind[] = ["memory_stored", "memory_updated", "memory_deleted", "index_started", "index_progress", "index_complete", "index_failed", "project_updated", "watcher_error", "database_lost"];
+export const ERROR_KINDS: ErrorKind[] = ["not_found", "invalid", "conflict", "unavailable", "internal"];
+
+/** Every dashboard query. */
+export interface Api {
+  projects(): Promise<Array<IndexStatus>>;
+  projectStatus(project: string): Promise<IndexStatus>;
+  memories(project: string, params: ListParams): Promise<Page>;
+  search(project: string, params: SearchParams): Promise<SearchReply>;
+  createMemory(project: string, draft: MemoryDraft): Promise<StoreOutcome>;
+  editMemory(project: string, id: string, edit: MemoryEdit): Promise<Memory>;
+  deleteMemory(project: string, id: string): Promise<void>;
+  chain(project: string, id: string): Promise<Array<Memory>>;
+  deleteSelected(project: string, selection: Selection): Promise<Deleted>;
+  deleteMatching(project: string, matching: Matching): Promise<Deleted>;
+  timeline(project: string): Promise<Array<DayCount>>;
+  reindex(project: string): Promise<void>;
+  watchConfig(project: string): Promise<WatchConfig | null>;
+  configureProject(project: string, edit: WatchEdit): Promise<InitReply>;
+  recentEvents(): Promise<Array<Event>>;
+  activity(): Promise<Activity>;
+}
+
+/** A query over the owner's HTTP API: `query` goes into the URL, `body` is sent as JSON;
+ * resolves to the parsed answer, or to nothing when `answersWithBody` is false. */
+export type Request = (method: string, path: string, input: { query?: object; body?: unknown }, answersWithBody: boolean) => Promise<any>;
+
+/** A Tauri command with named arguments, resolving to its deserialized answer. */
+export type Call = (command: string, args: Record<string, unknown>) => Promise<any>;
+
+export function httpApi(request: Request): Api {
+  return {
+    projects: () => request("GET", `/api/projects`, {}, true),
+    projectStatus: (project) => request("GET", `/api/projects/${encodeURIComponent(project)}/status`, {}, true),
+    memories: (project, params) => request("GET", `/api/projects/${encodeURIComponent(project)}/memories`, { query: params }, true),
+    search: (project, params) => request("GET", `/api/projects/${encodeURIComponent(project)}/search`, { query: params }, true),
+    createMemory: (project, draft) => request("POST", `/api/projects/${encodeURIComponent(project)}/memories`, { body: draft }, true),
+    editMemory: (project, id, edit) => request("PUT", `/api/projects/${encodeURIComponent(project)}/memories/${encodeURIComponent(id)}`, { body: edit }, true),
+    deleteMemory: (project, id) => request("DELETE", `/api/projects/${encodeURIComponent(project)}/memories/${encodeURIComponent(id)}`, {}, false),
+    chain: (project, id) => request("GET", `/api/projects/${encodeURIComponent(project)}/memories/${encodeURIComponent(id)}/chain`, {}, true),
+    deleteSelected: (project, selection) => request("POST", `/api/projects/${encodeURIComponent(project)}/delete-selected`, { body: selection }, true),
+    deleteMatching: (project, matching) => request("POST", `/api/projects/${encodeURIComponent(project)}/delete-matching`, { body: matching }, true),
+    timeline: (project) => request("GET", `/api/projects/${encodeURIComponent(project)}/timeline`, {}, true),
+    reindex: (project) => request("POST", `/api/projects/${encodeURIComponent(project)}/reindex`, {}, false),
+    watchConfig: (project) => request("GET", `/api/projects/${encodeURIComponent(project)}/watch`, {}, true),
+    configureProject: (project, edit) => request("PUT", `/api/projects/${encodeURIComponent(project)}/watch`, { body: edit }, true),
+    recentEvents: () => request("GET", `/api/events/recent`, {}, true),
+    activity: () => request("GET", `/api/activity`, {}, true),
+  };
+}
+
+export function ipcApi(call: Call): Api {
+  return {
+    projects: () => call("projects", {}),
+    projectStatus: (project) => call("project_status", { project }),
+    memories: (project, params) => call("memories", { project, params }),
+    search: (project, params) => call("search", { project, params }),
+    createMemory: (project, draft) => call("create_memory", { project, draft }),
+    editMemory: (project, id, edit) => call("edit_memory", { project, id, edit }),
+    deleteMemory: (project, id) => call("delete_memory", { project, id }),
+    chain: (project, id) => call("chain", { project, id }),
+    deleteSelected: (project, selection) => call("delete_selected", { project, selection }),
+    deleteMatching: (project, matching) => call("delete_matching", { project, matching }),
+    timeline: (project) => call("timeline", { project }),
+    reindex: (project) => call("reindex", { project }),
+    watchConfig: (project) => call("watch_config", { project }),
+    configureProject: (project, edit) => call("configure_project", { project, edit }),
+    recentEvents: () => call("recent_events", {}),
+    activity: () => call("activity", {}),
+  };
+}
