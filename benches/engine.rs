@@ -3,7 +3,6 @@
 //! or `models/all-MiniLM-L6-v2` (scripts/fetch-model.sh).
 
 #![allow(clippy::print_stdout, reason = "the benchmark prints its table")]
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use annal::embed::{EmbedService, Embedder, MiniLm, ModelSearch, Priority};
@@ -15,11 +14,9 @@ use annal::project::ProjectName;
 use annal::store::{Store, StoreItem};
 use annal::vector_index::{EntryMeta, ProjectVectors};
 
-fn model_dir() -> PathBuf {
-    std::env::var_os("ANNAL_MODEL_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models").join("all-MiniLM-L6-v2")
-    })
-}
+#[path = "../engine/tests/common/support.rs"]
+mod support;
+use support::{model_dir, unit_vector};
 
 fn short_text(i: usize) -> String {
     format!("Decision {i}: keep the search path free of locks so readers never wait.")
@@ -30,21 +27,6 @@ fn long_text(i: usize) -> String {
     let sentence = "The indexer walks every watch path, skips unchanged files by modification \
                     time and size, splits markdown into heading sections and embeds each one";
     (0..6).map(|k| format!("Section {i}.{k}. {sentence}.")).collect::<Vec<_>>().join(" ")
-}
-
-/// A deterministic pseudo-random unit vector, so store numbers do not include embedding time.
-fn unit_vector(seed: usize) -> Vec<f32> {
-    let mut state = (seed as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let raw: Vec<f32> = (0..384)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % 2000) as f32 / 1000.0 - 1.0
-        })
-        .collect();
-    let norm = raw.iter().map(|x| x * x).sum::<f32>().sqrt();
-    raw.into_iter().map(|x| x / norm).collect()
 }
 
 /// An int8 copy of the vectors (per-vector scale), to measure the compact encoding the
@@ -169,7 +151,7 @@ fn main() -> anyhow::Result<()> {
         let item = |i: usize| -> anyhow::Result<StoreItem> {
             Ok(StoreItem {
                 memory: NewMemory::agent(short_text(i), ["bench", "decision"], "bench")?,
-                vector: unit_vector(i),
+                vector: unit_vector(i as u64),
                 supersedes: None,
             })
         };
@@ -235,11 +217,11 @@ fn main() -> anyhow::Result<()> {
                 source: String::new(),
                 tags: vec!["bench".into()],
             };
-            (format!("m{i}"), unit_vector(i), meta)
+            (format!("m{i}"), unit_vector(i as u64), meta)
         }));
         let mut times: Vec<Duration> = (0..41)
             .map(|q| {
-                let query = unit_vector(size + q);
+                let query = unit_vector((size + q) as u64);
                 let started = Instant::now();
                 std::hint::black_box(index.top_k(&query, 10, |_| true));
                 started.elapsed()
@@ -258,11 +240,11 @@ fn main() -> anyhow::Result<()> {
             unit: "ms",
         });
         if size == 100_000 {
-            let vectors: Vec<Vec<f32>> = (0..size).map(unit_vector).collect();
+            let vectors: Vec<Vec<f32>> = (0..size as u64).map(unit_vector).collect();
             let int8 = Int8Vectors::new(&vectors);
             let (mut times, mut kept) = (Vec::new(), 0usize);
             for q in 0..41 {
-                let query = unit_vector(size + q);
+                let query = unit_vector((size + q) as u64);
                 let started = Instant::now();
                 let approx = std::hint::black_box(int8.top_10(&query));
                 times.push(started.elapsed());

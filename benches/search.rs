@@ -1,5 +1,5 @@
 //! Search benchmarks: retrieval quality (recall@5, MRR) of hybrid vs vector-only vs BM25-only
-//! on the fixed corpus in tests/data/eval.json, and search latency at 1k/10k/100k memories,
+//! on the fixed corpus in engine/tests/data/eval.json, and search latency at 1k/10k/100k memories,
 //! for one project and for `"*"` over ten, idle and while a writer inserts continuously.
 //! Run with `cargo bench --bench search` (add `-- --eval-only` for the quality table alone);
 //! prints tables.
@@ -21,7 +21,7 @@ use annal::store::{Store, StoreItem};
 use serde::Deserialize;
 
 mod common;
-use common::{Xorshift, fill, model_dir, quantile, vocabulary};
+use common::{Sentences as _, Xorshift, fill, model_dir, quantile, vocabulary};
 
 #[derive(Deserialize)]
 struct Eval {
@@ -132,7 +132,7 @@ async fn latencies_with(
 }
 
 fn main() -> anyhow::Result<()> {
-    let eval_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/eval.json");
+    let eval_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("engine/tests/data/eval.json");
     let eval: Eval = serde_json::from_str(&std::fs::read_to_string(eval_path)?)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {

@@ -169,13 +169,13 @@ fn the_sidecar_survives_the_owner_going_away() {
 #[test]
 fn the_python_sdk_drives_every_tool_over_stdio() {
     let home = tempfile::tempdir().expect("home");
-    let python = crate::util::repo_dir().join(".venv/bin/python");
+    let python = crate::util::workspace_dir().join(".venv/bin/python");
     assert!(
         python.exists(),
         "{} is missing: run scripts/test, which installs it",
         python.display()
     );
-    let script = crate::util::repo_dir().join("tests/mcp_client.py");
+    let script = crate::util::workspace_dir().join("tests/mcp_client.py");
     let output = Command::new(python)
         .arg(script)
         .arg("stdio")
@@ -260,9 +260,9 @@ fn mcp_over_http_needs_the_token_and_a_loopback_host() {
     );
     assert_eq!(http_status(&address, &request(&address, &bearer)), 200, "token and loopback host");
 
-    let python = crate::util::repo_dir().join(".venv/bin/python");
+    let python = crate::util::workspace_dir().join(".venv/bin/python");
     let output = Command::new(python)
-        .arg(crate::util::repo_dir().join("tests/mcp_client.py"))
+        .arg(crate::util::workspace_dir().join("tests/mcp_client.py"))
         .arg("http")
         .arg(format!("http://{address}/mcp"))
         .arg(&token)

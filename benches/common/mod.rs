@@ -1,36 +1,24 @@
-//! Helpers shared by the benchmarks: a deterministic generator of texts and vectors, the model
+//! Helpers shared by the benchmarks: deterministic texts and vectors (`support`), the model
 //! location, and quantiles.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use annal::memory::NewMemory;
 use annal::project::ProjectName;
 use annal::store::{Store, StoreItem};
 
-pub fn model_dir() -> PathBuf {
-    std::env::var_os("ANNAL_MODEL_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models").join("all-MiniLM-L6-v2")
-    })
+#[path = "../../engine/tests/common/support.rs"]
+mod support;
+
+pub use support::{Xorshift, model_dir};
+
+/// Words for made-up memories.
+pub trait Sentences {
+    fn sentence(&mut self, words: &[String]) -> String;
 }
 
-pub struct Xorshift(pub u64);
-
-impl Xorshift {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    pub fn unit_vector(&mut self) -> Vec<f32> {
-        let raw: Vec<f32> = (0..384).map(|_| (self.next() % 2000) as f32 / 1000.0 - 1.0).collect();
-        let norm = raw.iter().map(|x| x * x).sum::<f32>().sqrt();
-        raw.into_iter().map(|x| x / norm).collect()
-    }
-
-    pub fn sentence(&mut self, words: &[String]) -> String {
+impl Sentences for Xorshift {
+    fn sentence(&mut self, words: &[String]) -> String {
         (0..12)
             .map(|_| words[(self.next() % words.len() as u64) as usize].as_str())
             .collect::<Vec<_>>()

@@ -240,23 +240,13 @@ impl Ord for MinScore {
 }
 
 #[cfg(test)]
+#[path = "../tests/common/support.rs"]
+mod support;
+
+#[cfg(test)]
 mod tests {
     use super::*;
-
-    fn vector(seed: u64) -> Vec<f32> {
-        // xorshift: deterministic pseudo-random unit vectors without a dependency.
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        let raw: Vec<f32> = (0..DIMENSIONS)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state % 2000) as f32 / 1000.0 - 1.0
-            })
-            .collect();
-        let norm = raw.iter().map(|x| x * x).sum::<f32>().sqrt();
-        raw.into_iter().map(|x| x / norm).collect()
-    }
+    use crate::vector_index::support::unit_vector as vector;
 
     fn meta(tag: &str) -> EntryMeta {
         EntryMeta {

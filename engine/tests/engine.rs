@@ -1,6 +1,17 @@
-//! The engine's integration tests, one binary (so the engine and its dependencies link once).
+//! The engine's integration tests, one binary (so the engine and its dependencies link once):
+//! the real model, real SQLite files in temp dirs. Nothing here reads or writes the real home.
 
 mod common;
+mod util;
 
 mod bindings;
+mod config;
+mod curate;
+mod embed;
 mod events;
+mod fuzzed;
+mod index;
+mod layering;
+mod pool;
+mod search;
+mod store;

@@ -1,7 +1,6 @@
 //! Every dashboard command through Tauri's IPC (mock runtime, no display), checked against
 //! the engine it adapts; and engine events arriving as Tauri events of the same name.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -19,11 +18,9 @@ use tauri::test::{
 use tauri::webview::InvokeRequest;
 use tauri::{App, Listener as _, Manager as _, WebviewWindow, WebviewWindowBuilder};
 
-fn model_dir() -> PathBuf {
-    std::env::var_os("ANNAL_MODEL_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/all-MiniLM-L6-v2")
-    })
-}
+#[path = "../../engine/tests/common/support.rs"]
+mod support;
+use support::model_dir;
 
 /// Calls a command as the page does, with named JSON arguments.
 fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {

@@ -2,10 +2,10 @@
 
 use std::time::Duration as StdDuration;
 
-use annal::memories::MemoryError;
-use annal::memory::{ChunkType, FileInfo, MAX_CONTENT_BYTES, MemoryId, NewMemory};
-use annal::project::ProjectName;
-use annal::store::{ListQuery, Store, StoreError, StoreItem};
+use annal_engine::memories::MemoryError;
+use annal_engine::memory::{ChunkType, FileInfo, MAX_CONTENT_BYTES, MemoryId, NewMemory};
+use annal_engine::project::ProjectName;
+use annal_engine::store::{ListQuery, Store, StoreError, StoreItem};
 use chrono::{Duration, Utc};
 use tokio_rusqlite::rusqlite;
 
@@ -113,7 +113,7 @@ async fn retag_sets_or_changes_and_topics_follow() {
     let a = a.await.stored("a");
     let b = f.memories.remember("app", "Beta note".into(), tags(&["y"]), None, None);
     let b = b.await.stored("b");
-    let topics = |t: Vec<annal::store::TagCount>| -> Vec<(String, u64)> {
+    let topics = |t: Vec<annal_engine::store::TagCount>| -> Vec<(String, u64)> {
         t.into_iter().map(|c| (c.tag, c.count)).collect()
     };
     assert_eq!(

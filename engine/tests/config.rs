@@ -3,11 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use annal::config::{
+use annal_engine::config::{
     Config, ConfigError, ConfigFile, PathInputs, Paths, ProjectChange, ProjectConfig, ProjectInit,
     merge_project,
 };
-use annal::project::ProjectName;
+use annal_engine::project::ProjectName;
 
 use crate::util::assert_err_contains;
 

@@ -1,7 +1,7 @@
 //! Curation from the dashboard: bulk deletes, supersession chains, the timeline.
 
-use annal::memories::MemoryError;
-use annal::store::{ListQuery, StoreError};
+use annal_engine::memories::MemoryError;
+use annal_engine::store::{ListQuery, StoreError};
 
 use crate::util::{Fixture, Stored as _};
 

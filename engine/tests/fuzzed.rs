@@ -1,6 +1,6 @@
 //! Inputs the fuzz targets (fuzz/, `scripts/fuzz`) found, kept as regression tests.
 
-use annal::config::{Config, ConfigError, ConfigFile, PathInputs};
+use annal_engine::config::{Config, ConfigError, ConfigFile, PathInputs};
 
 /// serde_yaml reads a mapping key that is itself a one-entry mapping (`? {a: 1}`) or tagged,
 /// but cannot write one. A config whose unknown setting holds such a key loaded, yet every save failed with

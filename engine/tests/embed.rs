@@ -3,10 +3,10 @@
 
 use std::sync::atomic::Ordering;
 
-use annal::embed::{EmbedError, EmbedService, MiniLm, ModelSearch, Priority};
+use annal_engine::embed::{EmbedError, EmbedService, MiniLm, ModelSearch, Priority};
 use serde::Deserialize;
 
-use crate::util::{PANIC_TRIGGER, embedder, model_dir, panicking_embedder, repo_dir};
+use crate::util::{PANIC_TRIGGER, embedder, model_dir, panicking_embedder};
 
 #[derive(Deserialize)]
 struct Reference {
@@ -17,7 +17,8 @@ struct Reference {
 }
 
 fn reference() -> Reference {
-    let path = repo_dir().join("tests/data/minilm-reference.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/minilm-reference.json");
     let text = std::fs::read_to_string(&path).expect("reference file");
     serde_json::from_str(&text).expect("reference json")
 }

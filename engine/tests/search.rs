@@ -4,29 +4,15 @@
 use std::collections::HashSet;
 use std::time::{Duration as StdDuration, Instant};
 
-use annal::memories::BatchItem;
-use annal::memory::{ChunkType, MemoryId, NewMemory};
-use annal::project::ProjectName;
-use annal::search::{Mode, Ranking, SearchRequest, parse_bound};
-use annal::store::{StoreItem, StoreOutcome};
-use annal::vector_index::dot;
+use annal_engine::memories::BatchItem;
+use annal_engine::memory::{ChunkType, MemoryId, NewMemory};
+use annal_engine::project::ProjectName;
+use annal_engine::search::{Mode, Ranking, SearchRequest, parse_bound};
+use annal_engine::store::{StoreItem, StoreOutcome};
+use annal_engine::vector_index::dot;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use crate::util::{Fixture, Stored as _, assert_err_contains, embedder, tags};
-
-fn pseudo_vector(seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let raw: Vec<f32> = (0..384)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % 2000) as f32 / 1000.0 - 1.0
-        })
-        .collect();
-    let norm = raw.iter().map(|x| x * x).sum::<f32>().sqrt();
-    raw.into_iter().map(|x| x / norm).collect()
-}
+use crate::util::{Fixture, Stored as _, assert_err_contains, embedder, tags, unit_vector};
 
 /// What the brute-force reference knows of each memory.
 struct Row {
@@ -58,7 +44,7 @@ async fn big_corpus(f: &Fixture) -> Vec<Row> {
         let created_at = if i % 600 == 11 { rare_day() } else { base + Duration::hours(i as i64) };
         rows.push(Row {
             id: format!("mem-{i:05}"),
-            vector: pseudo_vector(i),
+            vector: unit_vector(i),
             tag,
             source,
             chunk_type,
@@ -619,7 +605,7 @@ struct EvalQuery {
 /// has a higher mean reciprocal rank than either leg alone (the benchmark prints the table).
 #[tokio::test]
 async fn hybrid_beats_each_leg_on_the_retrieval_evaluation() {
-    let path = crate::util::repo_dir().join("tests/data/eval.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/eval.json");
     let eval: Eval =
         serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
     let f = Fixture::new().await;
@@ -671,7 +657,7 @@ async fn a_filtered_keyword_search_reaches_matches_deep_in_the_ranking() {
             let memory =
                 NewMemory::agent(format!("zanzibar zanzibar {i}"), ["bulk"], String::new())
                     .expect("valid");
-            StoreItem { memory, vector: pseudo_vector(i), supersedes: None }
+            StoreItem { memory, vector: unit_vector(i), supersedes: None }
         })
         .collect();
     for chunk in bulk.chunks(2_000) {
@@ -681,7 +667,7 @@ async fn a_filtered_keyword_search_reaches_matches_deep_in_the_ranking() {
                 shipping routes, spices, harbours, monsoon winds and the trade of cloves.";
     let rare = NewMemory::agent(text.to_owned(), ["lighthouse"], String::new()).expect("valid");
     let rare_id = rare.id.clone();
-    let item = StoreItem { memory: rare, vector: pseudo_vector(99_999), supersedes: None };
+    let item = StoreItem { memory: rare, vector: unit_vector(99_999), supersedes: None };
     f.store.insert(&project, vec![item]).await.expect("insert");
 
     let mut request = SearchRequest::new("deep", "zanzibar");

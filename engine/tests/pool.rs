@@ -6,12 +6,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use annal::config::{ProjectChange, ProjectInit};
-use annal::embed::{EmbedError, EmbedService, Embedder, MiniLm};
-use annal::events::{EventBus, EventDetail, EventKind};
-use annal::pool::{Activity, IndexState, IndexStatus, Pool, PoolError};
-use annal::search::SearchRequest;
-use annal::store::Store;
+use annal_engine::config::{ProjectChange, ProjectInit};
+use annal_engine::embed::{EmbedError, EmbedService, Embedder, MiniLm};
+use annal_engine::events::{EventBus, EventDetail, EventKind};
+use annal_engine::pool::{Activity, IndexState, IndexStatus, Pool, PoolError};
+use annal_engine::search::SearchRequest;
+use annal_engine::store::Store;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::util::{PANIC_TRIGGER, model_dir, open_pool, open_pool_with, panicking_embedder};
@@ -152,7 +152,9 @@ async fn memory_events_are_numbered_and_survive_a_restart() {
         .remember("app", "Events follow writes.".into(), vec!["t".into()], None, None)
         .await
         .expect("store");
-    let annal::store::StoreOutcome::Stored { id, .. } = outcome else { panic!("{outcome:?}") };
+    let annal_engine::store::StoreOutcome::Stored { id, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
     pool.memories().delete("app", &id).await.expect("delete");
     let stored = events.recv().await.expect("stored event");
     let deleted = events.recv().await.expect("deleted event");
@@ -196,11 +198,11 @@ async fn a_slow_subscriber_is_told_it_lagged_and_producers_never_wait() {
 
 /// Heading paths of the project's file chunks (`file.md > Heading`).
 async fn chunk_headings(pool: &Pool) -> Vec<String> {
-    let project = annal::project::ProjectName::parse("app").expect("name");
+    let project = annal_engine::project::ProjectName::parse("app").expect("name");
     let chunks = pool
         .memories()
         .store()
-        .memories_of_type(&project, annal::memory::ChunkType::FileIndexed)
+        .memories_of_type(&project, annal_engine::memory::ChunkType::FileIndexed)
         .await;
     let mut headings: Vec<String> = chunks
         .unwrap_or_default()
@@ -335,13 +337,15 @@ async fn shutdown_leaves_no_indexing_task_running() {
 }
 
 async fn agent_memories(pool: &Pool) -> Vec<String> {
-    let project = annal::project::ProjectName::parse("app").expect("name");
-    let memories =
-        pool.memories().store().memories_of_type(&project, annal::memory::ChunkType::AgentMemory);
+    let project = annal_engine::project::ProjectName::parse("app").expect("name");
+    let memories = pool
+        .memories()
+        .store()
+        .memories_of_type(&project, annal_engine::memory::ChunkType::AgentMemory);
     memories.await.unwrap_or_default().into_iter().map(|m| m.content).collect()
 }
 
-async fn remember(pool: &Pool, text: &str) -> Result<annal::store::StoreOutcome, String> {
+async fn remember(pool: &Pool, text: &str) -> Result<annal_engine::store::StoreOutcome, String> {
     let stored = pool.memories().remember("app", text.into(), vec!["t".into()], None, None);
     stored.await.map_err(|err| err.to_string())
 }
@@ -409,9 +413,9 @@ async fn a_database_deleted_or_replaced_under_the_pool_refuses_every_write() {
 
 /// The next event of `kind` on `events`, within 10 s.
 async fn next_event(
-    events: &mut tokio::sync::broadcast::Receiver<annal::events::Event>,
+    events: &mut tokio::sync::broadcast::Receiver<annal_engine::events::Event>,
     kind: EventKind,
-) -> annal::events::Event {
+) -> annal_engine::events::Event {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let event = tokio::time::timeout_at(deadline.into(), events.recv())

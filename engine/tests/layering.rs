@@ -2,7 +2,7 @@
 //! on axum, rmcp or tauri, so an import of them does not compile — and this test keeps it so:
 //! none of them may enter the engine's dependency tree, directly or through another crate.
 
-use crate::util::repo_dir;
+use crate::util::workspace_dir;
 
 const TRANSPORT_CRATES: &[&str] = &["tauri", "rmcp", "axum", "hyper", "tower"];
 
@@ -10,7 +10,7 @@ const TRANSPORT_CRATES: &[&str] = &["tauri", "rmcp", "axum", "hyper", "tower"];
 fn the_engine_crate_depends_on_no_transport() {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = std::process::Command::new(cargo)
-        .current_dir(repo_dir())
+        .current_dir(workspace_dir())
         .args(["tree", "--offline", "--locked", "-p", "annal-engine", "-e", "normal,build"])
         .args(["--prefix", "none", "--format", "{p}"])
         .output()

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use annal::config::ProjectConfig;
-use annal::embed::{EmbedError, EmbedService, Embedder, MiniLm};
-use annal::index::{IndexError, reconcile};
-use annal::memory::ChunkType;
-use annal::project::ProjectName;
-use annal::store::Store;
+use annal_engine::config::ProjectConfig;
+use annal_engine::embed::{EmbedError, EmbedService, Embedder, MiniLm};
+use annal_engine::index::{IndexError, reconcile};
+use annal_engine::memory::ChunkType;
+use annal_engine::project::ProjectName;
+use annal_engine::store::Store;
 
 use crate::util::{embedder, model_dir};
 
