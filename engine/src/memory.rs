@@ -96,10 +96,6 @@ impl Content {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    pub fn into_string(self) -> String {
-        self.0
-    }
 }
 
 /// At least one tag; each trimmed, lower-cased and unique, in first-seen order.

@@ -28,7 +28,7 @@ fn config(paths: &[&Path]) -> ProjectConfig {
 
 /// (source, content) of every file chunk: what must equal a fresh index of the same tree.
 async fn file_chunks(store: &Store) -> BTreeSet<(String, String, Vec<String>)> {
-    match store.memories_of_type(&project(), ChunkType::FileIndexed).await {
+    match crate::util::memories_of_type(store, &project(), ChunkType::FileIndexed).await {
         Ok(chunks) => chunks.into_iter().map(|m| (m.source, m.content, m.tags)).collect(),
         Err(_) => BTreeSet::new(),
     }
@@ -166,7 +166,10 @@ async fn editing_one_section_re_embeds_one_chunk() {
     assert_eq!((report.chunks_embedded, report.chunks_kept, report.chunks_removed), (1, 49, 1));
     assert_eq!(texts.load(Ordering::SeqCst), 51);
     assert_eq!(
-        store.memories_of_type(&project(), ChunkType::FileIndexed).await.expect("chunks").len(),
+        crate::util::memories_of_type(&store, &project(), ChunkType::FileIndexed)
+            .await
+            .expect("chunks")
+            .len(),
         50
     );
 }

@@ -199,11 +199,12 @@ async fn a_slow_subscriber_is_told_it_lagged_and_producers_never_wait() {
 /// Heading paths of the project's file chunks (`file.md > Heading`).
 async fn chunk_headings(pool: &Pool) -> Vec<String> {
     let project = annal_engine::project::ProjectName::parse("app").expect("name");
-    let chunks = pool
-        .memories()
-        .store()
-        .memories_of_type(&project, annal_engine::memory::ChunkType::FileIndexed)
-        .await;
+    let chunks = crate::util::memories_of_type(
+        pool.memories().store(),
+        &project,
+        annal_engine::memory::ChunkType::FileIndexed,
+    )
+    .await;
     let mut headings: Vec<String> = chunks
         .unwrap_or_default()
         .into_iter()
@@ -338,10 +339,11 @@ async fn shutdown_leaves_no_indexing_task_running() {
 
 async fn agent_memories(pool: &Pool) -> Vec<String> {
     let project = annal_engine::project::ProjectName::parse("app").expect("name");
-    let memories = pool
-        .memories()
-        .store()
-        .memories_of_type(&project, annal_engine::memory::ChunkType::AgentMemory);
+    let memories = crate::util::memories_of_type(
+        pool.memories().store(),
+        &project,
+        annal_engine::memory::ChunkType::AgentMemory,
+    );
     memories.await.unwrap_or_default().into_iter().map(|m| m.content).collect()
 }
 

@@ -124,3 +124,23 @@ impl<E: std::fmt::Debug> Stored for Result<StoreOutcome, E> {
         }
     }
 }
+
+/// Every memory of one type in a project, superseded ones too, oldest first.
+pub async fn memories_of_type(
+    store: &Store,
+    project: &annal_engine::project::ProjectName,
+    chunk_type: annal_engine::memory::ChunkType,
+) -> Result<Vec<annal_engine::memory::Memory>, annal_engine::store::StoreError> {
+    let query = annal_engine::store::ListQuery {
+        chunk_type: Some(chunk_type),
+        tag: None,
+        source_prefix: None,
+        include_superseded: true,
+        stale_before: None,
+        limit: 1_000_000,
+        offset: 0,
+    };
+    let mut page = store.list(project, query).await?.items;
+    page.reverse();
+    Ok(page)
+}

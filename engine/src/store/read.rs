@@ -375,26 +375,6 @@ impl Store {
         .await
     }
 
-    /// Every memory of one type in a project, oldest first.
-    pub async fn memories_of_type(
-        &self,
-        project: &ProjectName,
-        chunk_type: ChunkType,
-    ) -> Result<Vec<Memory>, StoreError> {
-        let project = project.to_string();
-        self.read(move |conn| {
-            require_project(conn, &project)?;
-            let sql = format!(
-                "SELECT {MEMORY_COLUMNS} FROM memories m WHERE m.project = ?1 AND m.chunk_type = ?2 \
-                 ORDER BY m.created_at, m.id"
-            );
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let memories = collect_memories(stmt.query(params![project, chunk_type.as_str()])?)?;
-            Ok(memories)
-        })
-        .await
-    }
-
     /// Tags of live (not superseded) memories with their counts, most used first.
     pub async fn topics(&self, project: &ProjectName) -> Result<Vec<TagCount>, StoreError> {
         let project = project.to_string();
