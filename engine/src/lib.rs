@@ -12,6 +12,7 @@ pub mod excerpt;
 pub mod index;
 pub mod memories;
 pub mod memory;
+pub mod model_fetch;
 pub mod owner_lock;
 pub mod pool;
 pub mod private_files;

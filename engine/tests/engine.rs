@@ -12,6 +12,7 @@ mod events;
 mod fuzzed;
 mod index;
 mod layering;
+mod model_fetch;
 mod pool;
 mod search;
 mod store;
