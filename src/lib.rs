@@ -6,11 +6,12 @@
 //! `annal_engine::config` are the same module.
 
 pub use annal_engine::{
-    config, dashboard, embed, events, excerpt, index, memories, memory, owner_lock, pool,
+    config, dashboard, embed, events, excerpt, index, install, instructions, memories, memory, owner_lock, pool,
     private_files, project, search, store, vector_index,
 };
 pub use annal_engine::{dashboard_queries, describe_queries};
 
+pub mod cli;
 pub mod http;
 pub mod jsonrpc;
 pub mod mcp;

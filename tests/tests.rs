@@ -5,7 +5,9 @@
 mod util;
 
 mod cli;
+mod clients;
 mod http_api;
+mod install;
 mod malformed;
 mod mcp;
 mod owner;
