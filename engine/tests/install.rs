@@ -171,17 +171,17 @@ fn a_missing_file_is_created_with_its_folder_and_uninstall_takes_it_away_again()
 #[test]
 fn an_unparsable_file_is_never_written_and_the_row_names_line_and_column() {
     // (client, what its broken fixture's error says): strict JSON stops at the trailing comma,
-    // JSONC (which allows it) at the unterminated object, TOML at the unclosed table header.
+    // JSONC (which allows it) at the object left open, TOML at the unclosed table header.
     let expected = [
-        (Client::ClaudeCode, "line 3, column 37"),
-        (Client::Gemini, "line 1, column 1"),
+        (Client::ClaudeCode, "line 3, column 32"),
+        (Client::Gemini, "line 2, column 17"),
         (Client::Codex, "line 2, column 20"),
-        (Client::Cursor, "line 3, column 37"),
-        (Client::VsCode, "line 1, column 1"),
-        (Client::ClaudeDesktop, "line 3, column 37"),
-        (Client::Windsurf, "line 3, column 37"),
-        (Client::Zed, "line 1, column 1"),
-        (Client::Opencode, "line 1, column 1"),
+        (Client::Cursor, "line 3, column 32"),
+        (Client::VsCode, "line 2, column 17"),
+        (Client::ClaudeDesktop, "line 3, column 32"),
+        (Client::Windsurf, "line 3, column 32"),
+        (Client::Zed, "line 2, column 17"),
+        (Client::Opencode, "line 2, column 17"),
     ];
     for (client, position) in expected {
         let home = home();
@@ -468,6 +468,6 @@ fn status_says_detected_configured_and_what_the_entry_runs() {
     assert!(cursor.configured && !cursor.command_found);
     assert_eq!(cursor.command.as_deref(), Some("/usr/local/bin/annal"));
     let zed = of(Client::Zed);
-    assert!(!zed.configured && zed.problem.as_deref().is_some_and(|p| p.contains("line 1, column 1")));
+    assert!(!zed.configured && zed.problem.as_deref().is_some_and(|p| p.contains("line 2, column 17")));
     assert_eq!(install::status(&env, Scope::Project).len(), 4);
 }

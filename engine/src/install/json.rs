@@ -25,10 +25,16 @@ fn options(strict: bool) -> ParseOptions {
 }
 
 fn parse(text: &str, strict: bool) -> Result<CstRootNode, EditError> {
-    CstRootNode::parse(text, &options(strict)).map_err(|err| {
+    let error = |err: jsonc_parser::errors::ParseError| {
         let (line, column) = line_column(text, err.range().start);
         EditError::Parse { message: err.kind().to_string(), line, column }
-    })
+    };
+    // The CST parser collects comments as tokens without consulting `allow_comments`, so
+    // strictness is checked by the value parser first.
+    if strict {
+        jsonc_parser::parse_to_value(text, &options(true)).map_err(error)?;
+    }
+    CstRootNode::parse(text, &options(strict)).map_err(error)
 }
 
 /// The top-level object, created when the file is empty.

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::document::{EditError, Format, NAME, Shape, Upserted};
+use super::document::{EditError, NAME, Shape, Upserted};
 use super::{
     Action, Change, Client, Environment, FileKind, InstallError, Operation, Plan, Request, Row,
     Scope, Writer, block, diff, write,
