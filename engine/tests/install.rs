@@ -1,6 +1,7 @@
 //! `install`: every client's config written the way users have them (other servers, comments
-//! where the format allows, trailing newline or not, CRLF, tabs, an `annal` entry running
-//! something else, empty, missing, unparsable, read-only), installed into a temp home and
+//! where the format allows, other settings but no servers yet, trailing newline or not, CRLF,
+//! tabs, an `annal` entry running something else, empty, missing, unparsable, read-only),
+//! planned (the dry run), installed into a temp home and
 //! compared byte for byte with the snapshots beside the fixtures
 //! (`data/install/<client>/<case>.installed.<ext>`; `UPDATE_SNAPSHOTS=1` rewrites them, to be
 //! read before committing).
@@ -61,8 +62,14 @@ fn snapshot(client: Client, case: &str, actual: &[u8]) {
     );
 }
 
+/// The config file only: the instruction block has its own tests (`instructions.rs`).
 fn request(client: Client) -> Request {
-    Request { clients: vec![client], command: Some(COMMAND.into()), ..Request::default() }
+    Request {
+        clients: vec![client],
+        command: Some(COMMAND.into()),
+        instructions: false,
+        ..Request::default()
+    }
 }
 
 fn run(env: &Environment, operation: Operation, request: &Request) -> Plan {
@@ -92,16 +99,26 @@ fn read(file: &Path) -> Vec<u8> {
 #[test]
 fn every_client_installs_into_every_kind_of_file_and_uninstalls_to_the_same_bytes() {
     for client in Client::ALL {
-        for case in ["others", "no-newline", "crlf", "tabs", "empty"] {
+        for case in ["others", "settings", "no-newline", "crlf", "tabs", "empty"] {
             let home = home();
             let file = config_file(&home, client);
             let original = fixture(client, case);
             put(&file, &original);
             let context = format!("{} {case}", client.id());
 
-            let plan = run(&home.env, Operation::Install, &request(client));
+            // The dry run: a diff of this file, nothing written.
+            let planned = install::plan(&home.env, Operation::Install, &request(client)).expect("plan");
+            let name = file.display().to_string();
+            let diff = &planned.rows[0].diff;
+            assert!(diff.starts_with(&format!("--- {name}\n+++ {name}\n@@ ")), "{context}: {diff}");
+            assert!(diff.contains(COMMAND), "{context}: {diff}");
+            assert_eq!(read(&file), original, "{context}: planning writes nothing");
+            assert!(!backup_path(&file).exists(), "{context}: nor a backup");
+
+            let plan = install::apply(&home.env, planned.clone());
             assert_eq!(config_action(&plan), &Action::Added, "{context}");
             let installed = read(&file);
+            assert_eq!(Some(installed.as_slice()), planned.rows[0].new_bytes(), "{context}: the planned bytes");
             snapshot(client, &format!("{case}.installed"), &installed);
             assert_eq!(read(&backup_path(&file)), original, "{context}: backup");
 
@@ -233,17 +250,29 @@ fn a_top_level_that_is_not_an_object_is_refused() {
 
 #[test]
 fn a_read_only_file_is_left_alone_with_a_clear_row() {
-    let home = home();
-    let file = config_file(&home, Client::Gemini);
-    let original = fixture(Client::Gemini, "others");
-    put(&file, &original);
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).expect("chmod");
-    let plan = run(&home.env, Operation::Install, &request(Client::Gemini));
-    assert!(matches!(config_action(&plan), Action::Failed(r) if r.contains("read-only")), "{:?}", plan.rows);
-    assert_eq!(read(&file), original);
-    assert!(!backup_path(&file).exists());
-    let mode = std::fs::metadata(&file).expect("meta").permissions().mode() & 0o777;
-    assert_eq!(mode, 0o444);
+    let mode = |f: &Path| std::fs::metadata(f).expect("meta").permissions().mode() & 0o777;
+    for client in Client::ALL {
+        let home = home();
+        let file = config_file(&home, client);
+        let original = fixture(client, "others");
+        put(&file, &original);
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+        let plan = run(&home.env, Operation::Install, &request(client));
+        let action = config_action(&plan);
+        assert!(matches!(action, Action::Failed(r) if r.contains("read-only")), "{}: {action:?}", client.id());
+        assert_eq!(read(&file), original, "{}", client.id());
+        assert!(!backup_path(&file).exists());
+        assert_eq!(mode(&file), 0o444);
+
+        // Installed while writable, then made read-only: uninstall refuses the same way.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        run(&home.env, Operation::Install, &request(client));
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+        let installed = read(&file);
+        let plan = run(&home.env, Operation::Uninstall, &request(client));
+        assert!(matches!(config_action(&plan), Action::Failed(r) if r.contains("read-only")), "{}", client.id());
+        assert_eq!(read(&file), installed, "{}", client.id());
+    }
 }
 
 #[test]
@@ -464,10 +493,76 @@ fn status_says_detected_configured_and_what_the_entry_runs() {
     assert_eq!(gemini.command.as_deref(), Some(exe.as_str()));
     let instructions = gemini.instructions.as_ref().expect("GEMINI.md");
     assert!(instructions.present && instructions.current);
+    assert!(gemini.up_to_date && gemini.scope == Scope::User);
     let cursor = of(Client::Cursor);
-    assert!(cursor.configured && !cursor.command_found);
+    assert!(cursor.configured && !cursor.command_found && !cursor.up_to_date);
     assert_eq!(cursor.command.as_deref(), Some("/usr/local/bin/annal"));
     let zed = of(Client::Zed);
     assert!(!zed.configured && zed.problem.as_deref().is_some_and(|p| p.contains("line 2, column 17")));
     assert_eq!(install::status(&env, Scope::Project).len(), 4);
+}
+
+#[test]
+fn client_names_on_the_wire_are_the_names_the_cli_takes() {
+    for client in Client::ALL {
+        let json = serde_json::to_value(client).expect("serialise");
+        assert_eq!(json, client.id(), "{client:?}");
+        let back: Client = serde_json::from_value(json).expect("deserialise");
+        assert_eq!(back, client);
+    }
+    let request: Request = serde_json::from_str(r#"{"clients": ["zed"]}"#).expect("request");
+    assert_eq!(request.clients, [Client::Zed]);
+    assert!(request.instructions && request.scope == Scope::User && request.command.is_none());
+    assert!(serde_json::from_str::<Request>(r#"{"clients": ["zedd"]}"#).is_err());
+}
+
+/// The dashboard shows a plan, then confirms it: what is written is what was shown, and a file
+/// that changed in between is refused with nothing written.
+#[test]
+fn a_confirmed_plan_is_applied_only_while_it_is_still_the_plan_that_was_shown() {
+    let home = home();
+    let file = config_file(&home, Client::Gemini);
+    put(&file, &fixture(Client::Gemini, "others"));
+    let shown = install::plan(&home.env, Operation::Install, &request(Client::Gemini)).expect("plan");
+    let again = install::plan(&home.env, Operation::Install, &request(Client::Gemini)).expect("plan");
+    assert_eq!(shown.fingerprint, again.fingerprint, "planning is deterministic");
+    assert_eq!(shown.fingerprint.len(), 64);
+
+    let theirs = fixture(Client::Gemini, "tabs");
+    std::fs::write(&file, &theirs).expect("the client rewrites its file");
+    let refused = install::apply_confirmed(&home.env, Operation::Install, &request(Client::Gemini), &shown.fingerprint);
+    assert!(matches!(refused, Err(install::InstallError::PlanChanged)), "{refused:?}");
+    assert_eq!(read(&file), theirs);
+
+    let shown = install::plan(&home.env, Operation::Install, &request(Client::Gemini)).expect("plan");
+    let applied = install::apply_confirmed(&home.env, Operation::Install, &request(Client::Gemini), &shown.fingerprint)
+        .expect("confirmed");
+    assert_eq!(config_action(&applied), &Action::Added);
+    assert_eq!(Some(read(&file).as_slice()), shown.rows[0].new_bytes());
+    let uninstall = install::plan(&home.env, Operation::Uninstall, &request(Client::Gemini)).expect("plan");
+    assert_ne!(uninstall.fingerprint, shown.fingerprint);
+}
+
+/// The result types travel to the dashboard as JSON (and TypeScript); the change itself stays
+/// in Rust.
+#[test]
+fn plans_and_statuses_serialise_without_the_bytes_they_carry() {
+    use ts_rs::TS as _;
+    let home = home();
+    let plan = install::plan(&home.env, Operation::Install, &request(Client::Cursor)).expect("plan");
+    let json = serde_json::to_value(&plan).expect("plan json");
+    assert_eq!(json["operation"], "install");
+    assert_eq!(json["rows"][0]["client"], "cursor");
+    assert_eq!(json["rows"][0]["kind"], "config");
+    assert_eq!(json["rows"][0]["action"], serde_json::json!({"kind": "added"}));
+    assert!(json["rows"][0].get("change").is_none());
+    let failed = serde_json::to_value(Action::Skipped("not detected".into())).expect("json");
+    assert_eq!(failed, serde_json::json!({"kind": "skipped", "reason": "not detected"}));
+
+    let status = serde_json::to_value(install::status(&home.env, Scope::User)).expect("status json");
+    assert_eq!(status[0]["client"], "claude-code");
+    assert_eq!(status[0]["scope"], "user");
+    assert!(Plan::decl().contains("fingerprint: string"), "{}", Plan::decl());
+    assert!(!install::Row::decl().contains("Change"), "{}", install::Row::decl());
+    assert!(install::ClientStatus::decl().contains("command_found: boolean"));
 }

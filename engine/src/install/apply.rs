@@ -2,13 +2,32 @@
 //! its action becomes what happened.
 
 use super::document::NAME;
-use super::{Action, Change, Client, Environment, Operation, Plan, Row, Writer, claude_cli, write};
+use super::{
+    Action, Change, Client, Environment, InstallError, Operation, Plan, Request, Row, Writer,
+    claude_cli, write,
+};
 
 /// Applies `plan`; the rows that come back say what happened to each file. A row that fails
 /// leaves its file as it was and does not stop the others.
 pub fn apply(env: &Environment, plan: Plan) -> Plan {
     let rows = plan.rows.into_iter().map(|row| apply_row(env, row)).collect();
     Plan { rows, ..plan }
+}
+
+/// Plans `request` afresh and applies it if it is the plan whose [`Plan::fingerprint`] the
+/// caller showed: between a diff on screen and the click that confirms it, a client may have
+/// rewritten its file, and the user agreed to that diff, not another.
+pub fn apply_confirmed(
+    env: &Environment,
+    operation: Operation,
+    request: &Request,
+    fingerprint: &str,
+) -> Result<Plan, InstallError> {
+    let plan = super::plan(env, operation, request)?;
+    if plan.fingerprint != fingerprint {
+        return Err(InstallError::PlanChanged);
+    }
+    Ok(apply(env, plan))
 }
 
 fn apply_row(env: &Environment, mut row: Row) -> Row {

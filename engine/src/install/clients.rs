@@ -4,19 +4,21 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use super::Environment;
 use super::document::{Format, Shape};
 
 /// Every client `annal install` knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
 #[serde(rename_all = "kebab-case")]
 pub enum Client {
     ClaudeCode,
     Codex,
     Gemini,
     Cursor,
+    #[serde(rename = "vscode")]
     VsCode,
     ClaudeDesktop,
     Windsurf,
@@ -26,7 +28,7 @@ pub enum Client {
 
 /// User scope: the client's own config. Project scope: a file in the current directory that
 /// the client reads for that project only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     #[default]
@@ -118,10 +120,11 @@ impl Client {
         }
     }
 
-    /// Claude Desktop starts servers without a login shell's PATH, so its entry always names
-    /// the binary's absolute path.
-    pub(super) fn needs_absolute_command(self) -> bool {
-        self == Client::ClaudeDesktop
+    /// What this client's entry runs when the others run `command` (this binary's command,
+    /// `annal` or its path): Claude Desktop starts servers without a login shell's PATH, so
+    /// its entry always names the binary's absolute path.
+    pub(super) fn command_for(self, env: &Environment, command: &str) -> String {
+        if self == Client::ClaudeDesktop { env.exe.display().to_string() } else { command.to_owned() }
     }
 
     /// The file holding its MCP servers; `None` for a scope it does not have.

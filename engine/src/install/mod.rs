@@ -1,8 +1,9 @@
 //! Connecting agent clients to Annal: `annal install` / `annal uninstall` and the dashboard's
 //! Connect view call these same functions. [`plan`] reads every file concerned and works out
 //! each change (a row per file: what happens, the unified diff, the new bytes) without
-//! writing; [`apply`] carries a plan out; [`status`] says, per client, whether it is there and
-//! what its entry runs.
+//! writing; [`apply`] carries a plan out; [`apply_confirmed`] does the same for a caller that
+//! showed the plan earlier (the dashboard) and only if it is still the plan it showed;
+//! [`status`] says, per client, whether it is there and what its entry runs.
 //!
 //! Nothing of the user's is lost: edits change only our entry (or our marked instruction
 //! block), a file that does not parse is never written, the first change to a file leaves a
@@ -26,9 +27,10 @@ mod write;
 use std::fmt;
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
-pub use apply::apply;
+pub use apply::{apply, apply_confirmed};
 pub use block::{BEGIN as BLOCK_BEGIN, END as BLOCK_END};
 pub use clients::{Client, Scope};
 pub use environment::Environment;
@@ -53,6 +55,9 @@ pub enum InstallError {
     NoProjectScope { client: Client },
     #[error("--command must not be empty")]
     EmptyCommand,
+    /// A file changed between showing a plan and confirming it.
+    #[error("the files changed since the changes were shown; look at them again and confirm")]
+    PlanChanged,
 }
 
 fn client_ids() -> String {
@@ -64,27 +69,37 @@ pub fn parse_client(name: &str) -> Result<Client, InstallError> {
     Client::from_id(name).ok_or_else(|| InstallError::UnknownClient { name: name.to_owned() })
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Operation {
     Install,
     Uninstall,
 }
 
-/// What to connect (or disconnect).
-#[derive(Debug, Clone, Default)]
+/// What to connect (or disconnect). Every field may be left out on the wire.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(default)]
+#[ts(optional_fields)]
 pub struct Request {
     /// The clients; empty means every detected one.
     pub clients: Vec<Client>,
     pub scope: Scope,
     /// What the entries run instead of this binary.
     pub command: Option<String>,
-    /// Also the instruction block in the clients' user-level instruction files.
+    /// Also the instruction block in the clients' user-level instruction files (at user scope).
     pub instructions: bool,
 }
 
+impl Default for Request {
+    /// Every detected client at user scope, running this binary, with the instruction block:
+    /// what `annal install` does with no arguments.
+    fn default() -> Self {
+        Self { clients: Vec::new(), scope: Scope::User, command: None, instructions: true }
+    }
+}
+
 /// Which of a client's files a row is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum FileKind {
     /// Its MCP server config.
@@ -94,7 +109,7 @@ pub enum FileKind {
 }
 
 /// What happens (in a plan) or happened (after [`apply`]) to one file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "kebab-case", tag = "kind", content = "reason")]
 pub enum Action {
     Added,
@@ -128,7 +143,7 @@ impl fmt::Display for Action {
 }
 
 /// One file of a plan.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct Row {
     pub client: Client,
     pub kind: FileKind,
@@ -138,6 +153,7 @@ pub struct Row {
     /// The unified diff of the change; empty when nothing changes.
     pub diff: String,
     #[serde(skip)]
+    #[ts(skip)]
     change: Option<Change>,
 }
 
@@ -171,10 +187,14 @@ enum Writer {
 }
 
 /// A plan: a row per file, in the clients' order.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct Plan {
     pub operation: Operation,
     /// The command entries run (for an install).
     pub command: String,
     pub rows: Vec<Row>,
+    /// A digest of every planned change (each file, its bytes before and after): what a
+    /// caller that showed the plan hands [`apply_confirmed`], so that what is written is what
+    /// was shown.
+    pub fingerprint: String,
 }

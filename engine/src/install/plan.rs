@@ -43,10 +43,9 @@ pub fn plan(env: &Environment, operation: Operation, request: &Request) -> Resul
             rows.push(skip("no project scope"));
             continue;
         };
-        let client_command = if client.needs_absolute_command() && request.command.is_none() {
-            env.exe.display().to_string()
-        } else {
-            command.clone()
+        let client_command = match &request.command {
+            Some(_) => command.clone(),
+            None => client.command_for(env, &command),
         };
         rows.push(config_row(env, client, request.scope, &file, operation, &client_command));
         if request.instructions && request.scope == Scope::User {
@@ -55,7 +54,34 @@ pub fn plan(env: &Environment, operation: Operation, request: &Request) -> Resul
             }
         }
     }
-    Ok(Plan { operation, command, rows })
+    let fingerprint = fingerprint(operation, &command, &rows);
+    Ok(Plan { operation, command, rows, fingerprint })
+}
+
+/// SHA-256 over everything applying would do: each row's client, file, action and bytes
+/// before and after (length-prefixed, so no two plans run together into the same input).
+fn fingerprint(operation: Operation, command: &str, rows: &[Row]) -> String {
+    use sha2::{Digest as _, Sha256};
+    let mut hash = Sha256::new();
+    let mut field = |bytes: Option<&[u8]>| match bytes {
+        Some(bytes) => {
+            hash.update([1]);
+            hash.update((bytes.len() as u64).to_le_bytes());
+            hash.update(bytes);
+        }
+        None => hash.update([0]),
+    };
+    field(Some(format!("{operation:?}").as_bytes()));
+    field(Some(command.as_bytes()));
+    for row in rows {
+        field(Some(row.client.id().as_bytes()));
+        field(Some(format!("{:?}", row.kind).as_bytes()));
+        field(row.file.as_ref().map(|f| f.as_os_str().as_encoded_bytes()));
+        field(Some(row.action.to_string().as_bytes()));
+        field(row.change.as_ref().and_then(|c| c.before.as_deref()));
+        field(row.change.as_ref().and_then(|c| c.after.as_deref()));
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The file's text, or the row saying why it cannot be had.

@@ -4,23 +4,32 @@
 use std::path::PathBuf;
 
 use serde::Serialize;
+use ts_rs::TS;
 
 use super::{Client, Environment, Scope, block, write};
 
-#[derive(Debug, Clone, Serialize)]
+/// One client as the dashboard's Connect view and `annal doctor` show it.
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct ClientStatus {
     pub client: Client,
+    /// The name people know it by ("Claude Code").
     pub name: &'static str,
+    pub scope: Scope,
     /// Its config dir exists or its program is on PATH.
     pub detected: bool,
+    /// Its MCP config file at this scope.
     pub file: PathBuf,
     pub file_exists: bool,
     /// The file has an `annal` entry.
     pub configured: bool,
     /// What that entry runs.
     pub command: Option<String>,
-    /// Whether that command names an existing executable.
+    /// Whether that command names an existing executable (an absolute path, or a name PATH
+    /// finds).
     pub command_found: bool,
+    /// The entry runs what `annal install` would write now: installing would change nothing
+    /// in this file.
+    pub up_to_date: bool,
     /// Why the file could not be read, with line and column when it does not parse.
     pub problem: Option<String>,
     pub instructions: Option<InstructionStatus>,
@@ -29,7 +38,7 @@ pub struct ClientStatus {
     pub snippet: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct InstructionStatus {
     pub file: PathBuf,
     /// The file has Annal's block.
@@ -38,7 +47,8 @@ pub struct InstructionStatus {
     pub current: bool,
 }
 
-/// Every client that has `scope`, in the table's order.
+/// Every client that has `scope`, in the table's order. Reads only; a file that cannot be
+/// read or parsed is that client's `problem`, never an error of the whole call.
 pub fn status(env: &Environment, scope: Scope) -> Vec<ClientStatus> {
     let command = env.annal_command();
     Client::ALL
@@ -72,22 +82,23 @@ fn client_status(
         Err(problem) => (None, Some(problem)),
     };
     let entry_command = entry.as_ref().and_then(|e| e.command.clone());
-    let snippet_command =
-        if client.needs_absolute_command() { env.exe.display().to_string() } else { command.to_owned() };
+    let install_command = client.command_for(env, command);
     ClientStatus {
         client,
         name: client.display_name(),
+        scope,
         detected: client.detected(env),
         file_exists,
         configured: entry.is_some(),
         command_found: entry_command.as_deref().is_some_and(|c| env.command_found(c)),
+        up_to_date: entry_command.as_deref() == Some(install_command.as_str()),
         command: entry_command,
         problem,
         instructions: (scope == Scope::User)
             .then(|| client.instruction_file(env))
             .flatten()
             .map(instruction_status),
-        snippet: format.upsert(shape, "", &snippet_command).map(|(s, _)| s).unwrap_or_default(),
+        snippet: format.upsert(shape, "", &install_command).map(|(s, _)| s).unwrap_or_default(),
         file,
     }
 }

@@ -60,13 +60,10 @@ pub(super) fn upsert(
     let servers = servers
         .as_table_like_mut()
         .ok_or_else(|| EditError::Shape(format!("`{key}` is not a table")))?;
+    let indent = key_indent(&*servers);
     let upserted = match servers.get_mut(NAME) {
         None => {
-            let mut entry = Table::new();
-            for (field, value) in shape.entry(command) {
-                entry.insert(field, item(value));
-            }
-            servers.insert(NAME, Item::Table(entry));
+            servers.insert(NAME, Item::Table(entry_table(shape, command, indent.as_deref())));
             Upserted::Added
         }
         Some(entry) if command_of(entry).as_deref() == Some(command) => {
@@ -77,18 +74,45 @@ pub(super) fn upsert(
                 Some(fields) => {
                     fields.insert("command", item(shape.command_value(command)));
                 }
-                None => {
-                    let mut fresh = Table::new();
-                    for (field, value) in shape.entry(command) {
-                        fresh.insert(field, item(value));
-                    }
-                    *entry = Item::Table(fresh);
-                }
+                None => *entry = Item::Table(entry_table(shape, command, indent.as_deref())),
             }
             Upserted::Updated
         }
     };
-    Ok((doc.to_string(), upserted))
+    Ok((keep_missing_final_newline(text, doc.to_string()), upserted))
+}
+
+fn entry_table(shape: Shape, command: &str, indent: Option<&str>) -> Table {
+    let mut entry = Table::new();
+    for (field, value) in shape.entry(command) {
+        entry.insert(field, item(value));
+        if let (Some(indent), Some(mut key)) = (indent, entry.key_mut(field)) {
+            key.leaf_decor_mut().set_prefix(indent);
+        }
+    }
+    entry
+}
+
+/// How the other servers' keys are indented (a tab, two spaces…), so that ours match them.
+fn key_indent(servers: &dyn TableLike) -> Option<String> {
+    servers.iter().filter_map(|(_, item)| item.as_table()).find_map(|table| {
+        table.iter().find_map(|(name, _)| {
+            let prefix = table.key(name)?.leaf_decor().prefix()?.as_str()?;
+            (!prefix.is_empty() && prefix.chars().all(|c| c == ' ' || c == '\t'))
+                .then(|| prefix.to_owned())
+        })
+    })
+}
+
+/// `toml_edit` ends every line it writes; a file that had no final newline keeps having none.
+fn keep_missing_final_newline(original: &str, mut edited: String) -> String {
+    if !original.is_empty() && !original.ends_with('\n') && edited.ends_with('\n') {
+        edited.pop();
+        if edited.ends_with('\r') {
+            edited.pop();
+        }
+    }
+    edited
 }
 
 pub(super) fn remove(text: &str, shape: Shape) -> Result<Option<String>, EditError> {
@@ -99,5 +123,5 @@ pub(super) fn remove(text: &str, shape: Shape) -> Result<Option<String>, EditErr
     if let Some(servers) = doc.get_mut(shape.servers_key()).and_then(Item::as_table_like_mut) {
         servers.remove(NAME);
     }
-    Ok(Some(doc.to_string()))
+    Ok(Some(keep_missing_final_newline(text, doc.to_string())))
 }
