@@ -120,7 +120,7 @@ fn a_failed_row_is_shown_and_makes_the_exit_status_non_zero() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     let rows = table(&stdout);
     assert_eq!(rows[1][0], "Gemini CLI");
-    assert!(rows[1][2].starts_with("failed: cannot parse it (line 3, column 1)"), "{rows:?}");
+    assert!(rows[1][2].starts_with("failed: cannot parse it (line 2, column 17)"), "{rows:?}");
     assert_eq!(rows[2], ["Cursor", "~/.cursor/mcp.json", "added"], "the others still go ahead");
     assert!(stderr.contains("1 of 2 files could not be changed"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&file).expect("read"), "{\n  \"mcpServers\": {\n");
