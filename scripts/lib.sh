@@ -77,3 +77,15 @@ ensure_ui() {
     (cd "$ui" && npm run --silent build >/dev/null)
   fi
 }
+
+# The real agent clients (Claude Code, Codex, Gemini CLI) whose own `mcp list` checks what
+# `annal install` writes (tests/clients.rs): pinned by tests/clients/package-lock.json.
+ensure_agent_clients() {
+  ensure_commands node nodejs npm npm
+  local clients="$repo_root/tests/clients"
+  # The stamp is the lock file the installed tree came from: a changed lock reinstalls.
+  if ! cmp -s "$clients/package-lock.json" "$clients/node_modules/.annal-installed-lock"; then
+    (cd "$clients" && npm ci --no-audit --no-fund --loglevel=error &&
+      cp package-lock.json node_modules/.annal-installed-lock)
+  fi
+}

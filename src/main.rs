@@ -1,7 +1,7 @@
 //! The `annal` binary: with no arguments the stdio sidecar agents spawn; `annal serve` the
 //! headless owner; a few inspection commands.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::{IsTerminal as _, Write as _, stdout};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -55,6 +55,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Connect agent clients: add Annal to their MCP configs (and the instruction block).
+    Install(annal::cli::install::InstallArgs),
+    /// Disconnect agent clients: remove what `annal install` added.
+    Uninstall(annal::cli::install::Selection),
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,17 +110,26 @@ fn main() -> ExitCode {
 
 fn doctor(config: Option<PathBuf>, json: bool) -> anyhow::Result<bool> {
     let paths = PathInputs::from_env(config).resolve()?;
-    annal::cli::doctor::run(paths, json, &mut std::io::stdout().lock())
+    annal::cli::doctor::run(paths, json, &mut stdout().lock())
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // Client configs need neither Annal's config nor its data: a broken config.yaml must not
+    // stop them.
+    let command = match cli.command {
+        Some(Command::Install(args)) => return annal::cli::install::install(args, &mut stdout()),
+        Some(Command::Uninstall(args)) => {
+            return annal::cli::install::uninstall(args, &mut stdout());
+        }
+        command => command,
+    };
     let explicit_config = cli.config.clone();
     let paths = PathInputs::from_env(cli.config).resolve()?;
     let config = ConfigFile::load(paths.clone())?;
     let snapshot = config.snapshot();
     let data_dir = snapshot.data_dir(&paths);
     let search = ModelSearch::from_env(snapshot.model_dir.clone(), &data_dir);
-    let Some(command) = cli.command else {
+    let Some(command) = command else {
         let launch = Launch { data_dir, serve_args: serve_args(&explicit_config) };
         let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
         let relayed = runtime.block_on(sidecar::run(launch));
@@ -125,7 +138,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         runtime.shutdown_background();
         return Ok(relayed?);
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = stdout().lock();
     match command {
         Command::Serve { idle_exit } => {
             let options = ServeOptions {
@@ -177,6 +190,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 )?;
             }
         }
+        Command::Install(_) | Command::Uninstall(_) => unreachable!("dispatched above"),
         Command::Model(ModelCommand::Check) => {
             let dir = search.locate()?;
             let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;

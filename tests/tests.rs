@@ -5,8 +5,10 @@
 mod util;
 
 mod cli;
+mod clients;
 mod doctor;
 mod http_api;
+mod install;
 mod malformed;
 mod mcp;
 mod owner;

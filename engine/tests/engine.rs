@@ -11,6 +11,8 @@ mod embed;
 mod events;
 mod fuzzed;
 mod index;
+mod install;
+mod instructions;
 mod layering;
 mod model_fetch;
 mod pool;

@@ -2,3 +2,4 @@
 //! renders the result. `main.rs` holds only their clap variants and dispatch.
 
 pub mod doctor;
+pub mod install;

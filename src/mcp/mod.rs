@@ -21,32 +21,6 @@ use crate::search::{Mode, SearchRequest};
 
 pub use params::*;
 
-/// Sent with `initialize`: how agents should use Annal (SPEC §5.2).
-pub const INSTRUCTIONS: &str = "\
-Annal is your long-term memory for this codebase, shared across sessions and agents.
-
-project: always pass the basename of your working directory. The first time in a project, \
-call init_project (with watch_paths to index its docs); after that it indexes in the \
-background.
-
-Search (search_memories) at the start of a session, before working in unfamiliar code, when \
-someone asks what was decided, before architectural changes, and when a bug feels familiar. \
-mode=probe gives one line per result (then expand_memories the useful ids), summary (default) \
-the first 200 characters, full everything. Filter with tags, source, after/before; search \
-other projects with projects=[...] or \"*\".
-
-Decisions, both ways: before deciding, search for prior decisions (tags decision); after a \
-decision is made, store it with store_memory (tags decision plus its domain) and pass \
-supersedes=<old id> when it replaces an earlier decision.
-
-Store what a later session would want: decisions, bug root causes, patterns, preferences. Tag \
-by type (memory, decision, preference, pattern, bug, spec) and domain; identify yourself with \
-agent:<role>. System tags: indexed, agent-config, docs (file chunks). A near-duplicate is \
-skipped; a similar memory comes back as a hint to supersede instead.
-
-Keep memory lean: update_memory or retag_memory to fix, delete_memory to drop, prune_stale \
-(dry run first) to clear memories nobody needed for months.";
-
 type ToolResult = Result<String, String>;
 
 fn list(value: Option<StringOrList>) -> Option<Vec<String>> {
@@ -256,6 +230,6 @@ impl ServerHandler for AnnalServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new("annal", env!("CARGO_PKG_VERSION")))
-            .with_instructions(INSTRUCTIONS)
+            .with_instructions(crate::instructions::server_instructions())
     }
 }
