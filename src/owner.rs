@@ -52,6 +52,14 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> OwnerEr
     move |source| OwnerError::Io { what, path, source }
 }
 
+/// The `annal` binary agents start, which Connect writes into their configs: this process
+/// when it is `annal`, else (the desktop app) the sidecar installed beside it.
+pub fn sidecar_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("annal"));
+    let name = if cfg!(windows) { "annal.exe" } else { "annal" };
+    if exe.file_name().is_some_and(|n| n == name) { exe } else { exe.with_file_name(name) }
+}
+
 /// Where the owner of `data_dir` listens: `<data_dir>/run/annal.sock`, or — when that path is
 /// too long for a Unix socket — a per-data-dir folder under the temp dir.
 pub fn socket_path(data_dir: &Path) -> PathBuf {

@@ -6,6 +6,7 @@ mod util;
 
 mod cli;
 mod clients;
+mod connect;
 mod doctor;
 mod http_api;
 mod install;

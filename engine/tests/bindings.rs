@@ -7,11 +7,14 @@ use std::path::Path;
 
 use annal_engine::config::ProjectChange;
 use annal_engine::dashboard::{
-    Deleted, ErrorKind, ErrorReply, ListParams, Matching, MemoryDraft, MemoryEdit, SearchParams,
-    SearchReply, Selection, WatchConfig, WatchEdit, queries,
+    ConnectConfirm, ConnectParams, Deleted, ErrorKind, ErrorReply, ListParams, Matching,
+    MemoryDraft, MemoryEdit, SearchParams, SearchReply, Selection, WatchConfig, WatchEdit, queries,
 };
 use annal_engine::events::{Event, EventDetail, EventKind, IndexCompleted};
 use annal_engine::index::{ReconcileReport, Skipped};
+use annal_engine::install::{
+    Action, Client, ClientStatus, FileKind, InstructionStatus, Operation, Plan, Row, Scope,
+};
 use annal_engine::memory::{ChunkType, FileInfo, Memory};
 use annal_engine::pool::{Activity, IndexState, IndexStatus, InitReply, LastReconcile};
 use annal_engine::search::SearchHit;
@@ -56,6 +59,17 @@ fn generated() -> String {
         Selection::decl(),
         Matching::decl(),
         DayCount::decl(),
+        Client::decl(),
+        Scope::decl(),
+        Operation::decl(),
+        FileKind::decl(),
+        Action::decl(),
+        Row::decl(),
+        Plan::decl(),
+        InstructionStatus::decl(),
+        ClientStatus::decl(),
+        ConnectParams::decl(),
+        ConnectConfirm::decl(),
     ];
     let mut text = String::from(
         "// Generated from the Rust wire types by engine/tests/bindings.rs; do not edit.\n\

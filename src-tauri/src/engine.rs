@@ -55,7 +55,7 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) -> anyhow::Result<Running> {
     })
     .context("cannot become the owner of Annal's data")?;
     let pool = Arc::clone(owner.pool());
-    app.manage(Dashboard::new(Arc::clone(&pool)));
+    app.manage(Dashboard::new(Arc::clone(&pool), owner::sidecar_binary()));
     forward_events(app.clone(), Arc::clone(&pool));
 
     let options = ServeOptions { idle_exit: None };

@@ -102,7 +102,7 @@ pub fn routes(pool: Arc<Pool>, closing: CancellationToken) -> Router {
     let queries: Router<Dashboard> =
         annal_engine::dashboard_queries!(crate::query_routes[Dashboard]);
     queries
-        .with_state(Dashboard::new(Arc::clone(&pool)))
+        .with_state(Dashboard::new(Arc::clone(&pool), crate::owner::sidecar_binary()))
         .route("/api/events", get(events).with_state((pool, closing)))
 }
 

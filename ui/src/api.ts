@@ -2,7 +2,7 @@
 // by engine/tests/bindings.rs; do not edit.
 // Regenerate: ANNAL_UPDATE_BINDINGS=1 cargo test -p annal-engine --test engine bindings
 
-import type { Activity, DayCount, Deleted, ErrorKind, Event, EventKind, IndexStatus, InitReply, ListParams, Matching, Memory, MemoryDraft, MemoryEdit, Page, SearchParams, SearchReply, Selection, StoreOutcome, WatchConfig, WatchEdit } from "./bindings";
+import type { Activity, ClientStatus, ConnectConfirm, ConnectParams, DayCount, Deleted, ErrorKind, Event, EventKind, IndexStatus, InitReply, ListParams, Matching, Memory, MemoryDraft, MemoryEdit, Page, Plan, SearchParams, SearchReply, Selection, StoreOutcome, WatchConfig, WatchEdit } from "./bindings";
 
 export const EVENT_KINDS: EventKind[] = ["memory_stored", "memory_updated", "memory_deleted", "index_started", "index_progress", "index_complete", "index_failed", "project_updated", "watcher_error", "database_lost"];
 export const ERROR_KINDS: ErrorKind[] = ["not_found", "invalid", "conflict", "unavailable", "internal"];
@@ -25,6 +25,9 @@ export interface Api {
   configureProject(project: string, edit: WatchEdit): Promise<InitReply>;
   recentEvents(): Promise<Array<Event>>;
   activity(): Promise<Activity>;
+  clients(): Promise<Array<ClientStatus>>;
+  connectPlan(params: ConnectParams): Promise<Plan>;
+  connectApply(confirm: ConnectConfirm): Promise<Plan>;
 }
 
 /** A query over the owner's HTTP API: `query` goes into the URL, `body` is sent as JSON;
@@ -52,6 +55,9 @@ export function httpApi(request: Request): Api {
     configureProject: (project, edit) => request("PUT", `/api/projects/${encodeURIComponent(project)}/watch`, { body: edit }, true),
     recentEvents: () => request("GET", `/api/events/recent`, {}, true),
     activity: () => request("GET", `/api/activity`, {}, true),
+    clients: () => request("GET", `/api/clients`, {}, true),
+    connectPlan: (params) => request("GET", `/api/clients/plan`, { query: params }, true),
+    connectApply: (confirm) => request("POST", `/api/clients/apply`, { body: confirm }, true),
   };
 }
 
@@ -73,5 +79,8 @@ export function ipcApi(call: Call): Api {
     configureProject: (project, edit) => call("configure_project", { project, edit }),
     recentEvents: () => call("recent_events", {}),
     activity: () => call("activity", {}),
+    clients: () => call("clients", {}),
+    connectPlan: (params) => call("connect_plan", { params }),
+    connectApply: (confirm) => call("connect_apply", { confirm }),
   };
 }

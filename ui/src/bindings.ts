@@ -104,3 +104,90 @@ export type DayCount = {
  * `YYYY-MM-DD`
  */
 day: string, count: number, };
+
+export type Client = "claude-code" | "codex" | "gemini" | "cursor" | "vscode" | "claude-desktop" | "windsurf" | "zed" | "opencode";
+
+export type Scope = "user" | "project";
+
+export type Operation = "install" | "uninstall";
+
+export type FileKind = "config" | "instructions";
+
+export type Action = { "kind": "added" } | { "kind": "already-configured" } | { "kind": "updated" } | { "kind": "removed" } | { "kind": "not-configured" } | { "kind": "skipped", "reason": string } | { "kind": "failed", "reason": string };
+
+export type Row = { client: Client, kind: FileKind, 
+/**
+ * `None` for a client skipped before any file was looked at.
+ */
+file: string | null, action: Action, 
+/**
+ * The unified diff of the change; empty when nothing changes.
+ */
+diff: string, };
+
+export type Plan = { operation: Operation, 
+/**
+ * The command entries run (for an install).
+ */
+command: string, rows: Array<Row>, 
+/**
+ * A digest of every planned change (each file, its bytes before and after): what a
+ * caller that showed the plan hands [`apply_confirmed`], so that what is written is what
+ * was shown.
+ */
+fingerprint: string, };
+
+export type InstructionStatus = { file: string, 
+/**
+ * The file has Annal's block.
+ */
+present: boolean, 
+/**
+ * The block has the current text.
+ */
+current: boolean, };
+
+export type ClientStatus = { client: Client, 
+/**
+ * The name people know it by ("Claude Code").
+ */
+name: string, scope: Scope, 
+/**
+ * Its config dir exists or its program is on PATH.
+ */
+detected: boolean, 
+/**
+ * Its MCP config file at this scope.
+ */
+file: string, file_exists: boolean, 
+/**
+ * The file has an `annal` entry.
+ */
+configured: boolean, 
+/**
+ * What that entry runs.
+ */
+command: string | null, 
+/**
+ * Whether that command names an existing executable (an absolute path, or a name PATH
+ * finds).
+ */
+command_found: boolean, 
+/**
+ * The entry runs what `annal install` would write now: installing would change nothing
+ * in this file.
+ */
+up_to_date: boolean, 
+/**
+ * Why the file could not be read, with line and column when it does not parse.
+ */
+problem: string | null, instructions: InstructionStatus | null, 
+/**
+ * What a person would add by hand: the file's content for a fresh install, running
+ * this binary.
+ */
+snippet: string, };
+
+export type ConnectParams = { client: Client, operation: Operation, };
+
+export type ConnectConfirm = { client: Client, operation: Operation, fingerprint: string, };

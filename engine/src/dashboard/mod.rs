@@ -4,15 +4,18 @@
 //! the two can never drift apart. The wire types (`wire`) are exported to TypeScript
 //! (`ui/src/bindings.ts`).
 
+mod agents;
 mod queries;
 mod wire;
 
+pub use agents::{ConnectConfirm, ConnectParams};
 pub use queries::{Carrier, Input, Query, queries};
 pub use wire::{
     Deleted, ListParams, Matching, MemoryDraft, MemoryEdit, SearchParams, SearchReply, Selection,
     WatchConfig, WatchEdit,
 };
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -21,6 +24,7 @@ pub use ts_rs::TS;
 
 use crate::config::{ConfigError, ProjectInit};
 use crate::events::Event;
+use crate::install::{ClientStatus, InstallError, Plan};
 use crate::memories::MemoryError;
 use crate::memory::Memory;
 use crate::pool::{Activity, IndexStatus, InitReply, Pool, PoolError};
@@ -51,6 +55,10 @@ pub enum DashboardError {
     Pool(#[from] PoolError),
     #[error(transparent)]
     Search(#[from] SearchError),
+    #[error(transparent)]
+    Install(#[from] InstallError),
+    #[error("the task serving this request failed: {0}")]
+    Task(String),
 }
 
 fn store_kind(err: &StoreError) -> ErrorKind {
@@ -86,6 +94,14 @@ impl DashboardError {
                 | ConfigError::ProjectName(_),
             )) => ErrorKind::Invalid,
             Self::Pool(PoolError::Config(_)) => ErrorKind::Internal,
+            Self::Install(InstallError::PlanChanged) => ErrorKind::Conflict,
+            Self::Install(
+                InstallError::UnknownClient { .. }
+                | InstallError::NoProjectScope { .. }
+                | InstallError::EmptyCommand,
+            ) => ErrorKind::Invalid,
+            Self::Install(InstallError::NoHome | InstallError::Environment { .. })
+            | Self::Task(_) => ErrorKind::Internal,
             Self::Memory(_) | Self::Pool(_) | Self::Search(_) => ErrorKind::Invalid,
         }
     }
@@ -108,13 +124,15 @@ impl From<&DashboardError> for ErrorReply {
 #[derive(Debug, Clone)]
 pub struct Dashboard {
     pool: Arc<Pool>,
+    agents: agents::Agents,
 }
 
 type Reply<T> = Result<T, DashboardError>;
 
 impl Dashboard {
-    pub fn new(pool: Arc<Pool>) -> Self {
-        Self { pool }
+    /// `sidecar` is the `annal` binary agents start: what Connect writes into their configs.
+    pub fn new(pool: Arc<Pool>, sidecar: PathBuf) -> Self {
+        Self { pool, agents: agents::Agents::new(sidecar) }
     }
 
     /// Every project with its counts and indexing state.
@@ -209,6 +227,23 @@ impl Dashboard {
     /// All projects' indexing in one state, for the activity indicator.
     pub async fn activity(&self) -> Reply<Activity> {
         Ok(self.pool.activity())
+    }
+
+    /// Every agent client: detected, configured, what its entry runs, a snippet to copy.
+    pub async fn clients(&self) -> Reply<Vec<ClientStatus>> {
+        self.agents.clients().await
+    }
+
+    /// The changes connecting or disconnecting a client would make, each file's diff, and
+    /// the fingerprint that confirms exactly these.
+    pub async fn connect_plan(&self, params: ConnectParams) -> Reply<Plan> {
+        self.agents.plan(params).await
+    }
+
+    /// Makes the changes shown by [`Self::connect_plan`], if the files still give them
+    /// (otherwise a conflict: show the new plan).
+    pub async fn connect_apply(&self, confirm: ConnectConfirm) -> Reply<Plan> {
+        self.agents.apply(confirm).await
     }
 
     /// Whether the project's watcher is on, or `None` for an unknown project (the tray's

@@ -56,6 +56,12 @@ macro_rules! dashboard_queries {
                 -> Vec<$crate::events::Event>, OK;
             activity: read GET "/api/activity" []
                 -> $crate::pool::Activity, OK;
+            clients: read GET "/api/clients" []
+                -> Vec<$crate::install::ClientStatus>, OK;
+            connect_plan: read GET "/api/clients/plan" []
+                query(params: $crate::dashboard::ConnectParams) -> $crate::install::Plan, OK;
+            connect_apply: write POST "/api/clients/apply" []
+                body(confirm: $crate::dashboard::ConnectConfirm) -> $crate::install::Plan, OK;
         }
     };
 }

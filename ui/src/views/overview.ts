@@ -1,5 +1,6 @@
 import { el, relative, showError, type View } from "../dom";
 import { api, type AnnalEvent, type ProjectStatus } from "../transport";
+import { clientCards } from "./connect";
 
 export function stateLabel(status: ProjectStatus, afterAction: () => void): HTMLElement {
   const index = status.index;
@@ -11,12 +12,12 @@ export function stateLabel(status: ProjectStatus, afterAction: () => void): HTML
   return el("span", {}, badge, el("span", { className: "error-text" }, index.error), retry);
 }
 
-function emptyState(): HTMLElement {
+/** No projects yet: offer to connect the agents found on this machine, in one click each. */
+function emptyState(cards: HTMLElement): HTMLElement {
   return el("section", { className: "empty" },
     el("h2", {}, "No memories yet"),
-    el("p", {}, "Connect an agent: add the MCP server command "),
-    el("code", {}, "annal"),
-    el("p", {}, " to your agent's MCP configuration, then ask it to store a memory."));
+    el("p", {}, "Connect an agent, then ask it to store a memory. Agents found on this machine (all of them on ", el("a", { href: "#connect" }, "Connect agents"), "):"),
+    cards);
 }
 
 function feedList(feed: AnnalEvent[]): HTMLElement[] {
@@ -31,12 +32,15 @@ export function overview(app: HTMLElement, feed: AnnalEvent[]): View {
   const list = el("ul");
   app.replaceChildren(summary, el("section", { id: "feed" }, el("h2", {}, "Activity"), list));
   let expanded = false;
+  const cards = clientCards((c) => c.detected);
+  const empty = emptyState(cards.element);
   const view = {
     async refresh() {
       const projects = await api.projects();
       list.replaceChildren(...feedList(feed));
       if (projects.length === 0) {
-        summary.replaceChildren(emptyState());
+        if (!summary.contains(empty)) summary.replaceChildren(empty);
+        await cards.refresh();
         return;
       }
       const totals = projects.reduce((t, p) => ({
