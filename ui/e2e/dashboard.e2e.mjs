@@ -14,7 +14,13 @@ writeFileSync(join(home, "config.yaml"), "port: 0\n");
 const env = {
   ANNAL_LOG: "warn", ...process.env, ANNAL_HOME: home, HOME: home,
   XDG_CONFIG_HOME: join(home, ".config"), XDG_DATA_HOME: join(home, ".local/share"), XDG_CACHE_HOME: join(home, ".cache"),
+  CODEX_HOME: join(home, ".codex"),
 };
+// Cursor is "installed" (its config dir exists) with a server of its own.
+const cursorConfig = join(home, ".cursor", "mcp.json");
+const cursorOriginal = '{\n  "mcpServers": {\n    "other": { "command": "other-server" }\n  }\n}\n';
+mkdirSync(join(home, ".cursor"));
+writeFileSync(cursorConfig, cursorOriginal);
 const failures = [];
 const agent = () => sidecarAgent(bin, env);
 
@@ -30,6 +36,7 @@ try {
   const page = await browser.newPage();
   page.on("console", (message) => message.type() === "error" && failures.push(`console: ${message.text()}`));
   page.on("pageerror", (error) => failures.push(`page error: ${error.message}`));
+  page.on("response", (response) => response.status() >= 400 && console.log(`HTTP ${response.status()} ${response.request().method()} ${response.url()}`));
   const dialogs = [];
   page.on("dialog", (dialog) => {
     dialogs.push(dialog.message());
@@ -52,6 +59,8 @@ try {
   await page.goto(url);
   check(new URL(page.url()).pathname === "/", `sign-in lands on the dashboard: ${page.url()}`);
   await page.getByText("No memories yet").waitFor();
+  // The empty overview offers the detected client's one-click connect.
+  await page.locator('#app .empty .client[data-client="cursor"] .connect').waitFor();
   const cookies = await page.context().cookies();
   const session = cookies.find((cookie) => cookie.name.startsWith("annal_session_"));
   check(session?.httpOnly && session.sameSite === "Strict", `the session cookie is HttpOnly and SameSite=Strict: ${JSON.stringify(cookies)}`);
@@ -201,6 +210,23 @@ try {
   // Connect agents and the dark theme.
   await page.click("#nav-connect");
   await page.locator(".client h3", { hasText: "Claude Code" }).waitFor();
+  // Connect shows the change, writes exactly it, and the card turns connected.
+  const cursor = page.locator('.client[data-client="cursor"]');
+  check(await cursor.evaluate((c) => c.classList.contains("not-configured")), "Cursor starts not connected");
+  await cursor.locator(".connect").click();
+  const diff = await cursor.locator("pre.diff").first().textContent();
+  check(diff.includes(`+`) && diff.includes(bin.split("/").pop()), `the diff adds the entry: ${diff}`);
+  check(readFileSync(cursorConfig, "utf8") === cursorOriginal, "showing the change writes nothing");
+  await cursor.locator(".apply").click();
+  await page.locator('.client.configured[data-client="cursor"]').waitFor();
+  const written = readFileSync(cursorConfig, "utf8");
+  check(written.includes("other-server") && written.includes(`"annal"`), `Connect wrote the entry beside the other server: ${written}`);
+  await screenshot("connect");
+  const connected = page.locator('.client.configured[data-client="cursor"]');
+  await connected.locator(".disconnect").click();
+  await connected.locator(".apply").click();
+  await page.locator('.client.not-configured[data-client="cursor"]').waitFor();
+  check(readFileSync(cursorConfig, "utf8") === cursorOriginal, "Disconnect restores the file's bytes");
   await page.selectOption("#theme", "dark");
   check(await page.evaluate(() => document.documentElement.dataset.theme) === "dark", "the dark theme applies");
   const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);

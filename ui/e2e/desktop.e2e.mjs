@@ -3,9 +3,9 @@
 // headless owner while an agent is connected, and the dashboard works through Tauri IPC.
 // Usage: node e2e/desktop.e2e.mjs   (ANNAL_BIN, ANNAL_DESKTOP_BIN, ANNAL_MODEL_DIR from the env)
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { agent, check, until } from "./harness.mjs";
 
 const bin = process.env.ANNAL_BIN ?? resolve("../target/debug/annal");
@@ -28,7 +28,13 @@ const env = {
   // No session bus under Xvfb: keep GTK, the tray and single-instance from looking for one.
   DBUS_SESSION_BUS_ADDRESS: "disabled:",
   NO_AT_BRIDGE: "1",
+  CODEX_HOME: join(home, ".codex"),
 };
+// Cursor is "installed" (its config dir exists) with a server of its own.
+const cursorConfig = join(home, ".cursor", "mcp.json");
+const cursorOriginal = '{\n  "mcpServers": {\n    "other": { "command": "other-server" }\n  }\n}\n';
+mkdirSync(join(home, ".cursor"), { recursive: true });
+writeFileSync(cursorConfig, cursorOriginal);
 const children = [];
 const lockFile = join(home, "data", "owner.lock");
 const lockHolder = () => (existsSync(lockFile) ? readFileSync(lockFile, "utf8").split("\n") : []);
@@ -130,6 +136,25 @@ try {
   await until("the failed state", async () => (await text(".state-failed")) !== null);
   check((await text(".error-text"))?.includes(docs), `the error names the path: ${await text(".error-text")}`);
   await until("the indicator", async () => (await run("return document.querySelector('#activity-indicator').dataset.state")) === "failed");
+
+  // Connect in the webview writes through the same engine function, pointing at the sidecar
+  // beside the app; Disconnect puts the file back.
+  await run("location.hash = '#connect'");
+  const card = `.client[data-client="cursor"]`;
+  await until("the Cursor card", async () => (await text(`${card} .connect`)) === "Connect");
+  await run(`document.querySelector('${card} .connect').click()`);
+  await until("the diff", async () => (await text(`${card} pre.diff`))?.includes("annal"));
+  check(readFileSync(cursorConfig, "utf8") === cursorOriginal, "showing the change writes nothing");
+  await run(`document.querySelector('${card} .apply').click()`);
+  await until("the card connected", async () => (await run(`return document.querySelector('.client.configured[data-client="cursor"]') !== null`)));
+  const written = readFileSync(cursorConfig, "utf8");
+  const sidecar = join(dirname(desktopBin), "annal");
+  check(written.includes("other-server") && written.includes(realpathSync(sidecar)), `Connect points Cursor at the sidecar beside the app: ${written}`);
+  await run(`document.querySelector('${card} .disconnect').click()`);
+  await until("the removal plan", async () => (await text(`${card} .apply`)) !== null);
+  await run(`document.querySelector('${card} .apply').click()`);
+  await until("the card disconnected", async () => (await run(`return document.querySelector('.client.not-configured[data-client="cursor"]') !== null`)));
+  check(readFileSync(cursorConfig, "utf8") === cursorOriginal, "Disconnect restores the file's bytes");
 
   // Closing the window hides it; the app keeps serving agents.
   await run(`return window.__TAURI_INTERNALS__.invoke("plugin:window|close", { label: "main" }).then(() => "asked")`);
