@@ -152,3 +152,35 @@ fn a_port_taken_by_another_program_fails() {
     assert_eq!(verdict(&checks, "http"), "fail", "{checks:#?}");
     assert!(check(&checks, "http")["fix"].as_str().unwrap_or_default().contains("port:"));
 }
+
+#[test]
+fn a_client_pointing_at_a_missing_binary_fails_until_install_repoints_it() {
+    let home = tempfile::tempdir().expect("home");
+    let config = home.path().join(".cursor/mcp.json");
+    std::fs::create_dir_all(config.parent().expect("dir")).expect("mkdir");
+    std::fs::write(&config, r#"{"mcpServers": {"annal": {"command": "/gone/bin/annal"}}}"#)
+        .expect("write");
+    let env = |cmd: &mut Command| {
+        cmd.env("PATH", "/usr/bin:/bin").env("CODEX_HOME", home.path().join(".codex"));
+    };
+    let mut cmd = annal(home.path());
+    env(&mut cmd);
+    let (out, checks) = doctor(&mut cmd);
+    assert_eq!(out.status.code(), Some(1), "{checks:#?}");
+    assert_eq!(verdict(&checks, "cursor"), "fail");
+    let detail = check(&checks, "cursor")["detail"].as_str().unwrap_or_default().to_owned();
+    assert!(detail.contains("/gone/bin/annal, which does not exist"), "{detail}");
+    let fix = check(&checks, "cursor")["fix"].as_str().unwrap_or_default().to_owned();
+    assert!(fix.contains("annal install --client cursor"), "{fix}");
+    assert!(checks.iter().all(|c| c["name"] != "codex"), "a client not there is not listed");
+
+    let mut install = annal(home.path());
+    env(&mut install);
+    let out = install.args(["install", "--client", "cursor"]).output().expect("install");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut cmd = annal(home.path());
+    env(&mut cmd);
+    let (out, checks) = doctor(&mut cmd);
+    assert!(out.status.success(), "{checks:#?}");
+    assert_eq!(verdict(&checks, "cursor"), "ok");
+}

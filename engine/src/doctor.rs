@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::config::{ConfigFile, Paths};
 use crate::embed::{Embedder as _, MiniLm, ModelSearch};
+use crate::install::{self, ClientStatus};
 use crate::owner_lock::{self, Role};
 
 /// How a check came out.
@@ -79,13 +80,55 @@ pub fn diagnose(setup: &Setup<'_>) -> Vec<Check> {
     let snapshot = file.map(|f| f.snapshot()).unwrap_or_default();
     let data_dir = snapshot.data_dir(&setup.paths);
     let search = ModelSearch::from_env(snapshot.model_dir.clone(), &data_dir);
-    vec![
+    let mut checks = vec![
         config_check,
         model(&search),
         database(&data_dir.join(crate::store::DATABASE_FILE)),
         owner(&data_dir, &(setup.socket_for)(&data_dir), setup.answers),
         http_port(snapshot.port, &data_dir, setup.address_file),
-    ]
+    ];
+    checks.extend(clients());
+    checks
+}
+
+/// Each agent client that is installed or has an entry: connected, and to a binary that
+/// exists? An entry whose binary is gone (Annal moved, a development build cleaned) is a
+/// failure: that client's agents start nothing.
+fn clients() -> Vec<Check> {
+    let env = match install::Environment::from_process() {
+        Ok(env) => env,
+        Err(err) => return vec![Check::warn("clients", err.to_string(), "set HOME")],
+    };
+    install::status(&env, install::Scope::User)
+        .into_iter()
+        .filter(|c| c.detected || c.configured || c.problem.is_some())
+        .map(|c| client(&c))
+        .collect()
+}
+
+fn client(c: &ClientStatus) -> Check {
+    let name = c.client.id();
+    let file = c.file.display();
+    let install = format!("run `annal install --client {name}`");
+    match (&c.problem, &c.command) {
+        (Some(problem), _) => Check::fail(
+            name,
+            format!("{file}: {problem}"),
+            format!("fix {file} (the client cannot read it either), then {install}"),
+        ),
+        (None, Some(command)) if !c.command_found => Check::fail(
+            name,
+            format!("{file} runs {command}, which does not exist"),
+            format!("{install} to point it at this Annal"),
+        ),
+        (None, Some(command)) if !c.up_to_date => Check::warn(
+            name,
+            format!("{file} runs {command}, another Annal than this one"),
+            format!("{install} if this one should serve it"),
+        ),
+        (None, Some(command)) => Check::ok(name, format!("{file} runs {command}")),
+        (None, None) => Check::warn(name, format!("installed, not connected ({file})"), install),
+    }
 }
 
 /// The config file: it must parse (an owner refuses to start otherwise). Without it the
