@@ -6,8 +6,8 @@
 //! `annal_engine::config` are the same module.
 
 pub use annal_engine::{
-    config, dashboard, embed, events, excerpt, index, install, instructions, memories, memory, owner_lock, pool,
-    private_files, project, search, store, vector_index,
+    config, dashboard, embed, events, excerpt, index, install, instructions, memories, memory,
+    owner_lock, pool, private_files, project, search, store, vector_index,
 };
 pub use annal_engine::{dashboard_queries, describe_queries};
 

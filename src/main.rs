@@ -87,7 +87,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     // stop them.
     let command = match cli.command {
         Some(Command::Install(args)) => return annal::cli::install::install(args, &mut stdout()),
-        Some(Command::Uninstall(args)) => return annal::cli::install::uninstall(args, &mut stdout()),
+        Some(Command::Uninstall(args)) => {
+            return annal::cli::install::uninstall(args, &mut stdout());
+        }
         command => command,
     };
     let explicit_config = cli.config.clone();

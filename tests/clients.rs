@@ -66,12 +66,17 @@ impl Home {
     }
 
     fn annal(&self, args: &[&str], path: &str) -> String {
-        let out = self.command(Path::new(env!("CARGO_BIN_EXE_annal")), path)
+        let out = self
+            .command(Path::new(env!("CARGO_BIN_EXE_annal")), path)
             .args(args)
             .output()
             .expect("run annal");
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "annal {args:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "annal {args:?}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         stdout
     }
 
@@ -82,7 +87,11 @@ impl Home {
             .args(["mcp", "list"])
             .output()
             .unwrap_or_else(|e| panic!("run {client}: {e}"));
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(out.status.success(), "{client} mcp list: {text}");
         text
     }
@@ -120,7 +129,8 @@ fn claude_codex_and_gemini_list_annal_after_install_and_not_after_uninstall() {
         assert_eq!(rows.len(), 2, "the config and the instruction file: {table}");
         assert!(rows.iter().all(|r| r.ends_with("added")), "{client}: {table}");
     }
-    let claude_json = std::fs::read_to_string(home.path().join(".claude.json")).expect(".claude.json");
+    let claude_json =
+        std::fs::read_to_string(home.path().join(".claude.json")).expect(".claude.json");
     let claude_json: serde_json::Value = serde_json::from_str(&claude_json).expect("json");
     let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_annal")).expect("exe");
     assert_eq!(claude_json["mcpServers"]["annal"]["command"], exe.display().to_string());

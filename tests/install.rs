@@ -26,14 +26,17 @@ fn table(stdout: &str) -> Vec<Vec<String>> {
     stdout
         .lines()
         .take_while(|l| !l.starts_with("entries run:") && !l.starts_with("dry run:"))
-        .map(|l| l.split("  ").map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect())
+        .map(|l| {
+            l.split("  ").map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect()
+        })
         .collect()
 }
 
 #[test]
 fn install_prints_a_table_and_a_second_run_changes_nothing() {
     let home = tempfile::tempdir().expect("home");
-    let args = ["install", "--client", "cursor", "--client", "codex", "--command", "/opt/annal/bin/annal"];
+    let args =
+        ["install", "--client", "cursor", "--client", "codex", "--command", "/opt/annal/bin/annal"];
     let (out, stdout, stderr) = run(home.path(), &args);
     assert!(out.status.success(), "{stdout}{stderr}");
     assert_eq!(
@@ -54,7 +57,8 @@ fn install_prints_a_table_and_a_second_run_changes_nothing() {
     let actions: Vec<String> = table(&stdout).into_iter().skip(1).map(|r| r[2].clone()).collect();
     assert_eq!(actions, ["already configured"; 3]);
 
-    let (out, stdout, _) = run(home.path(), &["uninstall", "--client", "cursor", "--no-instructions"]);
+    let (out, stdout, _) =
+        run(home.path(), &["uninstall", "--client", "cursor", "--no-instructions"]);
     assert!(out.status.success());
     assert_eq!(table(&stdout)[1], ["Cursor", "~/.cursor/mcp.json", "removed"]);
     assert!(!home.path().join(".cursor/mcp.json").exists());
@@ -103,7 +107,8 @@ fn bad_selections_are_clear_errors() {
         stderr.contains("unknown client \"cursorr\"; the clients are: claude-code, codex, gemini"),
         "{stderr}"
     );
-    let (out, _, stderr) = run(home.path(), &["uninstall", "--scope", "project", "--client", "zed"]);
+    let (out, _, stderr) =
+        run(home.path(), &["uninstall", "--scope", "project", "--client", "zed"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("zed has no project scope; clients with one: claude-code"), "{stderr}");
     assert!(std::fs::read_dir(home.path()).expect("home").next().is_none(), "nothing written");

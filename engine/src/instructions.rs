@@ -43,6 +43,7 @@ pub fn server_instructions() -> String {
 /// The instruction block's text between its markers: a heading and the paragraphs on
 /// searching, deciding and storing, from the same definitions as the server instructions.
 pub fn block_text() -> String {
-    let heading = "## Annal (MCP server `annal`): long-term memory shared across sessions and agents";
+    let heading =
+        "## Annal (MCP server `annal`): long-term memory shared across sessions and agents";
     [heading, PROJECT, SEARCH, DECISIONS, STORE].join("\n\n")
 }

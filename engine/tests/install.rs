@@ -107,7 +107,8 @@ fn every_client_installs_into_every_kind_of_file_and_uninstalls_to_the_same_byte
             let context = format!("{} {case}", client.id());
 
             // The dry run: a diff of this file, nothing written.
-            let planned = install::plan(&home.env, Operation::Install, &request(client)).expect("plan");
+            let planned =
+                install::plan(&home.env, Operation::Install, &request(client)).expect("plan");
             let name = file.display().to_string();
             let diff = &planned.rows[0].diff;
             assert!(diff.starts_with(&format!("--- {name}\n+++ {name}\n@@ ")), "{context}: {diff}");
@@ -118,7 +119,11 @@ fn every_client_installs_into_every_kind_of_file_and_uninstalls_to_the_same_byte
             let plan = install::apply(&home.env, planned.clone());
             assert_eq!(config_action(&plan), &Action::Added, "{context}");
             let installed = read(&file);
-            assert_eq!(Some(installed.as_slice()), planned.rows[0].new_bytes(), "{context}: the planned bytes");
+            assert_eq!(
+                Some(installed.as_slice()),
+                planned.rows[0].new_bytes(),
+                "{context}: the planned bytes"
+            );
             snapshot(client, &format!("{case}.installed"), &installed);
             assert_eq!(read(&backup_path(&file)), original, "{context}: backup");
 
@@ -210,7 +215,11 @@ fn an_unparsable_file_is_never_written_and_the_row_names_line_and_column() {
             let Action::Failed(reason) = config_action(&plan) else {
                 panic!("{}: {:?}", client.id(), plan.rows)
             };
-            assert!(reason.contains("cannot parse") && reason.contains(position), "{}: {reason}", client.id());
+            assert!(
+                reason.contains("cannot parse") && reason.contains(position),
+                "{}: {reason}",
+                client.id()
+            );
             assert_eq!(read(&file), broken, "{}", client.id());
             assert!(!backup_path(&file).exists());
         }
@@ -227,7 +236,10 @@ fn a_comment_in_a_strict_json_file_is_reported_not_kept() {
     put(&file, text);
     let plan = run(&home.env, Operation::Install, &request(Client::Cursor));
     let Action::Failed(reason) = config_action(&plan) else { panic!("{:?}", plan.rows) };
-    assert!(reason.contains("Comments are not allowed") && reason.contains("line 2, column 3"), "{reason}");
+    assert!(
+        reason.contains("Comments are not allowed") && reason.contains("line 2, column 3"),
+        "{reason}"
+    );
     assert_eq!(read(&file), text);
 }
 
@@ -259,7 +271,11 @@ fn a_read_only_file_is_left_alone_with_a_clear_row() {
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).expect("chmod");
         let plan = run(&home.env, Operation::Install, &request(client));
         let action = config_action(&plan);
-        assert!(matches!(action, Action::Failed(r) if r.contains("read-only")), "{}: {action:?}", client.id());
+        assert!(
+            matches!(action, Action::Failed(r) if r.contains("read-only")),
+            "{}: {action:?}",
+            client.id()
+        );
         assert_eq!(read(&file), original, "{}", client.id());
         assert!(!backup_path(&file).exists());
         assert_eq!(mode(&file), 0o444);
@@ -270,7 +286,11 @@ fn a_read_only_file_is_left_alone_with_a_clear_row() {
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).expect("chmod");
         let installed = read(&file);
         let plan = run(&home.env, Operation::Uninstall, &request(client));
-        assert!(matches!(config_action(&plan), Action::Failed(r) if r.contains("read-only")), "{}", client.id());
+        assert!(
+            matches!(config_action(&plan), Action::Failed(r) if r.contains("read-only")),
+            "{}",
+            client.id()
+        );
         assert_eq!(read(&file), installed, "{}", client.id());
     }
 }
@@ -305,7 +325,8 @@ fn a_file_changed_after_planning_is_not_overwritten() {
     let home = home();
     let file = config_file(&home, Client::Cursor);
     put(&file, &fixture(Client::Cursor, "others"));
-    let plan = install::plan(&home.env, Operation::Install, &request(Client::Cursor)).expect("plan");
+    let plan =
+        install::plan(&home.env, Operation::Install, &request(Client::Cursor)).expect("plan");
     let theirs = b"{\"mcpServers\": {\"theirs\": {\"command\": \"x\"}}}\n";
     std::fs::write(&file, theirs).expect("a client writes");
     let applied = install::apply(&home.env, plan);
@@ -322,7 +343,8 @@ fn the_backup_is_written_once_and_never_overwritten() {
     run(&home.env, Operation::Install, &request(Client::Windsurf));
     run(&home.env, Operation::Uninstall, &request(Client::Windsurf));
     // The user edits the file; the next install keeps the first backup.
-    let edited = String::from_utf8(original.clone()).expect("utf-8").replace("ghp_example", "ghp_new");
+    let edited =
+        String::from_utf8(original.clone()).expect("utf-8").replace("ghp_example", "ghp_new");
     std::fs::write(&file, &edited).expect("edit");
     run(&home.env, Operation::Install, &request(Client::Windsurf));
     assert_eq!(read(&backup_path(&file)), original);
@@ -372,7 +394,8 @@ fn no_client_named_means_every_detected_one() {
     let home = home();
     std::fs::create_dir_all(home.env.codex_home.clone()).expect("codex");
     std::fs::create_dir_all(home.dir.path().join(".cursor")).expect("cursor");
-    let request = Request { command: Some(COMMAND.into()), instructions: true, ..Request::default() };
+    let request =
+        Request { command: Some(COMMAND.into()), instructions: true, ..Request::default() };
     let plan = run(&home.env, Operation::Install, &request);
     for row in &plan.rows {
         let expected = match (row.client, row.kind) {
@@ -381,7 +404,8 @@ fn no_client_named_means_every_detected_one() {
         };
         assert_eq!(row.action, expected, "{row:?}");
     }
-    let kinds: Vec<_> = plan.rows.iter().filter(|r| r.client == Client::Codex).map(|r| r.kind).collect();
+    let kinds: Vec<_> =
+        plan.rows.iter().filter(|r| r.client == Client::Codex).map(|r| r.kind).collect();
     assert_eq!(kinds, [FileKind::Config, FileKind::Instructions]);
     assert_eq!(plan.rows.len(), 10, "nine clients and Codex's AGENTS.md");
 
@@ -411,13 +435,19 @@ fn project_scope_writes_into_the_project_and_is_refused_where_a_client_has_none(
     let project = |f: &str| env.cwd.join(f);
     assert_eq!(
         files,
-        [project(".mcp.json"), project(".gemini/settings.json"), project(".cursor/mcp.json"), project(".vscode/mcp.json")],
+        [
+            project(".mcp.json"),
+            project(".gemini/settings.json"),
+            project(".cursor/mcp.json"),
+            project(".vscode/mcp.json")
+        ],
         "no instruction files at project scope"
     );
     assert!(plan.rows.iter().all(|r| r.action == Action::Added));
 
     let refused = Request { clients: vec![Client::Codex], ..request };
-    let err = install::plan(&env, Operation::Install, &refused).expect_err("codex has no project scope");
+    let err =
+        install::plan(&env, Operation::Install, &refused).expect_err("codex has no project scope");
     assert_eq!(
         err.to_string(),
         "codex has no project scope; clients with one: claude-code, gemini, cursor, vscode"
@@ -454,12 +484,14 @@ fn entries_run_annal_when_path_finds_this_binary_and_its_absolute_path_otherwise
     assert_eq!(shadowed.annal_command(), exe);
 
     // Claude Desktop starts servers without the shell's PATH: always the absolute path.
-    let request = Request { clients: vec![Client::Cursor, Client::ClaudeDesktop], ..Request::default() };
+    let request =
+        Request { clients: vec![Client::Cursor, Client::ClaudeDesktop], ..Request::default() };
     let plan = run(&env, Operation::Install, &request);
     assert_eq!(plan.command, "annal");
     let cursor = String::from_utf8(read(&config_file(&home, Client::Cursor))).expect("utf-8");
     assert!(cursor.contains("\"command\": \"annal\""), "{cursor}");
-    let desktop = String::from_utf8(read(&config_file(&home, Client::ClaudeDesktop))).expect("utf-8");
+    let desktop =
+        String::from_utf8(read(&config_file(&home, Client::ClaudeDesktop))).expect("utf-8");
     assert!(desktop.contains(&format!("\"command\": \"{}\"", home.env.exe.display())), "{desktop}");
 
     let empty = Request { command: Some(" ".into()), ..request };
@@ -498,7 +530,9 @@ fn status_says_detected_configured_and_what_the_entry_runs() {
     assert!(cursor.configured && !cursor.command_found && !cursor.up_to_date);
     assert_eq!(cursor.command.as_deref(), Some("/usr/local/bin/annal"));
     let zed = of(Client::Zed);
-    assert!(!zed.configured && zed.problem.as_deref().is_some_and(|p| p.contains("line 2, column 17")));
+    assert!(
+        !zed.configured && zed.problem.as_deref().is_some_and(|p| p.contains("line 2, column 17"))
+    );
     assert_eq!(install::status(&env, Scope::Project).len(), 4);
 }
 
@@ -523,23 +557,37 @@ fn a_confirmed_plan_is_applied_only_while_it_is_still_the_plan_that_was_shown() 
     let home = home();
     let file = config_file(&home, Client::Gemini);
     put(&file, &fixture(Client::Gemini, "others"));
-    let shown = install::plan(&home.env, Operation::Install, &request(Client::Gemini)).expect("plan");
-    let again = install::plan(&home.env, Operation::Install, &request(Client::Gemini)).expect("plan");
+    let shown =
+        install::plan(&home.env, Operation::Install, &request(Client::Gemini)).expect("plan");
+    let again =
+        install::plan(&home.env, Operation::Install, &request(Client::Gemini)).expect("plan");
     assert_eq!(shown.fingerprint, again.fingerprint, "planning is deterministic");
     assert_eq!(shown.fingerprint.len(), 64);
 
     let theirs = fixture(Client::Gemini, "tabs");
     std::fs::write(&file, &theirs).expect("the client rewrites its file");
-    let refused = install::apply_confirmed(&home.env, Operation::Install, &request(Client::Gemini), &shown.fingerprint);
+    let refused = install::apply_confirmed(
+        &home.env,
+        Operation::Install,
+        &request(Client::Gemini),
+        &shown.fingerprint,
+    );
     assert!(matches!(refused, Err(install::InstallError::PlanChanged)), "{refused:?}");
     assert_eq!(read(&file), theirs);
 
-    let shown = install::plan(&home.env, Operation::Install, &request(Client::Gemini)).expect("plan");
-    let applied = install::apply_confirmed(&home.env, Operation::Install, &request(Client::Gemini), &shown.fingerprint)
-        .expect("confirmed");
+    let shown =
+        install::plan(&home.env, Operation::Install, &request(Client::Gemini)).expect("plan");
+    let applied = install::apply_confirmed(
+        &home.env,
+        Operation::Install,
+        &request(Client::Gemini),
+        &shown.fingerprint,
+    )
+    .expect("confirmed");
     assert_eq!(config_action(&applied), &Action::Added);
     assert_eq!(Some(read(&file).as_slice()), shown.rows[0].new_bytes());
-    let uninstall = install::plan(&home.env, Operation::Uninstall, &request(Client::Gemini)).expect("plan");
+    let uninstall =
+        install::plan(&home.env, Operation::Uninstall, &request(Client::Gemini)).expect("plan");
     assert_ne!(uninstall.fingerprint, shown.fingerprint);
 }
 
@@ -549,7 +597,8 @@ fn a_confirmed_plan_is_applied_only_while_it_is_still_the_plan_that_was_shown() 
 fn plans_and_statuses_serialise_without_the_bytes_they_carry() {
     use ts_rs::TS as _;
     let home = home();
-    let plan = install::plan(&home.env, Operation::Install, &request(Client::Cursor)).expect("plan");
+    let plan =
+        install::plan(&home.env, Operation::Install, &request(Client::Cursor)).expect("plan");
     let json = serde_json::to_value(&plan).expect("plan json");
     assert_eq!(json["operation"], "install");
     assert_eq!(json["rows"][0]["client"], "cursor");
@@ -559,7 +608,8 @@ fn plans_and_statuses_serialise_without_the_bytes_they_carry() {
     let failed = serde_json::to_value(Action::Skipped("not detected".into())).expect("json");
     assert_eq!(failed, serde_json::json!({"kind": "skipped", "reason": "not detected"}));
 
-    let status = serde_json::to_value(install::status(&home.env, Scope::User)).expect("status json");
+    let status =
+        serde_json::to_value(install::status(&home.env, Scope::User)).expect("status json");
     assert_eq!(status[0]["client"], "claude-code");
     assert_eq!(status[0]["scope"], "user");
     assert!(Plan::decl().contains("fingerprint: string"), "{}", Plan::decl());

@@ -102,7 +102,10 @@ fn an_older_block_is_replaced_in_place_and_the_text_around_it_stays() {
     std::fs::write(&path, format!("{before}{old}{after}")).expect("write");
 
     assert_eq!(block_action(&run(&env, Operation::Install, Client::ClaudeCode)), Action::Updated);
-    assert_eq!(std::fs::read_to_string(&path).expect("read"), format!("{before}{}{after}", block("\n")));
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read"),
+        format!("{before}{}{after}", block("\n"))
+    );
 
     // In the middle of the file, removal takes the block's lines out and nothing else.
     run(&env, Operation::Uninstall, Client::ClaudeCode);
@@ -140,7 +143,10 @@ fn unbalanced_markers_are_reported_and_the_file_is_left_alone() {
         let Action::Failed(reason) = block_action(&run(&env, operation, Client::Gemini)) else {
             panic!("must fail")
         };
-        assert!(reason.contains("line 3, column 1") && reason.contains("without an end"), "{reason}");
+        assert!(
+            reason.contains("line 3, column 1") && reason.contains("without an end"),
+            "{reason}"
+        );
         assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
     }
 }

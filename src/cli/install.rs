@@ -89,7 +89,12 @@ fn run(
     Ok(())
 }
 
-fn render(env: &Environment, plan: &Plan, dry_run: bool, out: &mut impl Write) -> anyhow::Result<()> {
+fn render(
+    env: &Environment,
+    plan: &Plan,
+    dry_run: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let rows: Vec<[String; 3]> = plan
         .rows
         .iter()

@@ -11,7 +11,11 @@ pub const END: &str = "<!-- annal:end -->";
 fn find(text: &str) -> Result<Option<(usize, usize)>, EditError> {
     let Some(start) = text.find(BEGIN) else {
         if text.contains(END) {
-            return Err(unbalanced(text, text.find(END).unwrap_or(0), "an end marker without a begin marker"));
+            return Err(unbalanced(
+                text,
+                text.find(END).unwrap_or(0),
+                "an end marker without a begin marker",
+            ));
         }
         return Ok(None);
     };

@@ -35,7 +35,12 @@ fn run(program: &Path, env: &Environment, args: &[&str]) -> Result<(), String> {
 
 /// Adds (or, after removing the old one, replaces) our user-scope entry with `entry`, the
 /// same JSON the file edit would have written.
-pub(super) fn add(program: &Path, env: &Environment, entry: &str, replace: bool) -> Result<(), String> {
+pub(super) fn add(
+    program: &Path,
+    env: &Environment,
+    entry: &str,
+    replace: bool,
+) -> Result<(), String> {
     if replace {
         remove(program, env)?;
     }

@@ -124,7 +124,11 @@ impl Client {
     /// `annal` or its path): Claude Desktop starts servers without a login shell's PATH, so
     /// its entry always names the binary's absolute path.
     pub(super) fn command_for(self, env: &Environment, command: &str) -> String {
-        if self == Client::ClaudeDesktop { env.exe.display().to_string() } else { command.to_owned() }
+        if self == Client::ClaudeDesktop {
+            env.exe.display().to_string()
+        } else {
+            command.to_owned()
+        }
     }
 
     /// The file holding its MCP servers; `None` for a scope it does not have.

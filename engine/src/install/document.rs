@@ -126,7 +126,9 @@ impl fmt::Display for EditError {
                 write!(f, "cannot parse it (line {line}, column {column}): {message}")
             }
             EditError::Shape(message) => f.write_str(message),
-            EditError::Check(message) => write!(f, "the edit failed its check, not written: {message}"),
+            EditError::Check(message) => {
+                write!(f, "the edit failed its check, not written: {message}")
+            }
         }
     }
 }
@@ -157,7 +159,9 @@ impl Format {
         command: &str,
     ) -> Result<(String, Upserted), EditError> {
         let (edited, upserted) = match self {
-            Format::Json | Format::Jsonc => json::upsert(text, self == Format::Json, shape, command)?,
+            Format::Json | Format::Jsonc => {
+                json::upsert(text, self == Format::Json, shape, command)?
+            }
             Format::Toml => toml::upsert(text, shape, command)?,
         };
         let edited = keep_line_endings(text, edited);

@@ -32,8 +32,10 @@ impl Environment {
     pub fn from_process() -> Result<Self, InstallError> {
         let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
         let home = var("HOME").or_else(|| var("USERPROFILE")).ok_or(InstallError::NoHome)?;
-        let cwd = std::env::current_dir()
-            .map_err(|source| InstallError::Environment { what: "the working directory", source })?;
+        let cwd = std::env::current_dir().map_err(|source| InstallError::Environment {
+            what: "the working directory",
+            source,
+        })?;
         let exe = std::env::current_exe()
             .map_err(|source| InstallError::Environment { what: "the running binary", source })?;
         Ok(Self {

@@ -96,7 +96,9 @@ pub(super) fn upsert(
     let object = root_object(&root)?;
     let servers = match servers(&object, shape)? {
         Some(servers) => servers,
-        None => object.append(shape.servers_key(), CstInputValue::Object(Vec::new())).object_value_or_set(),
+        None => object
+            .append(shape.servers_key(), CstInputValue::Object(Vec::new()))
+            .object_value_or_set(),
     };
     let upserted = match servers.get(NAME) {
         None => {

@@ -182,8 +182,14 @@ struct Change {
 enum Writer {
     File,
     /// `claude mcp add-json` with this entry (after `remove` when replacing one).
-    ClaudeAdd { program: PathBuf, entry: String, replace: bool },
-    ClaudeRemove { program: PathBuf },
+    ClaudeAdd {
+        program: PathBuf,
+        entry: String,
+        replace: bool,
+    },
+    ClaudeRemove {
+        program: PathBuf,
+    },
 }
 
 /// A plan: a row per file, in the clients' order.

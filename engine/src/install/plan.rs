@@ -10,11 +10,15 @@ use super::{
 };
 
 /// The changes `operation` would make for `request`, nothing written.
-pub fn plan(env: &Environment, operation: Operation, request: &Request) -> Result<Plan, InstallError> {
-    if request.scope == Scope::Project {
-        if let Some(&client) = request.clients.iter().find(|c| !c.has_project_scope()) {
-            return Err(InstallError::NoProjectScope { client });
-        }
+pub fn plan(
+    env: &Environment,
+    operation: Operation,
+    request: &Request,
+) -> Result<Plan, InstallError> {
+    if request.scope == Scope::Project
+        && let Some(&client) = request.clients.iter().find(|c| !c.has_project_scope())
+    {
+        return Err(InstallError::NoProjectScope { client });
     }
     let command = match &request.command {
         Some(command) if command.trim().is_empty() => return Err(InstallError::EmptyCommand),
@@ -48,10 +52,11 @@ pub fn plan(env: &Environment, operation: Operation, request: &Request) -> Resul
             None => client.command_for(env, &command),
         };
         rows.push(config_row(env, client, request.scope, &file, operation, &client_command));
-        if request.instructions && request.scope == Scope::User {
-            if let Some(file) = client.instruction_file(env) {
-                rows.push(instruction_row(client, &file, operation));
-            }
+        if request.instructions
+            && request.scope == Scope::User
+            && let Some(file) = client.instruction_file(env)
+        {
+            rows.push(instruction_row(client, &file, operation));
         }
     }
     let fingerprint = fingerprint(operation, &command, &rows);
@@ -86,7 +91,8 @@ fn fingerprint(operation: Operation, command: &str, rows: &[Row]) -> String {
 
 /// The file's text, or the row saying why it cannot be had.
 fn read_text(file: &Path) -> Result<Option<(Vec<u8>, String)>, Action> {
-    let bytes = write::read(file).map_err(|err| Action::Failed(format!("cannot read it: {err}")))?;
+    let bytes =
+        write::read(file).map_err(|err| Action::Failed(format!("cannot read it: {err}")))?;
     let Some(bytes) = bytes else { return Ok(None) };
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Some((text.clone().into_bytes(), text))),
@@ -120,7 +126,10 @@ fn change_row(
             client,
             kind,
             file,
-            Action::Failed("it is read-only: nothing was changed (make it writable, or edit it yourself)".into()),
+            Action::Failed(
+                "it is read-only: nothing was changed (make it writable, or edit it yourself)"
+                    .into(),
+            ),
         );
     }
     let diff = diff::unified(file, before.as_ref().map(|(_, t)| t.as_str()), after.as_deref());
@@ -146,7 +155,8 @@ fn config_row(
         Err(action) => return row(client, FileKind::Config, file, action),
     };
     let text = current.as_ref().map_or("", |(_, t)| t.as_str());
-    let failed = |err: EditError| row(client, FileKind::Config, file, Action::Failed(err.to_string()));
+    let failed =
+        |err: EditError| row(client, FileKind::Config, file, Action::Failed(err.to_string()));
     // Claude Code's user file is live state its sessions rewrite: its own CLI writes it.
     let claude = (client == Client::ClaudeCode && scope == Scope::User)
         .then(|| env.which("claude"))
@@ -166,11 +176,9 @@ fn config_row(
             };
             let writer = match claude {
                 Some(program) => match entry_json(&edited, shape) {
-                    Some(entry) => Writer::ClaudeAdd {
-                        program,
-                        entry,
-                        replace: upserted == Upserted::Updated,
-                    },
+                    Some(entry) => {
+                        Writer::ClaudeAdd { program, entry, replace: upserted == Upserted::Updated }
+                    }
                     None => return failed(EditError::Check(format!("no {NAME} entry to add"))),
                 },
                 None => Writer::File,
@@ -237,7 +245,8 @@ fn instruction_row(client: Client, file: &Path, operation: Operation) -> Row {
         Err(action) => return row(client, FileKind::Instructions, file, action),
     };
     let text = current.as_ref().map_or("", |(_, t)| t.as_str());
-    let failed = |err: EditError| row(client, FileKind::Instructions, file, Action::Failed(err.to_string()));
+    let failed =
+        |err: EditError| row(client, FileKind::Instructions, file, Action::Failed(err.to_string()));
     match operation {
         Operation::Install => {
             let had_block = match block::state(text, &body) {
@@ -248,7 +257,15 @@ fn instruction_row(client: Client, file: &Path, operation: Operation) -> Row {
                 Ok(None) => row(client, FileKind::Instructions, file, Action::AlreadyConfigured),
                 Ok(Some(edited)) => {
                     let action = if had_block { Action::Updated } else { Action::Added };
-                    change_row(client, FileKind::Instructions, file, action, current, Some(edited), Writer::File)
+                    change_row(
+                        client,
+                        FileKind::Instructions,
+                        file,
+                        action,
+                        current,
+                        Some(edited),
+                        Writer::File,
+                    )
                 }
                 Err(err) => failed(err),
             }
@@ -262,7 +279,15 @@ fn instruction_row(client: Client, file: &Path, operation: Operation) -> Row {
                 } else {
                     Some(removed)
                 };
-                change_row(client, FileKind::Instructions, file, Action::Removed, current, after, Writer::File)
+                change_row(
+                    client,
+                    FileKind::Instructions,
+                    file,
+                    Action::Removed,
+                    current,
+                    after,
+                    Writer::File,
+                )
             }
             Err(err) => failed(err),
         },

@@ -69,7 +69,9 @@ fn client_status(
 ) -> ClientStatus {
     let (format, shape) = (client.format(), client.shape());
     let text = match write::read(&file) {
-        Ok(bytes) => bytes.map(|b| String::from_utf8(b).map_err(|_| "it is not UTF-8 text".to_owned())),
+        Ok(bytes) => {
+            bytes.map(|b| String::from_utf8(b).map_err(|_| "it is not UTF-8 text".to_owned()))
+        }
         Err(err) => Some(Err(format!("cannot read it: {err}"))),
     };
     let file_exists = text.is_some();
@@ -105,6 +107,7 @@ fn client_status(
 
 fn instruction_status(file: PathBuf) -> InstructionStatus {
     let text = write::read(&file).ok().flatten().and_then(|b| String::from_utf8(b).ok());
-    let state = text.and_then(|t| block::state(&t, &crate::instructions::block_text()).ok().flatten());
+    let state =
+        text.and_then(|t| block::state(&t, &crate::instructions::block_text()).ok().flatten());
     InstructionStatus { file, present: state.is_some(), current: state == Some(true) }
 }

@@ -82,7 +82,8 @@ pub(super) fn replace(
         tmp.as_file().set_permissions(permissions).map_err(io("setting its permissions"))?;
     }
     tmp.as_file().sync_all().map_err(io("syncing the temp file"))?;
-    tmp.persist(&target).map_err(|e| WriteError::Io { what: "renaming it into place", source: e.error })?;
+    tmp.persist(&target)
+        .map_err(|e| WriteError::Io { what: "renaming it into place", source: e.error })?;
     std::fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(io("syncing its folder"))?;
     Ok(())
 }
