@@ -226,6 +226,23 @@ fn an_unparsable_file_is_never_written_and_the_row_names_line_and_column() {
     }
 }
 
+#[test]
+fn a_file_that_is_not_utf8_is_never_written() {
+    for client in [Client::Codex, Client::Zed] {
+        let home = home();
+        let file = config_file(&home, client);
+        let bytes = b"{\n  \"theme\": \"caf\xe9\"\n}\n";
+        put(&file, bytes);
+        let plan = run(&home.env, Operation::Install, &request(client));
+        let Action::Failed(reason) = config_action(&plan) else { panic!("{:?}", plan.rows) };
+        assert!(reason.contains("not UTF-8") && reason.contains("line 2, column 16"), "{reason}");
+        assert_eq!(read(&file), bytes);
+        let status = install::status(&home.env, Scope::User);
+        let status = status.iter().find(|s| s.client == client).expect("status");
+        assert!(status.problem.as_deref().is_some_and(|p| p.contains("UTF-8")), "{status:?}");
+    }
+}
+
 /// Claude Code, Cursor, Claude Desktop and Windsurf read strict JSON: a comment there is an
 /// error the row reports, not something to keep.
 #[test]
@@ -356,15 +373,31 @@ fn the_backup_is_written_once_and_never_overwritten() {
 }
 
 #[test]
-fn the_file_keeps_its_mode_and_links_stay_links() {
+fn the_file_is_replaced_atomically_keeps_its_mode_and_links_stay_links() {
+    use std::os::unix::fs::MetadataExt as _;
     let home = home();
     let file = config_file(&home, Client::ClaudeDesktop);
     put(&file, &fixture(Client::ClaudeDesktop, "others"));
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    let inode = std::fs::metadata(&file).expect("meta").ino();
     run(&home.env, Operation::Install, &request(Client::ClaudeDesktop));
     let mode = |f: &Path| std::fs::metadata(f).expect("meta").permissions().mode() & 0o777;
     assert_eq!(mode(&file), 0o640);
     assert_eq!(mode(&backup_path(&file)), 0o640);
+    // A new file renamed over the old one (a reader sees the old bytes or the new, never half),
+    // and no temp file left beside it.
+    assert_ne!(std::fs::metadata(&file).expect("meta").ino(), inode);
+    let mut names: Vec<_> = std::fs::read_dir(file.parent().expect("dir"))
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["claude_desktop_config.json", "claude_desktop_config.json.annal-backup"]);
+
+    // A file install creates is private: agents' configs can hold credentials.
+    let home = self::home();
+    run(&home.env, Operation::Install, &request(Client::Cursor));
+    assert_eq!(mode(&config_file(&home, Client::Cursor)), 0o600);
 
     // A dotfiles repository: the config is a link to the real file.
     let home = self::home();

@@ -23,7 +23,8 @@ pub struct Environment {
     pub path: Option<OsString>,
     /// The project directory for project scope.
     pub cwd: PathBuf,
-    /// The running `annal` binary, which entries point at unless told otherwise.
+    /// The `annal` binary entries point at unless told otherwise: the running one for the
+    /// CLI; a desktop app (whose own executable is not the MCP server) sets its sidecar's.
     pub exe: PathBuf,
 }
 

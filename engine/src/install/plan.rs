@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::document::{EditError, NAME, Shape, Upserted};
+use super::document::{EditError, Format, NAME, Shape, Upserted};
 use super::{
     Action, Change, Client, Environment, FileKind, InstallError, Operation, Plan, Request, Row,
     Scope, Writer, block, diff, write,
@@ -15,10 +15,10 @@ pub fn plan(
     operation: Operation,
     request: &Request,
 ) -> Result<Plan, InstallError> {
-    if request.scope == Scope::Project {
-        if let Some(&client) = request.clients.iter().find(|c| !c.has_project_scope()) {
-            return Err(InstallError::NoProjectScope { client });
-        }
+    if request.scope == Scope::Project
+        && let Some(&client) = request.clients.iter().find(|c| !c.has_project_scope())
+    {
+        return Err(InstallError::NoProjectScope { client });
     }
     let command = match &request.command {
         Some(command) if command.trim().is_empty() => return Err(InstallError::EmptyCommand),
@@ -52,10 +52,11 @@ pub fn plan(
             None => client.command_for(env, &command),
         };
         rows.push(config_row(env, client, request.scope, &file, operation, &client_command));
-        if request.instructions && request.scope == Scope::User {
-            if let Some(file) = client.instruction_file(env) {
-                rows.push(instruction_row(client, &file, operation));
-            }
+        if request.instructions
+            && request.scope == Scope::User
+            && let Some(file) = client.instruction_file(env)
+        {
+            rows.push(instruction_row(client, &file, operation));
         }
     }
     let fingerprint = fingerprint(operation, &command, &rows);
@@ -195,18 +196,8 @@ fn config_row(
                 None => Writer::File,
             };
             let after = match writer {
-                Writer::File => original(file, text, |t| {
-                    let found = format.read(shape, t).ok()?;
-                    match found {
-                        Some(_) => None,
-                        None => {
-                            let command = format.read(shape, text).ok()??.command?;
-                            Some(format.upsert(shape, t, &command).ok()?.0)
-                        }
-                    }
-                })
-                .unwrap_or(Some(removed)),
-                _ => Some(removed),
+                Writer::File => undone(format, shape, file, text).unwrap_or(Some(removed)),
+                Writer::ClaudeAdd { .. } | Writer::ClaudeRemove { .. } => Some(removed),
             };
             change_row(client, FileKind::Config, file, Action::Removed, current, after, writer)
         }
@@ -214,19 +205,22 @@ fn config_row(
 }
 
 /// What undoing install gives back exactly, when `text` is just what install made: the
-/// backup's bytes when install had added to that file (`reinstall(backup) == text`), or no
-/// file when install had created it. `None` when the file has changed otherwise since.
-fn original(
-    file: &Path,
-    text: &str,
-    reinstall: impl Fn(&str) -> Option<String>,
-) -> Option<Option<String>> {
+/// backup's bytes when install had added our entry to them, or no file when install had
+/// created it. `None` when the file has changed otherwise since (then only our entry goes).
+fn undone(format: Format, shape: Shape, file: &Path, text: &str) -> Option<Option<String>> {
+    let command = format.read(shape, text).ok()??.command?;
+    // Installing into `original` must give `text`; an original that had an entry of its own
+    // was updated, not added to, and is not ours to bring back.
+    let reinstalled = |original: &str| match format.read(shape, original).ok()? {
+        Some(_) => None,
+        None => Some(format.upsert(shape, original, &command).ok()?.0),
+    };
     match write::read(&write::backup_path(file)) {
         Ok(Some(backup)) => {
             let backup = String::from_utf8(backup).ok()?;
-            (reinstall(&backup)? == text).then_some(Some(backup))
+            (reinstalled(&backup)? == text).then_some(Some(backup))
         }
-        Ok(None) => (reinstall("")? == text).then_some(None),
+        Ok(None) => (reinstalled("")? == text).then_some(None),
         Err(_) => None,
     }
 }

@@ -13,7 +13,7 @@ fn parse(text: &str) -> Result<DocumentMut, EditError> {
     })
 }
 
-fn servers<'d>(doc: &'d DocumentMut, shape: Shape) -> Result<Option<&'d dyn TableLike>, EditError> {
+fn servers(doc: &DocumentMut, shape: Shape) -> Result<Option<&dyn TableLike>, EditError> {
     let key = shape.servers_key();
     match doc.get(key) {
         None => Ok(None),
