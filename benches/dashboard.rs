@@ -56,7 +56,7 @@ fn main() -> anyhow::Result<()> {
         let lock = OwnerLock::acquire(&config.snapshot().data_dir(config.paths()), Role::Headless)?;
         let pool: Arc<Pool> = Pool::open(config, EmbedService::minilm(search), lock).await?;
         let opened = started.elapsed();
-        let dashboard = Dashboard::new(Arc::clone(&pool));
+        let dashboard = Dashboard::new(Arc::clone(&pool), std::path::PathBuf::from("annal"));
         let page = || ListParams { limit: Some(20), ..Default::default() };
         // Warm the model so the search rows time searches, not the model load.
         let query = SearchParams { query: "cache worker deploy".into(), ..Default::default() };

@@ -63,7 +63,7 @@ impl Desktop {
             .invoke_handler(annal_desktop::handler())
             .build(mock_context(noop_assets()))
             .expect("mock app");
-        let dashboard = Dashboard::new(Arc::clone(&pool));
+        let dashboard = Dashboard::new(Arc::clone(&pool), std::path::PathBuf::from("annal"));
         app.manage(dashboard.clone());
         annal_desktop::forward_events(app.handle().clone(), pool);
         let window =
