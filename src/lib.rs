@@ -7,10 +7,11 @@
 
 pub use annal_engine::{
     config, dashboard, embed, events, excerpt, index, memories, memory, owner_lock, pool,
-    private_files, project, search, store, vector_index,
+    private_files, project, search, store, transfer, vector_index,
 };
 pub use annal_engine::{dashboard_queries, describe_queries};
 
+pub mod cli;
 pub mod http;
 pub mod jsonrpc;
 pub mod mcp;

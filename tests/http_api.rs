@@ -29,6 +29,12 @@ async fn server() -> Server {
         listener,
         token.clone(),
         Arc::default(),
+        Arc::new(http::OwnerInfo {
+            role: annal::owner::Role::Headless,
+            started_at: chrono::Utc::now(),
+            socket: home.path().join("no.sock"),
+            sessions: Arc::default(),
+        }),
         cancel.clone(),
     ));
     Server { address, token, cancel, _home: home }

@@ -15,3 +15,4 @@ mod layering;
 mod pool;
 mod search;
 mod store;
+mod transfer;

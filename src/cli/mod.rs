@@ -1,0 +1,29 @@
+//! The terminal commands. Each parses its arguments, calls the running owner (starting one
+//! when none answers: `owner_client`) and renders the answer; none opens the database.
+
+pub mod export;
+pub mod import;
+pub mod index;
+pub mod owner_client;
+mod progress;
+pub mod search;
+pub mod status;
+pub mod store;
+pub mod topics;
+
+use anyhow::Context as _;
+
+use crate::project::ProjectName;
+
+/// The project a command works on: the one given, else the current directory's basename (as
+/// agents name it).
+pub fn project_or_cwd(given: Option<String>) -> anyhow::Result<String> {
+    if let Some(project) = given {
+        return Ok(project);
+    }
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    let name = cwd.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    ProjectName::parse(name)
+        .map(|p| p.to_string())
+        .with_context(|| format!("{} names no project; pass --project", cwd.display()))
+}
