@@ -20,6 +20,8 @@ impl Home {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("home");
         std::fs::write(dir.path().join("config.yaml"), "port: 0\n").expect("config");
+        // Commands run in a directory whose name is a project name (temp dirs' are not).
+        std::fs::create_dir(dir.path().join("work")).expect("work dir");
         Self { dir, serve: None }
     }
 
@@ -34,7 +36,7 @@ impl Home {
     fn annal(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_annal"));
         crate::util::isolate(&mut cmd, self.path()).env("ANNAL_MODEL_DIR", model_dir());
-        cmd.current_dir(self.path());
+        cmd.current_dir(self.path().join("work"));
         cmd
     }
 
@@ -164,7 +166,7 @@ fn export_and_import_move_a_project_to_another_owner_unchanged() {
     let mut target = Home::new();
     let pid = target.serve();
     let report = target.json(&["import", "--project", "app", file_arg, "--json"]);
-    assert_eq!((report["lines"].clone(), report["stored"].clone()), (2.into(), 2.into()), "{report}");
+    assert_eq!((&report["lines"], &report["stored"]), (&Value::from(2), &Value::from(2)), "{report}");
     assert_eq!(target.owner_pid(), Some(pid));
     assert_eq!(target.ok(&["export", "--project", "app"]), exported, "byte-identical");
     let again = target.ok(&["import", "--project", "app", file_arg]);

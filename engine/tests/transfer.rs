@@ -121,7 +121,7 @@ async fn export_import_export_is_byte_identical_and_keeps_ids() {
     // Imported memories are searchable (last: a search counts hits), and the superseded one stays hidden.
     let found = target
         .memories
-        .search(SearchRequest::new("p".into(), "which day do deploys run".into()))
+        .search(SearchRequest::new("p", "which day do deploys run"))
         .await
         .expect("search");
     let hits: Vec<&str> = found.hits.iter().map(|h| h.memory.id.as_str()).collect();
@@ -160,7 +160,7 @@ async fn the_reference_systems_export_imports_unchanged() {
         r#""chunk_type": "agent-memory", "created_at": "2026-02-21T10:15:30.123456+00:00", "#,
         r#""updated_at": "2026-02-22T08:00:00+00:00", "hit_count": 3}}"#,
         "\n\n",
-        r#"{"id": "c0ffee00-1111-2222-3333-444455556666", "text": "## Setup\nRun make.", "#,
+        r###"{"id": "c0ffee00-1111-2222-3333-444455556666", "text": "## Setup\nRun make.", "###,
         r#""metadata": {"tags": ["indexed", "docs"], "#,
         r#""source": "file:/home/u/proj/README.md|README.md > Setup", "#,
         r#""chunk_type": "file-indexed", "created_at": "2026-02-21T10:15:31+00:00", "#,

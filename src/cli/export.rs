@@ -25,8 +25,9 @@ pub struct Args {
 }
 
 pub fn run(launch: &Launch, args: Args, stdout: &mut dyn Write) -> anyhow::Result<()> {
+    let project = args.project.map(super::project).transpose()?;
     let client = OwnerClient::connect(launch)?;
-    let query = match &args.project {
+    let query = match &project {
         Some(project) => vec![("project", project.as_str())],
         None => vec![("all", "true")],
     };
@@ -77,7 +78,7 @@ fn write_whole(
     let mut partial = name.to_owned();
     partial.push(format!(".partial-{}", std::process::id()));
     let temp = path.with_file_name(partial);
-    let written = (|| {
+    let written = (|| -> anyhow::Result<u64> {
         let file = crate::private_files::options()
             .write(true)
             .create(true)

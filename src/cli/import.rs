@@ -57,14 +57,11 @@ pub fn run(launch: &Launch, args: Args, out: &mut dyn Write) -> anyhow::Result<(
         let size = file.metadata().ok().map(|m| m.len());
         (Box::new(std::io::BufReader::new(file)), size)
     };
+    let project = super::project_or_cwd(args.project.clone())?;
     let mut query = vec![];
-    let default;
     match &args.project {
-        Some(project) => query.push(("project", project.as_str())),
-        None => {
-            default = super::project_or_cwd(None)?;
-            query.push(("default_project", default.as_str()));
-        }
+        Some(_) => query.push(("project", project.as_str())),
+        None => query.push(("default_project", project.as_str())),
     }
     if args.replace {
         query.push(("replace", "true"));

@@ -20,6 +20,7 @@ pub struct Args {
 }
 
 pub fn run(launch: &Launch, args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    let project = super::project(args.project)?;
     let client = OwnerClient::connect(launch)?;
     // Subscribed before the run starts, so none of its events can be missed.
     let mut response = client.stream("/api/events", &[])?;
@@ -31,7 +32,7 @@ pub fn run(launch: &Launch, args: Args, out: &mut dyn Write) -> anyhow::Result<(
     loop {
         line.clear();
         if events.read_line(&mut line).context("reading the owner's events")? == 0 {
-            bail!("the owner stopped before indexing {} ended", args.project);
+            bail!("the owner stopped before indexing {} ended", project);
         }
         let line = line.trim_end();
         if let Some(name) = line.strip_prefix("event:") {
@@ -40,16 +41,16 @@ pub fn run(launch: &Launch, args: Args, out: &mut dyn Write) -> anyhow::Result<(
         }
         let Some(data) = line.strip_prefix("data:") else { continue };
         if kind == "ready" && !started {
-            client.post_empty(&format!("/api/projects/{}/reindex", args.project))?;
+            client.post_empty(&format!("/api/projects/{}/reindex", project))?;
             started = true;
-            progress = Some(Progress::new(&format!("indexing {}", args.project), Unit::Files, None));
+            progress = Some(Progress::new(&format!("indexing {}", project), Unit::Files, None));
             continue;
         }
         if kind == "lagged" {
             continue;
         }
         let Ok(event) = serde_json::from_str::<Event>(data.trim()) else { continue };
-        if event.project != args.project {
+        if event.project != project {
             continue;
         }
         match &event.detail {
@@ -69,7 +70,7 @@ pub fn run(launch: &Launch, args: Args, out: &mut dyn Write) -> anyhow::Result<(
                         out,
                         "indexed {}: {} files seen, {} indexed, {} unchanged, {} removed; {} \
                          chunks embedded; {} skipped; {} ms",
-                        args.project,
+                        project,
                         report.files_seen,
                         report.files_indexed,
                         report.files_unchanged,
@@ -79,7 +80,7 @@ pub fn run(launch: &Launch, args: Args, out: &mut dyn Write) -> anyhow::Result<(
                         report.duration_ms
                     )?;
                 } else {
-                    writeln!(out, "indexed {}", args.project)?;
+                    writeln!(out, "indexed {}", project)?;
                 }
                 return Ok(());
             }
@@ -87,7 +88,7 @@ pub fn run(launch: &Launch, args: Args, out: &mut dyn Write) -> anyhow::Result<(
                 if let Some(progress) = progress.take() {
                     progress.finish();
                 }
-                bail!("indexing {} failed: {error}", args.project);
+                bail!("indexing {} failed: {error}", project);
             }
             _ => {}
         }

@@ -15,11 +15,16 @@ use anyhow::Context as _;
 
 use crate::project::ProjectName;
 
+/// A project name as given on the command line, checked before it goes into a URL.
+pub fn project(name: String) -> anyhow::Result<String> {
+    Ok(ProjectName::parse(name.trim())?.to_string())
+}
+
 /// The project a command works on: the one given, else the current directory's basename (as
 /// agents name it).
 pub fn project_or_cwd(given: Option<String>) -> anyhow::Result<String> {
-    if let Some(project) = given {
-        return Ok(project);
+    if let Some(name) = given {
+        return project(name);
     }
     let cwd = std::env::current_dir().context("reading the current directory")?;
     let name = cwd.file_name().and_then(|n| n.to_str()).unwrap_or_default();
