@@ -120,7 +120,10 @@ fn main() -> anyhow::Result<()> {
         "  owner RSS before / peak (VmHWM, whole life)".into(),
         format!("{rss_before:.0} / {owner_peak:.0} MiB"),
     ));
-    rows.push(("  `annal export` CLI peak RSS (ru_maxrss)".into(), format!("{:.1} MiB", cli_peak as f64 / 1024.0)));
+    rows.push((
+        "  `annal export` CLI peak RSS (ru_maxrss)".into(),
+        format!("{:.1} MiB", cli_peak as f64 / 1024.0),
+    ));
 
     // Status against that owner (100,000 memories in one project).
     let mut times = Vec::with_capacity(STATUS_RUNS);

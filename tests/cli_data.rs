@@ -54,8 +54,32 @@ impl Home {
     /// Runs a command that must fail with status 1; its stderr.
     fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         String::from_utf8(out.stderr).expect("utf-8")
+    }
+
+    /// Runs a command that must succeed with a terminal for stdin, stdout and stderr
+    /// (`script` gives it a pseudo-terminal); what the terminal showed.
+    fn on_terminal(&self, args: &[&str]) -> String {
+        let quoted: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_annal"))
+            .chain(args.iter().copied())
+            .map(|arg| format!("'{}'", arg.replace('\'', r"'\''")))
+            .collect();
+        let mut cmd = Command::new("script");
+        crate::util::isolate(&mut cmd, self.path()).env("ANNAL_MODEL_DIR", model_dir());
+        let out = cmd
+            .current_dir(self.path().join("work"))
+            .args(["-qec", &quoted.join(" "), "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run script");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stdout));
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn json(&self, args: &[&str]) -> Value {
@@ -90,7 +114,7 @@ impl Drop for Home {
             let _ = child.wait();
         }
         if let Some(pid) = self.owner_pid() {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
+            let _ = Command::new("kill").arg(pid.to_string()).stderr(Stdio::null()).status();
             let gone = std::time::Instant::now() + Duration::from_secs(20);
             while Path::new(&format!("/proc/{pid}")).exists() && std::time::Instant::now() < gone {
                 std::thread::sleep(Duration::from_millis(20));
@@ -103,7 +127,14 @@ impl Drop for Home {
 fn data_commands_start_an_owner_and_then_use_it() {
     let home = Home::new();
     assert_eq!(home.owner_pid(), None);
-    let stored = home.ok(&["store", "--project", "demo", "--tags", "decision,db", "We keep SQLite in WAL mode."]);
+    let stored = home.ok(&[
+        "store",
+        "--project",
+        "demo",
+        "--tags",
+        "decision,db",
+        "We keep SQLite in WAL mode.",
+    ]);
     assert!(stored.starts_with("stored "), "{stored}");
     let pid = home.owner_pid().expect("the store started an owner");
 
@@ -127,7 +158,8 @@ fn data_commands_start_an_owner_and_then_use_it() {
     assert!(everywhere.contains("demo "), "{everywhere}");
 
     let topics = home.json(&["topics", "--project", "demo", "--json"]);
-    let tags: Vec<&str> = topics.as_array().expect("list").iter().filter_map(|t| t["tag"].as_str()).collect();
+    let tags: Vec<&str> =
+        topics.as_array().expect("list").iter().filter_map(|t| t["tag"].as_str()).collect();
     assert_eq!(tags.len(), 3, "{topics}");
     assert!(home.ok(&["topics", "--project", "empty"]).contains("no topics"));
 
@@ -135,11 +167,19 @@ fn data_commands_start_an_owner_and_then_use_it() {
     assert_eq!(status["started_owner"], false, "{status}");
     assert_eq!(status["owner"]["pid"], pid, "{status}");
     assert_eq!(status["owner"]["role"], "headless");
-    assert_eq!(status["owner"]["model"]["Ok"], model_dir().display().to_string(), "{status}");
+    assert_eq!(status["owner"]["model"]["dir"], model_dir().display().to_string(), "{status}");
     assert_eq!(status["projects"][0]["project"], "demo");
     assert_eq!(status["projects"][0]["stats"]["agent_memories"], 2);
     let text = home.ok(&["status"]);
-    assert!(text.contains(&format!("pid {pid}")) && text.contains("demo: 2 agent memories"), "{text}");
+    assert!(
+        text.contains(&format!("pid {pid}")) && text.contains("demo: 2 agent memories"),
+        "{text}"
+    );
+    // Without --project, the current directory's basename, as agents name it.
+    home.ok(&["store", "--tags", "here", "Stored from the work directory."]);
+    let here = home.json(&["topics", "--json"]);
+    assert_eq!(here[0]["tag"], "here", "{here}");
+    assert_eq!(home.json(&["status", "--json"])["projects"][1]["project"], "work");
     assert_eq!(home.owner_pid(), Some(pid), "every command used the one owner");
 }
 
@@ -156,17 +196,28 @@ fn export_and_import_move_a_project_to_another_owner_unchanged() {
     assert_eq!(exported.lines().count(), 2, "{exported}");
     use std::os::unix::fs::PermissionsExt as _;
     assert_eq!(std::fs::metadata(&file).expect("meta").permissions().mode() & 0o777, 0o600);
+    // Progress: plain lines when stderr is not a terminal, an indicatif bar when it is.
+    let out = source.run(&["export", "--project", "app", "--out", file_arg]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("export: 2 memories of 2 memories"), "{said}");
+    let shown = source.on_terminal(&["export", "--project", "app", "--out", file_arg]);
+    assert!(shown.contains("\u{1b}[") && !shown.contains("export: 2 memories"), "{shown:?}");
+    assert_eq!(std::fs::read_to_string(&file).expect("export file"), exported);
     let to_stdout = source.ok(&["export", "--project", "app"]);
     assert_eq!(to_stdout, exported);
     let all = source.ok(&["export", "--all"]);
     assert_eq!(all.lines().count(), 3);
-    assert!(all.contains("\"project\":\"other\""), "{all}");
+    assert!(all.contains("\"project\": \"other\""), "{all}");
 
     // Into an owner that is already running.
     let mut target = Home::new();
     let pid = target.serve();
     let report = target.json(&["import", "--project", "app", file_arg, "--json"]);
-    assert_eq!((&report["lines"], &report["stored"]), (&Value::from(2), &Value::from(2)), "{report}");
+    assert_eq!(
+        (&report["lines"], &report["stored"]),
+        (&Value::from(2), &Value::from(2)),
+        "{report}"
+    );
     assert_eq!(target.owner_pid(), Some(pid));
     assert_eq!(target.ok(&["export", "--project", "app"]), exported, "byte-identical");
     let again = target.ok(&["import", "--project", "app", file_arg]);
@@ -188,7 +239,7 @@ fn export_and_import_move_a_project_to_another_owner_unchanged() {
     let out = child.wait_with_output().expect("wait");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(said.contains("1 stored, 0 replaced, 2 skipped in app, other"), "{said}");
+    assert!(said.contains("1 stored, 0 replaced, 2 skipped (id exists) in other"), "{said}");
     // Progress goes to stderr as plain lines when it is not a terminal.
     assert!(String::from_utf8_lossy(&out.stderr).contains("import: "), "progress lines");
 }
@@ -207,7 +258,8 @@ fn bad_input_is_refused_with_a_clear_message_and_stores_nothing() {
         "{\"id\": \"a\", \"text\": \"fine\", \"metadata\": {\"tags\": [\"t\"]}}\n{\"id\": \"b\"}\n",
     )
     .expect("write");
-    let err = home.fails(&["import", "--project", "p", "--all-or-nothing", bad.to_str().expect("path")]);
+    let err =
+        home.fails(&["import", "--project", "p", "--all-or-nothing", bad.to_str().expect("path")]);
     assert!(err.contains("line 2: ") && err.contains("nothing was stored"), "{err}");
 
     let err = home.fails(&["export", "--project", "nope"]);
@@ -222,21 +274,29 @@ fn bad_input_is_refused_with_a_clear_message_and_stores_nothing() {
     assert!(err.contains("invalid project name"), "{err}");
     let err = home.fails(&["store", "--project", "p", "--tags", " ", "text"]);
     assert!(err.contains("tags are empty"), "{err}");
-    assert_eq!(home.json(&["status", "--json"])["projects"], Value::Array(vec![]), "nothing stored");
+    assert_eq!(
+        home.json(&["status", "--json"])["projects"],
+        Value::Array(vec![]),
+        "nothing stored"
+    );
 }
 
 #[test]
 fn index_follows_the_run_to_its_end_and_fails_when_the_run_fails() {
     let home = Home::new();
-    home.ok(&["status"]);
+    let text = home.ok(&["status"]);
+    assert!(text.contains("owner:    started now (none was running)"), "{text}");
+    assert!(text.contains("projects: none yet"), "{text}");
     let docs = home.path().join("docs");
     std::fs::create_dir(&docs).expect("docs");
     std::fs::write(docs.join("guide.md"), "# Guide\n\nRun `make` first.\n").expect("file");
-    let address = std::fs::read_to_string(home.data().join(annal::http::ADDRESS_FILE)).expect("address");
+    let address =
+        std::fs::read_to_string(home.data().join(annal::http::ADDRESS_FILE)).expect("address");
     let token = std::fs::read_to_string(home.data().join(annal::http::TOKEN_FILE)).expect("token");
     let body = serde_json::json!({ "watch_paths": [docs], "watch": false }).to_string();
     let auth = [format!("Authorization: Bearer {}", token.trim())];
-    let (status, reply) = crate::util::http(&address, "PUT", "/api/projects/docs/watch", &auth, &body);
+    let (status, reply) =
+        crate::util::http(&address, "PUT", "/api/projects/docs/watch", &auth, &body);
     assert_eq!(status, 200, "{reply}");
     wait_until("the first reconcile ends", Duration::from_secs(60), || {
         home.json(&["status", "--json"])["projects"][0]["index"]["state"] == "idle"

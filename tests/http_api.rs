@@ -276,6 +276,10 @@ async fn every_route_needs_a_credential_and_a_sign_in_url_gives_a_browser_one() 
         ("GET", "/api/projects/app/watch"),
         ("GET", "/api/projects/app/memories/x/chain"),
         ("GET", "/api/projects/app/timeline"),
+        ("GET", "/api/projects/app/topics"),
+        ("GET", "/api/export?project=app"),
+        ("GET", "/api/export?all=true"),
+        ("GET", "/api/owner"),
         ("GET", "/api/events/recent"),
         ("GET", "/api/events"),
         ("GET", "/assets/index.js"),
@@ -288,6 +292,7 @@ async fn every_route_needs_a_credential_and_a_sign_in_url_gives_a_browser_one() 
         ("PUT", "/api/projects/app/watch"),
         ("POST", "/api/projects/app/delete-selected"),
         ("POST", "/api/projects/app/delete-matching"),
+        ("POST", "/api/import?project=app"),
     ];
     let wrong = vec!["Authorization: Bearer not-the-token".to_owned()];
     let forged = vec!["Cookie: annal_session_1=99999999999.00".to_owned()];

@@ -1,6 +1,13 @@
 //! Export and import: lossless round trips, the reference system's own export form, bad lines
-//! named by number, all-or-nothing, ids kept, re-imports skipped, `replace`.
+//! named by number, all-or-nothing, ids kept, re-imports skipped (without embedding),
+//! `replace`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use annal_engine::embed::{EmbedError, EmbedService, Embedder};
+use annal_engine::events::EventBus;
+use annal_engine::memories::Memories;
 use annal_engine::memory::{ChunkType, Content, FileInfo, MemoryId, NewMemory, Source, Tags};
 use annal_engine::project::ProjectName;
 use annal_engine::search::SearchRequest;
@@ -21,8 +28,8 @@ fn into(name: &str) -> ImportOptions {
 
 async fn export(f: &Fixture, scope: Scope) -> String {
     let export = transfer::export(&f.store, scope).await.expect("export");
-    let chunks: Vec<String> = export.chunks.try_collect().await.expect("export stream");
-    chunks.concat()
+    let chunks: Vec<Vec<u8>> = export.chunks.try_collect().await.expect("export stream");
+    String::from_utf8(chunks.concat()).expect("an export is ASCII")
 }
 
 async fn import(f: &Fixture, text: &str, options: ImportOptions) -> ImportReport {
@@ -85,17 +92,21 @@ async fn export_import_export_is_byte_identical_and_keeps_ids() {
     let exported = export(&source, Scope::Project(project("p"))).await;
     assert_eq!(exported.lines().count(), 4, "{exported}");
     for id in &ids {
-        assert!(exported.contains(&format!("\"id\":\"{id}\"")), "{id} kept: {exported}");
+        assert!(exported.contains(&format!("{{\"id\": \"{id}\", ")), "{id} kept: {exported}");
     }
+    assert!(exported.is_ascii(), "non-ASCII is escaped as json.dumps does: {exported}");
     for needle in [
-        "\"superseded_by\":",
-        "\"hit_count\":2",
-        "\"updated_at\":",
-        "\"last_accessed_at\":",
-        "\"file_mtime_ns\":1771668930123456789",
-        "\"file_mtime\":1771668930.12345",
-        "\"chunk_hash\":\"ab12\"",
-        "\"file_size\":512",
+        &format!("\"superseded_by\": \"{}\"", ids[1]),
+        "\"hit_count\": 2",
+        "\"updated_at\": \"",
+        "\"last_accessed_at\": \"",
+        "\"tags\": [\"i18n\", \"encoding\"]",
+        "Caf\\u00e9 na\\u00efve \\u2713",
+        "\"file_mtime_ns\": 1771668930123456789",
+        "\"file_mtime\": 1771668930.12345",
+        "\"file_path\": \"/srv/repo/README.md\"",
+        "\"chunk_hash\": \"ab12\"",
+        "\"file_size\": 512",
         "+00:00\"",
     ] {
         assert!(exported.contains(needle), "{needle} in {exported}");
@@ -103,7 +114,10 @@ async fn export_import_export_is_byte_identical_and_keeps_ids() {
 
     let target = Fixture::new().await;
     let report = import(&target, &exported, into("p")).await;
-    assert_eq!((report.lines, report.counts.stored, report.projects.clone()), (4, 4, vec!["p".into()]));
+    assert_eq!(
+        (report.lines, report.counts.stored, report.projects.clone()),
+        (4, 4, vec!["p".into()])
+    );
     assert_eq!(export(&target, Scope::Project(project("p"))).await, exported);
 
     // Importing again skips every id; the data is unchanged.
@@ -136,7 +150,10 @@ async fn an_export_of_all_projects_names_each_lines_project_and_imports_back_the
     m.remember("alpha", "Alpha uses Postgres.".into(), tags(&["db"]), None, None).await.stored("a");
     m.remember("beta", "Beta uses SQLite.".into(), tags(&["db"]), None, None).await.stored("b");
     let all = export(&source, Scope::All).await;
-    assert!(all.contains("\"project\":\"alpha\"") && all.contains("\"project\":\"beta\""), "{all}");
+    assert!(
+        all.contains("\"project\": \"alpha\"") && all.contains("\"project\": \"beta\""),
+        "{all}"
+    );
 
     let target = Fixture::new().await;
     let per_line = ImportOptions {
@@ -149,9 +166,10 @@ async fn an_export_of_all_projects_names_each_lines_project_and_imports_back_the
     assert_eq!(export(&target, Scope::All).await, all);
 }
 
-/// A line exactly as the reference system's `json.dumps` writes it: `", "` and `": "`
+/// Lines exactly as the reference system's `json.dumps` writes them: `", "` and `": "`
 /// separators, non-ASCII escaped, microsecond and whole-second `+00:00` timestamps, tags as a
-/// JSON-encoded string, optional keys left out, and a file chunk with float `file_mtime`.
+/// JSON-encoded string, optional keys left out, a file chunk with float `file_mtime`, and the
+/// memories it stored without complaint: no tags, and empty text.
 #[tokio::test]
 async fn the_reference_systems_export_imports_unchanged() {
     let text = concat!(
@@ -165,13 +183,18 @@ async fn the_reference_systems_export_imports_unchanged() {
         r#""source": "file:/home/u/proj/README.md|README.md > Setup", "#,
         r#""chunk_type": "file-indexed", "created_at": "2026-02-21T10:15:31+00:00", "#,
         r#""file_mtime": 1771668930.5}}"#,
-        "\n",
+        "\r\n",
         r#"{"id": "minimal-1", "text": "Only the required keys.", "metadata": {"tags": ["x"]}}"#,
+        "\n",
+        r#"{"id": "untagged-1", "text": "Stored without tags.", "metadata": {"tags": [], "source": null}}"#,
+        "\n",
+        r#"{"id": "empty-1", "text": "  ", "metadata": {"tags": ["x"]}}"#,
         "\n",
     );
     let f = Fixture::new().await;
     let report = import(&f, text, into("p")).await;
-    assert_eq!((report.lines, report.counts.stored), (3, 3));
+    assert_eq!((report.lines, report.counts.stored), (5, 4), "{report:?}");
+    assert_eq!((report.untagged, report.empty), (1, 1), "{report:?}");
     let ids = ["3f1c2a9e-0b7d-4c1e-9a51-5d2f0e8b7c11", "c0ffee00-1111-2222-3333-444455556666"]
         .map(|id| MemoryId::parse(id).expect("id"));
     let got = f.store.get(&project("p"), ids.to_vec()).await.expect("get");
@@ -180,42 +203,79 @@ async fn the_reference_systems_export_imports_unchanged() {
     assert_eq!(memory.tags, ["decision", "time"]);
     assert_eq!(memory.hit_count, 3);
     assert_eq!(memory.created_at.to_rfc3339(), "2026-02-21T10:15:30.123456+00:00");
-    assert_eq!(memory.updated_at.map(|t| t.to_rfc3339()).as_deref(), Some("2026-02-22T08:00:00+00:00"));
+    assert_eq!(
+        memory.updated_at.map(|t| t.to_rfc3339()).as_deref(),
+        Some("2026-02-22T08:00:00+00:00")
+    );
     let file = chunk.file.as_ref().expect("file fields");
-    assert_eq!((file.path.as_str(), file.mtime_ns), ("/home/u/proj/README.md", 1_771_668_930_500_000_000));
+    assert_eq!(
+        (file.path.as_str(), file.mtime_ns),
+        ("/home/u/proj/README.md", 1_771_668_930_500_000_000)
+    );
     // The hash the indexer computes, so an unchanged file is not embedded again.
     use sha2::Digest as _;
     assert_eq!(file.chunk_hash, format!("{:x}", sha2::Sha256::digest("## Setup\nRun make.")));
-    // Our export writes timestamps in the reference's form.
+    let id = |id: &str| vec![MemoryId::parse(id).expect("id")];
+    let untagged = f.store.get(&project("p"), id("untagged-1")).await.expect("get");
+    assert_eq!(untagged[0].tags, [transfer::UNTAGGED]);
+    let empty = f.store.get(&project("p"), id("empty-1")).await.expect("get");
+    assert!(empty.is_empty(), "an empty memory is left out: {empty:?}");
+    // Our export writes the reference's own first line back as it was, byte for byte, plus
+    // the keys it lacks.
     let exported = export(&f, Scope::Project(project("p"))).await;
-    assert!(exported.contains("\"created_at\":\"2026-02-21T10:15:30.123456+00:00\""), "{exported}");
-    assert!(exported.contains("\"created_at\":\"2026-02-21T10:15:31+00:00\""), "{exported}");
+    let first = exported.lines().next().expect("a line");
+    let reference = concat!(
+        r#"{"id": "3f1c2a9e-0b7d-4c1e-9a51-5d2f0e8b7c11", "text": "Caf\u00e9 orders use UTC \u2713", "#,
+        r#""metadata": {"tags": ["decision", "time"], "source": "", "#,
+        r#""chunk_type": "agent-memory", "created_at": "2026-02-21T10:15:30.123456+00:00", "#,
+        r#""updated_at": "2026-02-22T08:00:00+00:00", "hit_count": 3}}"#,
+    );
+    assert_eq!(first, reference);
+    assert!(exported.contains("\"created_at\": \"2026-02-21T10:15:31+00:00\""), "{exported}");
 }
 
 #[tokio::test]
-async fn a_bad_line_is_named_by_its_number() {
-    let f = Fixture::new().await;
+async fn a_bad_line_is_named_by_its_number_and_the_lines_before_it_stay() {
     let good = r#"{"id": "g1", "text": "fine", "metadata": {"tags": ["t"]}}"#;
+    let long_tag =
+        format!(r#"{{"id": "x", "text": "t", "metadata": {{"tags": ["{}"]}}}}"#, "t".repeat(65));
     let cases = [
-        (r#"{"id": "x", "text": "no metadata"}"#, "metadata"),
+        (r#"{"id": "x", "text": "no metadata"}"#, "missing field `metadata`"),
+        (r#"{"text": "t", "metadata": {}}"#, "missing field `id`"),
+        (r#"{"id": "x", "metadata": {}}"#, "missing field `text`"),
         ("not json at all", "not a JSON object"),
-        (r#"{"id": "x", "text": "t", "metadata": {"tags": ["t"], "created_at": "soon"}}"#, "created_at"),
-        (r#"{"id": "x", "text": "t", "metadata": {"tags": ["t"], "chunk_type": "note"}}"#, "chunk_type"),
-        (r#"{"id": "x", "text": "  ", "metadata": {"tags": ["t"]}}"#, "content is empty"),
-        (r#"{"id": "x", "text": "t", "metadata": {"tags": []}}"#, "tags are empty"),
+        (r#"{"id": "x", "text": "t", "metadata": {"created_at": "soon"}}"#, "created_at"),
+        (
+            r#"{"id": "x", "text": "t", "metadata": {"created_at": "2026-13-45T00:00:00+00:00"}}"#,
+            "created_at",
+        ),
+        (r#"{"id": "x", "text": "t", "metadata": {"chunk_type": "note"}}"#, "chunk_type"),
+        (r#"{"id": "x", "text": "t", "metadata": {"hit_count": -1}}"#, "not a JSON object"),
+        (r#"{"id": "", "text": "t", "metadata": {}}"#, "not a valid id"),
+        (&long_tag, "longer than 64 characters"),
     ];
     for (bad, why) in cases {
-        let text = format!("{good}\n\n{bad}\n");
+        let f = Fixture::new().await;
+        let text = format!("{good}\n\n{bad}\n{good}\n");
         let err = transfer::import(&f.memories, text.as_bytes(), into("p")).await.expect_err(bad);
         let message = err.to_string();
         assert!(message.starts_with("line 3: "), "{message}");
         assert!(message.contains(why), "{why} in {message}");
-        assert!(message.contains("nothing was stored"), "{message}");
+        assert!(message.contains("the 1 memory before it stayed stored"), "{message}");
+        assert_eq!(f.store.count(&project("p")).await.expect("count"), 1);
     }
+    let f = Fixture::new().await;
     let not_utf8 = [good.as_bytes(), b"\n\xff\xfe\n"].concat();
-    let err = transfer::import(&f.memories, &not_utf8[..], into("p")).await.expect_err("utf-8");
+    let all = ImportOptions { all_or_nothing: true, ..into("p") };
+    let err = transfer::import(&f.memories, &not_utf8[..], all).await.expect_err("utf-8");
     assert!(err.to_string().starts_with("line 2 is not UTF-8"), "{err}");
+    assert!(err.to_string().ends_with("nothing was stored"), "{err}");
     assert!(f.store.projects().await.expect("projects").is_empty(), "nothing registered");
+
+    let too_long = format!("{good}\n{}\n", "x".repeat(transfer::MAX_LINE_BYTES + 10));
+    let err =
+        transfer::import(&f.memories, too_long.as_bytes(), into("p")).await.expect_err("long");
+    assert!(err.to_string().starts_with("line 2 is longer than"), "{err}");
 }
 
 fn lines(count: usize, bad_at: Option<usize>) -> String {
@@ -234,14 +294,18 @@ fn lines(count: usize, bad_at: Option<usize>) -> String {
 }
 
 #[tokio::test]
-async fn batches_before_a_bad_line_stay_unless_all_or_nothing() {
+async fn lines_before_a_bad_one_stay_unless_all_or_nothing() {
     let text = lines(300, Some(300));
     let f = Fixture::new().await;
     let err = transfer::import(&f.memories, text.as_bytes(), into("p")).await.expect_err("bad");
     assert!(err.to_string().starts_with("line 300: "), "{err}");
-    assert!(err.to_string().contains("the 256 memories before it were stored"), "{err}");
-    assert_eq!(err.done.counts.stored, 256);
-    assert_eq!(f.store.count(&project("p")).await.expect("count"), 256);
+    assert!(err.to_string().contains("the 299 memories before it stayed stored"), "{err}");
+    assert_eq!(err.done.counts.stored, 299);
+    assert_eq!(f.store.count(&project("p")).await.expect("count"), 299);
+    // Importing the fixed file again stores the rest and skips what is there.
+    let fixed = lines(300, None);
+    let report = import(&f, &fixed, into("p")).await;
+    assert_eq!((report.counts.stored, report.counts.skipped), (1, 299));
 
     let g = Fixture::new().await;
     let all = ImportOptions { all_or_nothing: true, ..into("p") };
@@ -273,4 +337,32 @@ async fn all_or_nothing_stores_nothing_when_the_write_fails() {
     assert!(err.to_string().starts_with("line 21: "), "{err}");
     assert!(err.to_string().contains("belongs to project \"other\""), "{err}");
     assert!(!f.store.projects().await.expect("projects").contains(&"q".to_owned()));
+}
+
+/// A model stand-in that counts the texts it embeds.
+struct Counting(Arc<AtomicUsize>);
+
+impl Embedder for Counting {
+    fn embed(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.0.fetch_add(texts.len(), Ordering::SeqCst);
+        Ok(texts.iter().map(|t| unit_vector(t.len() as u64)).collect())
+    }
+}
+
+#[tokio::test]
+async fn a_re_import_embeds_nothing_and_replace_embeds_everything() {
+    let f = Fixture::new().await;
+    let embedded = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&embedded);
+    let service = EmbedService::start(move || Ok(Counting(Arc::clone(&counter))));
+    let events = EventBus::open(f.store.clone()).await.expect("events");
+    let memories = Memories::new(f.store.clone(), service, events);
+    let text = lines(600, None);
+    let first = transfer::import(&memories, text.as_bytes(), into("p")).await.expect("import");
+    assert_eq!((first.counts.stored, embedded.load(Ordering::SeqCst)), (600, 600));
+    let again = transfer::import(&memories, text.as_bytes(), into("p")).await.expect("again");
+    assert_eq!((again.counts.skipped, embedded.load(Ordering::SeqCst)), (600, 600));
+    let replace = ImportOptions { replace: true, ..into("p") };
+    let replaced = transfer::import(&memories, text.as_bytes(), replace).await.expect("replace");
+    assert_eq!((replaced.counts.replaced, embedded.load(Ordering::SeqCst)), (600, 1200));
 }

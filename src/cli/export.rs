@@ -74,7 +74,8 @@ fn write_whole(
     path: &Path,
     write: &mut dyn FnMut(&mut dyn Write) -> anyhow::Result<u64>,
 ) -> anyhow::Result<u64> {
-    let name = path.file_name().with_context(|| format!("{} is not a file name", path.display()))?;
+    let name =
+        path.file_name().with_context(|| format!("{} is not a file name", path.display()))?;
     let mut partial = name.to_owned();
     partial.push(format!(".partial-{}", std::process::id()));
     let temp = path.with_file_name(partial);

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use super::owner_client::OwnerClient;
 use super::progress::{Progress, Unit};
 use crate::sidecar::Launch;
-use crate::transfer::ImportReport;
+use crate::transfer::{ImportReport, UNTAGGED};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -81,15 +81,23 @@ pub fn run(launch: &Launch, args: Args, out: &mut dyn Write) -> anyhow::Result<(
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {
         let c = report.counts;
-        writeln!(
+        let into = if report.projects.is_empty() {
+            "no project".to_owned()
+        } else {
+            report.projects.join(", ")
+        };
+        write!(
             out,
-            "{} lines: {} stored, {} replaced, {} skipped (id exists) in {}",
-            report.lines,
-            c.stored,
-            c.replaced,
-            c.skipped,
-            if report.projects.is_empty() { "no project".to_owned() } else { report.projects.join(", ") }
+            "{} lines: {} stored, {} replaced, {} skipped (id exists) in {into}",
+            report.lines, c.stored, c.replaced, c.skipped
         )?;
+        if report.untagged > 0 {
+            write!(out, "; {} had no tags and were tagged \"{UNTAGGED}\"", report.untagged)?;
+        }
+        if report.empty > 0 {
+            write!(out, "; {} with empty text left out", report.empty)?;
+        }
+        writeln!(out)?;
     }
     Ok(())
 }

@@ -37,9 +37,9 @@ pub fn wait_for_http(data_dir: &Path) -> Option<std::net::SocketAddr> {
     loop {
         let address = std::fs::read_to_string(data_dir.join(ADDRESS_FILE));
         let answering = address.ok().and_then(|a| a.trim().parse::<std::net::SocketAddr>().ok());
-        if let Some(address) = answering.filter(|a| {
-            std::net::TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok()
-        }) {
+        if let Some(address) = answering
+            .filter(|a| std::net::TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok())
+        {
             return Some(address);
         }
         if Instant::now() >= deadline {
@@ -71,10 +71,7 @@ impl OwnerClient {
         let token_file = launch.data_dir.join(TOKEN_FILE);
         let token = std::fs::read_to_string(&token_file)
             .with_context(|| format!("reading {}", token_file.display()))?;
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
         Ok(Self {
             base: format!("http://{address}"),
             authorization: format!("Bearer {}", token.trim()),
@@ -88,14 +85,22 @@ impl OwnerClient {
     }
 
     /// `GET path?query` answered with JSON.
-    pub fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> anyhow::Result<T> {
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> anyhow::Result<T> {
         let request = self.agent.get(self.url(path)).header("Authorization", &self.authorization);
         let response = request.query_pairs(query.iter().copied()).call()?;
         json(response)
     }
 
     /// `POST path` with a JSON body, answered with JSON.
-    pub fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> anyhow::Result<T> {
+    pub fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
         let request = self.agent.post(self.url(path)).header("Authorization", &self.authorization);
         json(request.send_json(body)?)
     }

@@ -39,9 +39,9 @@ pub fn run(launch: &Launch, args: Args, out: &mut dyn Write) -> anyhow::Result<(
     writeln!(out, "owner:    {running}, pid {}, {}, up {}", o.pid, o.role, uptime(o.uptime_secs))?;
     writeln!(out, "socket:   {} ({} sessions connected)", o.socket, o.sessions)?;
     writeln!(out, "http:     127.0.0.1:{}", o.http_port)?;
-    match &o.model {
-        Ok(dir) => writeln!(out, "model:    {dir}")?,
-        Err(err) => writeln!(out, "model:    {err}")?,
+    match (&o.model.dir, &o.model.error) {
+        (Some(dir), _) => writeln!(out, "model:    {dir}")?,
+        (None, error) => writeln!(out, "model:    {}", error.as_deref().unwrap_or("not found"))?,
     }
     writeln!(out, "data:     {}", o.data_dir)?;
     if status.projects.is_empty() {

@@ -39,7 +39,8 @@ pub fn run(launch: &Launch, args: Args, out: &mut dyn Write) -> anyhow::Result<(
     };
     let client = OwnerClient::connect(launch)?;
     let draft = MemoryDraft { content, tags: args.tags, source: args.source, supersedes: None };
-    let outcome: StoreOutcome = client.post(&format!("/api/projects/{project}/memories"), &draft)?;
+    let outcome: StoreOutcome =
+        client.post(&format!("/api/projects/{project}/memories"), &draft)?;
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&outcome)?)?;
         return Ok(());
@@ -51,10 +52,9 @@ pub fn run(launch: &Launch, args: Args, out: &mut dyn Write) -> anyhow::Result<(
             "stored {id} in {project} (similar to {}, score {:.2})",
             similar.id, similar.score
         )?,
-        StoreOutcome::Skipped { duplicate_of, score, .. } => writeln!(
-            out,
-            "not stored: it repeats {duplicate_of} (score {score:.2})"
-        )?,
+        StoreOutcome::Skipped { duplicate_of, score, .. } => {
+            writeln!(out, "not stored: it repeats {duplicate_of} (score {score:.2})")?
+        }
     }
     Ok(())
 }

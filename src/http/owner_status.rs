@@ -39,8 +39,14 @@ pub struct OwnerStatus {
     pub sessions: usize,
     pub data_dir: String,
     pub config_file: String,
-    /// Where the owner finds the embedding model, or why it does not.
-    pub model: Result<String, String>,
+    pub model: ModelStatus,
+}
+
+/// Where the owner finds the embedding model, or why it does not.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelStatus {
+    pub dir: Option<String>,
+    pub error: Option<String>,
 }
 
 pub fn routes(pool: Arc<Pool>, info: Arc<OwnerInfo>, port: u16) -> Router {
@@ -54,10 +60,14 @@ async fn status(
     let data_dir = config.snapshot().data_dir(config.paths());
     let search = ModelSearch::from_env(config.snapshot().model_dir.clone(), &data_dir);
     // Looking for the model stats files: not on an async worker.
-    let model = tokio::task::spawn_blocking(move || search.locate())
+    let found = tokio::task::spawn_blocking(move || search.locate())
         .await
         .map_err(|err| err.to_string())
         .and_then(|found| found.map(|dir| dir.display().to_string()).map_err(|e| e.to_string()));
+    let model = match found {
+        Ok(dir) => ModelStatus { dir: Some(dir), error: None },
+        Err(error) => ModelStatus { dir: None, error: Some(error) },
+    };
     Json(OwnerStatus {
         pid: std::process::id(),
         role: match info.role {

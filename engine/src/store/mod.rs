@@ -26,8 +26,8 @@ use crate::vector_index::VectorIndex;
 
 pub use files::{FileStamp, FileUpdate};
 pub use guard::FileChange;
-pub use transfer::{Restore, RestoreCounts};
 pub use read::{DayCount, KeywordMatch, ListQuery, Page, Stats, TagCount};
+pub use transfer::{Restore, RestoreCounts};
 pub use write::{DUPLICATE_ABOVE, MemoryUpdate, SIMILAR_FROM, Similar, StoreItem, StoreOutcome};
 
 pub const DATABASE_FILE: &str = "annal.db";

@@ -2,7 +2,7 @@
 //! a stable order, and restoring memories exactly as they were (ids, timestamps, hit counts,
 //! supersession) through the writer like every other write.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -84,6 +84,22 @@ impl Store {
                 |row| row.get(0),
             )?;
             Ok(n.max(0) as u64)
+        })
+        .await
+    }
+
+    /// Which of `ids` name a memory (in any project: ids are unique across projects), so an
+    /// import does not embed what it is going to skip.
+    pub async fn existing_ids(&self, ids: Vec<String>) -> Result<HashSet<String>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached("SELECT 1 FROM memories WHERE id = ?1")?;
+            let mut found = HashSet::new();
+            for id in ids {
+                if stmt.exists([&id])? {
+                    found.insert(id);
+                }
+            }
+            Ok(found)
         })
         .await
     }

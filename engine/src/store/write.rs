@@ -80,7 +80,9 @@ pub(super) fn check_vector(vector: &[f32]) -> Result<(), StoreError> {
     }
 }
 
-pub(super) fn begin(conn: &mut tokio_rusqlite::rusqlite::Connection) -> Result<Transaction<'_>, StoreError> {
+pub(super) fn begin(
+    conn: &mut tokio_rusqlite::rusqlite::Connection,
+) -> Result<Transaction<'_>, StoreError> {
     Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
 }
 

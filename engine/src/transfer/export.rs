@@ -1,10 +1,10 @@
 //! Export: every memory of one project (or of all) as JSONL, read a page at a time, so an
 //! export of any size holds one page in memory.
 
+use chrono::{DateTime, Utc};
 use futures_util::stream::{self, BoxStream, StreamExt as _};
 
 use super::line::write_line;
-use chrono::{DateTime, Utc};
 use crate::project::ProjectName;
 use crate::store::{Store, StoreError};
 
@@ -20,10 +20,10 @@ pub enum Scope {
 }
 
 /// An export under way: how many memories it will hold (as of its start, for a progress
-/// bar), and its text, a page of lines per item.
+/// bar), and its text (ASCII), a page of lines per item.
 pub struct Export {
     pub total: u64,
-    pub chunks: BoxStream<'static, Result<String, StoreError>>,
+    pub chunks: BoxStream<'static, Result<Vec<u8>, StoreError>>,
 }
 
 impl std::fmt::Debug for Export {
@@ -43,7 +43,7 @@ struct Cursor {
 
 impl Cursor {
     /// The next page of lines, or `None` at the end.
-    async fn next_chunk(&mut self) -> Result<Option<String>, StoreError> {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
         loop {
             let project = match &self.current {
                 Some(project) => project.clone(),
@@ -61,7 +61,7 @@ impl Cursor {
                 self.current = None;
             }
             let Some(last) = page.last() else { continue };
-            let mut chunk = String::with_capacity(page.len() * 512);
+            let mut chunk = Vec::with_capacity(page.len() * 512);
             for memory in &page {
                 write_line(&mut chunk, memory, self.with_project);
             }

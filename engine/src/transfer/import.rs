@@ -1,20 +1,27 @@
 //! Import: reads JSONL line by line, validates each line, embeds in batches on the embedding
 //! service's bulk queue (agents' requests go first) and restores the memories through the
-//! store's writer. While one batch is written the next is embedded.
+//! store's writer. Three things overlap: while one batch is embedded, the one before it is
+//! written and the one after it is read, so the model never waits for the disk or the input.
+//! Ids that exist already are left out before embedding (unless `replace`), so a re-import
+//! costs no model time.
 //!
-//! By default each batch is its own transaction: a bad line stops the import there, and the
-//! batches before it stay (the error says how many). `all_or_nothing` holds everything until
-//! the end and stores it in one transaction, so a failure anywhere stores nothing.
+//! By default each batch is its own transaction: a bad line stops the import there, and every
+//! line before it is stored (the error says how many), so fixing the line and importing again
+//! finishes the job (what is stored is skipped). `all_or_nothing` holds everything embedded
+//! until the end — about 2 KiB a memory — and stores it in one transaction, so a failure
+//! anywhere stores nothing.
 
-use chrono::Utc;
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt as _, AsyncReadExt as _};
 
-use super::line::{LineError, Parsed, parse_line};
+use super::line::{Line, LineError, Parsed, parse_line};
 use crate::embed::{EmbedError, Priority};
 use crate::memories::Memories;
 use crate::project::ProjectName;
-use crate::store::{Restore, RestoreCounts, StoreError};
+use crate::store::{Restore, RestoreCounts, Store, StoreError};
 
 /// Lines embedded and written together.
 const BATCH: usize = 256;
@@ -46,6 +53,11 @@ pub struct ImportReport {
     pub lines: u64,
     #[serde(flatten)]
     pub counts: RestoreCounts,
+    /// Lines whose text was empty (the reference stored such memories): nothing to remember,
+    /// so not stored.
+    pub empty: u64,
+    /// Agent memories without tags (the reference allowed them), given the tag `untagged`.
+    pub untagged: u64,
     /// Projects written to, sorted.
     pub projects: Vec<String>,
 }
@@ -77,15 +89,96 @@ pub struct ImportError {
 }
 
 fn stored_note(done: &ImportReport) -> String {
-    let kept = done.counts.stored + done.counts.replaced;
-    if kept == 0 {
-        "; nothing was stored".to_owned()
-    } else {
-        format!(
-            "; the {kept} memories before it were stored (--all-or-nothing stores none on a \
-             failure)"
-        )
+    match done.counts.stored + done.counts.replaced {
+        0 => "; nothing was stored".to_owned(),
+        kept => {
+            let what = if kept == 1 { "memory" } else { "memories" };
+            format!(
+                "; the {kept} {what} before it stayed stored (importing again skips them; \
+                 --all-or-nothing stores none on a failure)"
+            )
+        }
     }
+}
+
+/// Imports JSONL from `input` into the store of `memories` (see the module docs).
+pub async fn import<R: AsyncBufRead + Unpin>(
+    memories: &Memories,
+    input: R,
+    options: ImportOptions,
+) -> Result<ImportReport, ImportError> {
+    let mut lines = Lines {
+        input,
+        buf: Vec::new(),
+        line: 0,
+        now: Utc::now(),
+        target: options.target,
+        read: 0,
+        empty: 0,
+        untagged: 0,
+    };
+    let mut sink = Sink {
+        store: memories.store(),
+        replace: options.replace,
+        all_or_nothing: options.all_or_nothing,
+        counts: RestoreCounts::default(),
+        projects: BTreeSet::new(),
+        held: Vec::new(),
+    };
+    let result = run(memories, &mut lines, &mut sink).await;
+    let mut done = ImportReport {
+        lines: lines.read,
+        counts: sink.counts,
+        empty: lines.empty,
+        untagged: lines.untagged,
+        projects: sink.projects.into_iter().collect(),
+    };
+    match result {
+        Ok(()) => Ok(done),
+        Err(problem) => {
+            if options.all_or_nothing {
+                done.counts = RestoreCounts::default();
+                done.projects.clear();
+            }
+            Err(ImportError { problem, done })
+        }
+    }
+}
+
+async fn run<R: AsyncBufRead + Unpin>(
+    memories: &Memories,
+    lines: &mut Lines<R>,
+    sink: &mut Sink<'_>,
+) -> Result<(), ImportProblem> {
+    let mut batch = lines.next_batch().await;
+    let mut embedded = Vec::new();
+    loop {
+        let fresh = sink.unseen(std::mem::take(&mut batch.items)).await?;
+        let texts = fresh.iter().map(|p| p.parsed.memory.content.as_str().to_owned()).collect();
+        let more = matches!(batch.stop, Stop::More);
+        let (vectors, written, next) = tokio::join!(
+            memories.embedder().embed(texts, Priority::Bulk),
+            sink.write(std::mem::take(&mut embedded)),
+            async { if more { lines.next_batch().await } else { Batch::default() } },
+        );
+        written?;
+        embedded = fresh
+            .into_iter()
+            .zip(vectors?)
+            .map(|(pending, vector)| (pending.line, restore(pending, vector)))
+            .collect();
+        match std::mem::replace(&mut batch, next).stop {
+            Stop::More => {}
+            Stop::End => break,
+            Stop::Failed(problem) => {
+                // Every line before the bad one is stored (held, with `all_or_nothing`).
+                sink.write(embedded).await?;
+                return Err(problem);
+            }
+        }
+    }
+    sink.write(embedded).await?;
+    sink.finish().await
 }
 
 /// A parsed line: where it came from and where it goes.
@@ -93,6 +186,84 @@ struct Pending {
     line: u64,
     project: ProjectName,
     parsed: Parsed,
+}
+
+/// Up to [`BATCH`] parsed lines, and why reading stopped there.
+#[derive(Default)]
+struct Batch {
+    items: Vec<Pending>,
+    stop: Stop,
+}
+
+#[derive(Default)]
+enum Stop {
+    /// The batch is full; there may be more.
+    More,
+    #[default]
+    End,
+    /// This line (after the batch's) is bad.
+    Failed(ImportProblem),
+}
+
+/// The input, read and parsed a line at a time.
+struct Lines<R> {
+    input: R,
+    buf: Vec<u8>,
+    /// The number of the last line read.
+    line: u64,
+    /// Stands in for a missing `created_at`.
+    now: DateTime<Utc>,
+    target: Target,
+    read: u64,
+    empty: u64,
+    untagged: u64,
+}
+
+impl<R: AsyncBufRead + Unpin> Lines<R> {
+    async fn next_batch(&mut self) -> Batch {
+        let mut items = Vec::with_capacity(BATCH);
+        while items.len() < BATCH {
+            match self.next().await {
+                Ok(Some(pending)) => items.push(pending),
+                Ok(None) => return Batch { items, stop: Stop::End },
+                Err(problem) => return Batch { items, stop: Stop::Failed(problem) },
+            }
+        }
+        Batch { items, stop: Stop::More }
+    }
+
+    /// The next line that holds a memory, or `None` at the end of the input.
+    async fn next(&mut self) -> Result<Option<Pending>, ImportProblem> {
+        loop {
+            self.line += 1;
+            let line = self.line;
+            if !next_line(&mut self.input, &mut self.buf, line).await? {
+                return Ok(None);
+            }
+            let text =
+                std::str::from_utf8(&self.buf).map_err(|_| ImportProblem::NotUtf8 { line })?;
+            if text.trim().is_empty() {
+                continue;
+            }
+            self.read += 1;
+            let parsed = match parse_line(text, self.now) {
+                Ok(Line::Memory(parsed)) => *parsed,
+                Ok(Line::Empty) => {
+                    self.empty += 1;
+                    continue;
+                }
+                Err(error) => return Err(ImportProblem::Line { line, error }),
+            };
+            self.untagged += u64::from(parsed.untagged);
+            let project = match (&self.target, &parsed.project) {
+                (Target::Project(project), _) | (Target::PerLine { .. }, Some(project)) => {
+                    project.clone()
+                }
+                (Target::PerLine { default }, None) => default.clone(),
+            };
+            return Ok(Some(Pending { line, project, parsed }));
+        }
+    }
 }
 
 /// Reads the next line into `buf` (without its newline); `false` at the end of the input.
@@ -114,89 +285,34 @@ async fn next_line<R: AsyncBufRead + Unpin>(
     Ok(read > 0)
 }
 
-/// Imports JSONL from `input` into the store of `memories` (see the module docs).
-pub async fn import<R: AsyncBufRead + Unpin>(
-    memories: &Memories,
-    mut input: R,
-    options: ImportOptions,
-) -> Result<ImportReport, ImportError> {
-    let mut importer = Importer { memories, options, done: ImportReport::default(), held: Vec::new() };
-    match importer.run(&mut input).await {
-        Ok(()) => Ok(importer.done),
-        Err(problem) => {
-            if importer.options.all_or_nothing {
-                importer.done.counts = RestoreCounts::default();
-                importer.done.projects.clear();
-            }
-            Err(ImportError { problem, done: importer.done })
-        }
-    }
-}
-
-struct Importer<'a> {
-    memories: &'a Memories,
-    options: ImportOptions,
-    done: ImportReport,
-    /// Everything embedded so far, for `all_or_nothing`.
+/// Where embedded memories go: the store, a batch per transaction, or held for the one
+/// transaction of `all_or_nothing`.
+struct Sink<'a> {
+    store: &'a Store,
+    replace: bool,
+    all_or_nothing: bool,
+    counts: RestoreCounts,
+    projects: BTreeSet<String>,
     held: Vec<(u64, Restore)>,
 }
 
-impl Importer<'_> {
-    async fn run<R: AsyncBufRead + Unpin>(&mut self, input: &mut R) -> Result<(), ImportProblem> {
-        let now = Utc::now();
-        let mut buf = Vec::new();
-        let mut line = 0;
-        let mut batch: Vec<Pending> = Vec::with_capacity(BATCH);
-        let mut embedded: Vec<(u64, Restore)> = Vec::new();
-        loop {
-            line += 1;
-            let more = next_line(input, &mut buf, line).await?;
-            if more {
-                let text = std::str::from_utf8(&buf).map_err(|_| ImportProblem::NotUtf8 { line })?;
-                if text.trim().is_empty() {
-                    continue;
-                }
-                self.done.lines += 1;
-                let parsed = parse_line(text, now).map_err(|error| ImportProblem::Line { line, error })?;
-                let project = match (&self.options.target, &parsed.project) {
-                    (Target::Project(project), _) | (Target::PerLine { .. }, Some(project)) => {
-                        project.clone()
-                    }
-                    (Target::PerLine { default }, None) => default.clone(),
-                };
-                batch.push(Pending { line, project, parsed });
-                if batch.len() < BATCH {
-                    continue;
-                }
-            }
-            // Embed this batch while the previous one is written.
-            let texts = batch.iter().map(|p| p.parsed.memory.content.as_str().to_owned()).collect();
-            let memories: &Memories = self.memories;
-            let embedder = memories.embedder();
-            let previous = std::mem::take(&mut embedded);
-            let (vectors, written) =
-                tokio::join!(embedder.embed(texts, Priority::Bulk), self.write(previous));
-            written?;
-            embedded = std::mem::take(&mut batch)
-                .into_iter()
-                .zip(vectors?)
-                .map(|(pending, vector)| (pending.line, restore(pending, vector)))
-                .collect();
-            if !more {
-                break;
-            }
+impl Sink<'_> {
+    /// The lines whose id is not stored yet (all of them with `replace`); the rest are
+    /// counted as skipped.
+    async fn unseen(&mut self, batch: Vec<Pending>) -> Result<Vec<Pending>, ImportProblem> {
+        if self.replace || batch.is_empty() {
+            return Ok(batch);
         }
-        self.write(embedded).await?;
-        if self.options.all_or_nothing {
-            let held = std::mem::take(&mut self.held);
-            self.store(held).await?;
-        }
-        Ok(())
+        let ids = batch.iter().map(|p| p.parsed.memory.id.as_str().to_owned()).collect();
+        let existing = self.store.existing_ids(ids).await?;
+        let (skipped, fresh): (Vec<Pending>, Vec<Pending>) =
+            batch.into_iter().partition(|p| existing.contains(p.parsed.memory.id.as_str()));
+        self.counts.skipped += skipped.len() as u64;
+        Ok(fresh)
     }
 
-    /// Stores a batch now, or holds it for the one transaction of `all_or_nothing`.
     async fn write(&mut self, batch: Vec<(u64, Restore)>) -> Result<(), ImportProblem> {
-        if self.options.all_or_nothing {
+        if self.all_or_nothing {
             self.held.extend(batch);
             Ok(())
         } else {
@@ -204,21 +320,23 @@ impl Importer<'_> {
         }
     }
 
+    async fn finish(&mut self) -> Result<(), ImportProblem> {
+        let held = std::mem::take(&mut self.held);
+        self.store(held).await
+    }
+
     async fn store(&mut self, batch: Vec<(u64, Restore)>) -> Result<(), ImportProblem> {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut projects: Vec<String> = batch.iter().map(|(_, r)| r.project.to_string()).collect();
+        let projects: Vec<String> = batch.iter().map(|(_, r)| r.project.to_string()).collect();
         let lines: Vec<(u64, String)> =
             batch.iter().map(|(line, r)| (*line, r.memory.id.as_str().to_owned())).collect();
         let items = batch.into_iter().map(|(_, restore)| restore).collect();
-        match self.memories.store().restore(items, self.options.replace).await {
+        match self.store.restore(items, self.replace).await {
             Ok(counts) => {
-                self.done.counts.add(counts);
-                projects.extend(std::mem::take(&mut self.done.projects));
-                projects.sort_unstable();
-                projects.dedup();
-                self.done.projects = projects;
+                self.counts.add(counts);
+                self.projects.extend(projects);
                 Ok(())
             }
             Err(StoreError::IdTaken { id, project }) => {

@@ -1,16 +1,22 @@
 //! One line of an export: `{"id", "text", "metadata": {...}}`, the reference system's format
 //! (CLIENTS.md), plus the fields it does not have so that nothing we hold is lost.
 //!
-//! Written: `tags`, `source`, `chunk_type`, `created_at`, `updated_at`, `last_accessed_at`,
+//! Written as Python's `json.dumps` writes it (`", "` and `": "` separators, every non-ASCII
+//! character escaped as `\uXXXX`), so our exports look like the reference's byte for byte:
+//! `tags`, `source`, `chunk_type`, `created_at`, `updated_at`, `last_accessed_at`,
 //! `hit_count`, `superseded_by` (absent when unset), and for memories cut from a file
 //! `file_mtime` (float seconds, as the reference writes it), `file_mtime_ns` (exact),
-//! `file_path`, `file_size` and `chunk_hash`. Timestamps are written as Python's `isoformat`
-//! writes them (`2026-02-21T10:15:30.123456+00:00`, no fraction when it is zero). An export of
-//! all projects adds a top-level `project` to each line.
+//! `file_path`, `file_size` and `chunk_hash`. Timestamps are written as `isoformat` writes
+//! them (`2026-02-21T10:15:30.123456+00:00`, no fraction when it is zero). An export of all
+//! projects adds a top-level `project` to each line.
 //!
 //! Read: the same, and the reference's own exports as they are: tags as a list or as a
 //! JSON-encoded string, any RFC 3339 offset (or none: UTC), missing optional keys, `null` for
-//! absent values, keys we do not know.
+//! absent values, keys we do not know. The reference stored memories without tags and with
+//! empty text (SPEC §14.1); an untagged one gets the tag [`UNTAGGED`], an empty one is
+//! nothing to remember and is left out — both counted in the import's report.
+
+use std::io;
 
 use chrono::{DateTime, NaiveDateTime, Timelike as _, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,6 +26,9 @@ use crate::memory::{
     ChunkType, Content, FileInfo, InvalidMemory, Memory, MemoryId, NewMemory, Source, Tags,
 };
 use crate::project::{InvalidProjectName, ProjectName};
+
+/// The tag an imported agent memory without tags gets (ours need at least one).
+pub const UNTAGGED: &str = "untagged";
 
 /// What is wrong with one import line (the import names the line).
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +81,53 @@ struct MetadataOut<'a> {
     chunk_hash: Option<&'a str>,
 }
 
+/// serde_json output in the layout of Python's `json.dumps` with its defaults.
+struct PythonStyle;
+
+impl serde_json::ser::Formatter for PythonStyle {
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    /// `ensure_ascii`: everything past ASCII as `\uXXXX` (lower-case hex, surrogate pairs
+    /// beyond the BMP); serde_json has already escaped quotes, backslashes and controls.
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut ascii_from = 0;
+        for (at, c) in fragment.char_indices() {
+            if c.is_ascii() {
+                continue;
+            }
+            w.write_all(&fragment.as_bytes()[ascii_from..at])?;
+            let mut units = [0; 2];
+            for unit in c.encode_utf16(&mut units) {
+                write!(w, "\\u{unit:04x}")?;
+            }
+            ascii_from = at + c.len_utf8();
+        }
+        w.write_all(&fragment.as_bytes()[ascii_from..])
+    }
+}
+
 /// A timestamp as Python's `datetime.isoformat()` writes an aware UTC one.
 pub fn iso_timestamp(at: DateTime<Utc>) -> String {
     if at.nanosecond() / 1000 == 0 {
@@ -81,9 +137,9 @@ pub fn iso_timestamp(at: DateTime<Utc>) -> String {
     }
 }
 
-/// Appends `memory` as one export line (with its newline) to `out`; `with_project` adds the
-/// top-level `project` key (exports of all projects).
-pub fn write_line(out: &mut String, memory: &Memory, with_project: bool) {
+/// Appends `memory` as one export line (with its newline) to `out`, in ASCII; `with_project`
+/// adds the top-level `project` key (exports of all projects).
+pub fn write_line(out: &mut Vec<u8>, memory: &Memory, with_project: bool) {
     let file = memory.file.as_ref();
     let line = LineOut {
         id: &memory.id,
@@ -105,10 +161,14 @@ pub fn write_line(out: &mut String, memory: &Memory, with_project: bool) {
             chunk_hash: file.map(|f| f.chunk_hash.as_str()),
         },
     };
-    // Plain strings, numbers and lists: serialising them cannot fail.
-    if let Ok(text) = serde_json::to_string(&line) {
-        out.push_str(&text);
-        out.push('\n');
+    let start = out.len();
+    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, PythonStyle);
+    // Strings, integers, finite floats and lists into a Vec: serialising cannot fail, but
+    // should it, no half line is left behind.
+    if line.serialize(&mut serializer).is_ok() {
+        out.push(b'\n');
+    } else {
+        out.truncate(start);
     }
 }
 
@@ -157,6 +217,16 @@ pub struct Parsed {
     pub last_accessed_at: Option<DateTime<Utc>>,
     pub hit_count: u64,
     pub superseded_by: Option<MemoryId>,
+    /// The line had no tags and was given [`UNTAGGED`].
+    pub untagged: bool,
+}
+
+/// What a valid line holds.
+#[derive(Debug, Clone)]
+pub enum Line {
+    Memory(Box<Parsed>),
+    /// Empty or blank text: nothing to remember.
+    Empty,
 }
 
 fn parse_time(field: &'static str, text: &str) -> Result<DateTime<Utc>, LineError> {
@@ -172,7 +242,10 @@ fn parse_time(field: &'static str, text: &str) -> Result<DateTime<Utc>, LineErro
         .ok_or_else(|| LineError::Timestamp { field, value: text.to_owned() })
 }
 
-fn optional_time(field: &'static str, text: Option<String>) -> Result<Option<DateTime<Utc>>, LineError> {
+fn optional_time(
+    field: &'static str,
+    text: Option<String>,
+) -> Result<Option<DateTime<Utc>>, LineError> {
     text.filter(|t| !t.trim().is_empty()).map(|t| parse_time(field, &t)).transpose()
 }
 
@@ -188,7 +261,12 @@ fn tag_list(tags: Option<TagsIn>) -> Vec<String> {
 /// The file a chunk came from: the line's file fields, or, in the reference's exports, the
 /// path in its `file:<path>|<heading>` source and the hash of its text (what the indexer
 /// compares, so an unchanged file is not re-embedded).
-fn file_info(meta: &mut MetadataIn, source: &str, text: &str, kind: ChunkType) -> Result<Option<FileInfo>, LineError> {
+fn file_info(
+    meta: &mut MetadataIn,
+    source: &str,
+    text: &str,
+    kind: ChunkType,
+) -> Result<Option<FileInfo>, LineError> {
     let from_source = || {
         let rest = source.strip_prefix("file:")?;
         Some(rest.split_once('|').map_or(rest, |(path, _)| path).to_owned())
@@ -209,30 +287,37 @@ fn file_info(meta: &mut MetadataIn, source: &str, text: &str, kind: ChunkType) -
         (None, Some(seconds)) => return Err(LineError::Mtime(seconds)),
         (None, None) => 0,
     };
-    let chunk_hash = meta
-        .chunk_hash
-        .take()
-        .unwrap_or_else(|| format!("{:x}", Sha256::digest(text.as_bytes())));
+    let chunk_hash =
+        meta.chunk_hash.take().unwrap_or_else(|| format!("{:x}", Sha256::digest(text.as_bytes())));
     Ok(Some(FileInfo { path, mtime_ns, size: meta.file_size.unwrap_or(0), chunk_hash }))
 }
 
 /// Parses and validates one import line. `now` stands in for a missing `created_at`.
-pub fn parse_line(line: &str, now: DateTime<Utc>) -> Result<Parsed, LineError> {
+pub fn parse_line(line: &str, now: DateTime<Utc>) -> Result<Line, LineError> {
     let LineIn { id, project, text, mut metadata } =
         serde_json::from_str(line).map_err(|e| LineError::Json(e.to_string()))?;
     let chunk_type = match metadata.chunk_type.as_deref() {
         None | Some("") => ChunkType::AgentMemory,
-        Some(kind) => ChunkType::parse(kind).ok_or_else(|| LineError::ChunkType(kind.to_owned()))?,
+        Some(kind) => {
+            ChunkType::parse(kind).ok_or_else(|| LineError::ChunkType(kind.to_owned()))?
+        }
     };
+    let id = MemoryId::parse(&id)?;
+    let project = project.map(|p| ProjectName::parse(p.trim())).transpose()?;
+    if text.trim().is_empty() {
+        return Ok(Line::Empty);
+    }
     let mut tags = tag_list(metadata.tags.take());
-    if chunk_type == ChunkType::FileIndexed && tags.iter().all(|t| t.trim().is_empty()) {
-        // File chunks are tagged by the indexer; an export without tags gets its base tag.
-        tags = vec!["indexed".to_owned()];
+    let untagged = tags.iter().all(|t| t.trim().is_empty());
+    if untagged {
+        // File chunks are tagged by the indexer, whose base tag they get.
+        let tag = if chunk_type == ChunkType::FileIndexed { "indexed" } else { UNTAGGED };
+        tags = vec![tag.to_owned()];
     }
     let source = metadata.source.take().unwrap_or_default();
     let file = file_info(&mut metadata, &source, &text, chunk_type)?;
     let memory = NewMemory {
-        id: MemoryId::parse(&id)?,
+        id,
         tags: Tags::new(tags)?,
         source: Source::new(source)?,
         chunk_type,
@@ -240,8 +325,8 @@ pub fn parse_line(line: &str, now: DateTime<Utc>) -> Result<Parsed, LineError> {
         file,
         content: Content::new(text, chunk_type)?,
     };
-    Ok(Parsed {
-        project: project.map(|p| ProjectName::parse(p.trim())).transpose()?,
+    Ok(Line::Memory(Box::new(Parsed {
+        project,
         memory,
         updated_at: optional_time("updated_at", metadata.updated_at)?,
         last_accessed_at: optional_time("last_accessed_at", metadata.last_accessed_at)?,
@@ -251,7 +336,8 @@ pub fn parse_line(line: &str, now: DateTime<Utc>) -> Result<Parsed, LineError> {
             .filter(|s| !s.trim().is_empty())
             .map(|s| MemoryId::parse(&s))
             .transpose()?,
-    })
+        untagged: untagged && chunk_type == ChunkType::AgentMemory,
+    })))
 }
 
 #[cfg(test)]
@@ -278,5 +364,28 @@ mod tests {
         let commas = tag_list(Some(TagsIn::Text("a,b".into())));
         assert_eq!((list.clone(), text), (list.clone(), list.clone()));
         assert_eq!(commas, list);
+    }
+
+    #[test]
+    fn lines_are_laid_out_as_json_dumps_lays_them_out() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct Sample {
+            n: u32,
+            tags: Vec<String>,
+            text: String,
+        }
+        let value =
+            Sample {
+                n: 1, tags: vec!["a".into(), "b".into()], text: "Café \"q\"\n✓ 𝄞".into()
+            };
+        let mut out = Vec::new();
+        let mut serializer = serde_json::Serializer::with_formatter(&mut out, PythonStyle);
+        value.serialize(&mut serializer).expect("serialise");
+        // `json.dumps({"n": 1, "tags": ["a", "b"], "text": "Café \"q\"\n✓ 𝄞"})` in Python.
+        let python =
+            r#"{"n": 1, "tags": ["a", "b"], "text": "Caf\u00e9 \"q\"\n\u2713 \ud834\udd1e"}"#;
+        assert_eq!(String::from_utf8(out).expect("ascii"), python);
+        let back: Sample = serde_json::from_str(python).expect("parse");
+        assert_eq!(back, value);
     }
 }

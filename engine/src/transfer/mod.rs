@@ -7,5 +7,7 @@ mod import;
 mod line;
 
 pub use export::{Export, Scope, export};
-pub use import::{ImportError, ImportOptions, ImportProblem, ImportReport, MAX_LINE_BYTES, Target, import};
-pub use line::{LineError, Parsed, iso_timestamp, parse_line, write_line};
+pub use import::{
+    ImportError, ImportOptions, ImportProblem, ImportReport, MAX_LINE_BYTES, Target, import,
+};
+pub use line::{Line, LineError, Parsed, UNTAGGED, iso_timestamp, parse_line, write_line};
