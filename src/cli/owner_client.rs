@@ -6,12 +6,13 @@ use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::http::transfer::TransferError;
 use crate::http::{ADDRESS_FILE, TOKEN_FILE};
+use crate::owner_lock::{current_owner, process};
 use crate::sidecar::{self, Launch};
 
 /// How long an owner that is up may take to answer on HTTP.
@@ -51,22 +52,33 @@ pub fn wait_for_http(data_dir: &Path) -> Option<std::net::SocketAddr> {
 
 impl OwnerClient {
     /// Connects to the owner of `launch.data_dir`, starting one if none answers.
+    ///
+    /// Whether one runs is read from the lock file's live pid rather than by connecting to
+    /// its socket, which would count as a session in the `status` it is asked for.
     pub fn connect(launch: &Launch) -> anyhow::Result<Self> {
-        let socket = crate::owner::socket_path(&launch.data_dir);
-        let running = std::os::unix::net::UnixStream::connect(&socket).is_ok();
-        if !running {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("starting the runtime")?;
-            runtime.block_on(sidecar::ensure_owner(launch))?;
-        }
-        let Some(address) = wait_for_http(&launch.data_dir) else {
-            bail!(
-                "the Annal owner on {} serves no HTTP (is its port taken? see {})",
-                launch.data_dir.display(),
-                launch.data_dir.join(sidecar::LOG_FILE).display()
-            );
+        let data_dir = &launch.data_dir;
+        let running = current_owner(data_dir)
+            .and_then(|(pid, _)| process(pid))
+            .is_some_and(|pid| rustix::process::test_kill_process(pid).is_ok());
+        let answering = if running { wait_for_http(data_dir) } else { None };
+        let address = match answering {
+            Some(address) => address,
+            // None runs, or the lock names a process that does not answer (a stale lock whose
+            // pid was reused, an owner stopping): as an agent's sidecar would.
+            None => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .context("starting the runtime")?;
+                runtime.block_on(sidecar::ensure_owner(launch))?;
+                wait_for_http(data_dir).with_context(|| {
+                    format!(
+                        "the Annal owner on {} serves no HTTP (is its port taken? see {})",
+                        data_dir.display(),
+                        data_dir.join(sidecar::LOG_FILE).display()
+                    )
+                })?
+            }
         };
         let token_file = launch.data_dir.join(TOKEN_FILE);
         let token = std::fs::read_to_string(&token_file)

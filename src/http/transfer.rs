@@ -22,6 +22,9 @@ use crate::project::ProjectName;
 use crate::store::StoreError;
 use crate::transfer::{self, ImportOptions, ImportProblem, ImportReport, Scope, Target};
 
+/// How long a failed import keeps reading the upload it will not use, so its answer arrives.
+const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// The header that carries how many memories an export holds.
 pub const TOTAL_HEADER: &str = "x-annal-total";
 
@@ -133,10 +136,14 @@ async fn import(
     };
     let options =
         ImportOptions { target, replace: query.replace, all_or_nothing: query.all_or_nothing };
-    let input = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
-    match transfer::import(pool.memories(), input, options).await {
+    let mut input = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
+    match transfer::import(pool.memories(), &mut input, options).await {
         Ok(report) => Json(report).into_response(),
         Err(err) => {
+            // The client is still sending the rest and reads no answer until it is done: take
+            // it (bounded), or it would see a broken pipe instead of the line that failed.
+            let mut sink = tokio::io::sink();
+            let _ = tokio::time::timeout(DRAIN_LIMIT, tokio::io::copy(&mut input, &mut sink)).await;
             let kind = match &err.problem {
                 ImportProblem::Line { .. }
                 | ImportProblem::TooLong { .. }
