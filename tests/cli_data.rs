@@ -241,7 +241,11 @@ fn export_and_import_move_a_project_to_another_owner_unchanged() {
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("1 stored, 0 replaced, 2 skipped (id exists) in other"), "{said}");
     // Progress goes to stderr as plain lines when it is not a terminal.
-    assert!(String::from_utf8_lossy(&out.stderr).contains("import: "), "progress lines");
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        progress.contains("import: sending: ") && progress.contains("import: storing: "),
+        "{progress}"
+    );
 }
 
 #[test]

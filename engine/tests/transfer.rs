@@ -12,7 +12,7 @@ use annal_engine::memory::{ChunkType, Content, FileInfo, MemoryId, NewMemory, So
 use annal_engine::project::ProjectName;
 use annal_engine::search::SearchRequest;
 use annal_engine::store::{FileStamp, FileUpdate, StoreItem};
-use annal_engine::transfer::{self, ImportOptions, ImportReport, Scope, Target};
+use annal_engine::transfer::{self, ImportOptions, ImportProgress, ImportReport, Scope, Target};
 use chrono::Utc;
 use futures_util::TryStreamExt as _;
 
@@ -33,7 +33,7 @@ async fn export(f: &Fixture, scope: Scope) -> String {
 }
 
 async fn import(f: &Fixture, text: &str, options: ImportOptions) -> ImportReport {
-    transfer::import(&f.memories, text.as_bytes(), options).await.expect("import")
+    transfer::import(&f.memories, text.as_bytes(), options, &mut |_| {}).await.expect("import")
 }
 
 /// A project with everything a memory can carry: tags, sources, updates, hit counts and
@@ -257,7 +257,9 @@ async fn a_bad_line_is_named_by_its_number_and_the_lines_before_it_stay() {
     for (bad, why) in cases {
         let f = Fixture::new().await;
         let text = format!("{good}\n\n{bad}\n{good}\n");
-        let err = transfer::import(&f.memories, text.as_bytes(), into("p")).await.expect_err(bad);
+        let err = transfer::import(&f.memories, text.as_bytes(), into("p"), &mut |_| {})
+            .await
+            .expect_err(bad);
         let message = err.to_string();
         assert!(message.starts_with("line 3: "), "{message}");
         assert!(message.contains(why), "{why} in {message}");
@@ -267,14 +269,16 @@ async fn a_bad_line_is_named_by_its_number_and_the_lines_before_it_stay() {
     let f = Fixture::new().await;
     let not_utf8 = [good.as_bytes(), b"\n\xff\xfe\n"].concat();
     let all = ImportOptions { all_or_nothing: true, ..into("p") };
-    let err = transfer::import(&f.memories, &not_utf8[..], all).await.expect_err("utf-8");
+    let err =
+        transfer::import(&f.memories, &not_utf8[..], all, &mut |_| {}).await.expect_err("utf-8");
     assert!(err.to_string().starts_with("line 2 is not UTF-8"), "{err}");
     assert!(err.to_string().ends_with("nothing was stored"), "{err}");
     assert!(f.store.projects().await.expect("projects").is_empty(), "nothing registered");
 
     let too_long = format!("{good}\n{}\n", "x".repeat(transfer::MAX_LINE_BYTES + 10));
-    let err =
-        transfer::import(&f.memories, too_long.as_bytes(), into("p")).await.expect_err("long");
+    let err = transfer::import(&f.memories, too_long.as_bytes(), into("p"), &mut |_| {})
+        .await
+        .expect_err("long");
     assert!(err.to_string().starts_with("line 2 is longer than"), "{err}");
 }
 
@@ -297,7 +301,9 @@ fn lines(count: usize, bad_at: Option<usize>) -> String {
 async fn lines_before_a_bad_one_stay_unless_all_or_nothing() {
     let text = lines(300, Some(300));
     let f = Fixture::new().await;
-    let err = transfer::import(&f.memories, text.as_bytes(), into("p")).await.expect_err("bad");
+    let err = transfer::import(&f.memories, text.as_bytes(), into("p"), &mut |_| {})
+        .await
+        .expect_err("bad");
     assert!(err.to_string().starts_with("line 300: "), "{err}");
     assert!(err.to_string().contains("the 299 memories before it stayed stored"), "{err}");
     assert_eq!(err.done.counts.stored, 299);
@@ -309,7 +315,8 @@ async fn lines_before_a_bad_one_stay_unless_all_or_nothing() {
 
     let g = Fixture::new().await;
     let all = ImportOptions { all_or_nothing: true, ..into("p") };
-    let err = transfer::import(&g.memories, text.as_bytes(), all).await.expect_err("bad");
+    let err =
+        transfer::import(&g.memories, text.as_bytes(), all, &mut |_| {}).await.expect_err("bad");
     assert!(err.to_string().contains("nothing was stored"), "{err}");
     assert_eq!(err.done.counts.stored, 0);
     assert!(g.store.projects().await.expect("projects").is_empty(), "nothing stored");
@@ -333,7 +340,9 @@ async fn all_or_nothing_stores_nothing_when_the_write_fails() {
 
     let text = text.replace("\"id\": \"n", "\"id\": \"q");
     let options = ImportOptions { all_or_nothing: true, replace: true, ..into("q") };
-    let err = transfer::import(&f.memories, text.as_bytes(), options).await.expect_err("taken");
+    let err = transfer::import(&f.memories, text.as_bytes(), options, &mut |_| {})
+        .await
+        .expect_err("taken");
     assert!(err.to_string().starts_with("line 21: "), "{err}");
     assert!(err.to_string().contains("belongs to project \"other\""), "{err}");
     assert!(!f.store.projects().await.expect("projects").contains(&"q".to_owned()));
@@ -358,11 +367,22 @@ async fn a_re_import_embeds_nothing_and_replace_embeds_everything() {
     let events = EventBus::open(f.store.clone()).await.expect("events");
     let memories = Memories::new(f.store.clone(), service, events);
     let text = lines(600, None);
-    let first = transfer::import(&memories, text.as_bytes(), into("p")).await.expect("import");
+    let mut seen = Vec::new();
+    let mut progress = |p: ImportProgress| seen.push(p);
+    let first = transfer::import(&memories, text.as_bytes(), into("p"), &mut progress)
+        .await
+        .expect("import");
     assert_eq!((first.counts.stored, embedded.load(Ordering::SeqCst)), (600, 600));
-    let again = transfer::import(&memories, text.as_bytes(), into("p")).await.expect("again");
+    // After each batch of 256 (the last one short): how much of the input is done.
+    let lines: Vec<u64> = seen.iter().map(|p| p.lines).collect();
+    assert_eq!(lines, [256, 512, 600]);
+    assert_eq!(seen.last().map(|p| p.bytes), Some(text.len() as u64));
+    assert!(seen.windows(2).all(|w| w[0].bytes < w[1].bytes), "{seen:?}");
+    let again =
+        transfer::import(&memories, text.as_bytes(), into("p"), &mut |_| {}).await.expect("again");
     assert_eq!((again.counts.skipped, embedded.load(Ordering::SeqCst)), (600, 600));
     let replace = ImportOptions { replace: true, ..into("p") };
-    let replaced = transfer::import(&memories, text.as_bytes(), replace).await.expect("replace");
+    let replaced =
+        transfer::import(&memories, text.as_bytes(), replace, &mut |_| {}).await.expect("replace");
     assert_eq!((replaced.counts.replaced, embedded.load(Ordering::SeqCst)), (600, 1200));
 }

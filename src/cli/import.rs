@@ -1,13 +1,20 @@
 //! `annal import`: sends a JSONL file (or stdin) to the owner as it is read; the owner
-//! validates, embeds and stores it (`transfer::import`) and answers what it did.
+//! validates, embeds and stores it (`transfer::import`), telling how far it has come, and
+//! answers what it did.
+//!
+//! The progress has two stages because the HTTP client reads no answer before it has sent
+//! the whole body: while sending, the bar counts the bytes sent (the owner reads as fast as
+//! it stores, so for a big file that is its progress, a few MiB of buffers ahead); then it
+//! counts the bytes the owner has stored, from its answer.
 
-use std::io::{Read, Write};
+use std::io::{BufRead as _, BufReader, Read, Write};
 use std::path::PathBuf;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 
-use super::owner_client::OwnerClient;
+use super::owner_client::{OwnerClient, Streamed};
 use super::progress::{Progress, Unit};
+use crate::http::transfer::ImportMessage;
 use crate::sidecar::Launch;
 use crate::transfer::{ImportReport, UNTAGGED};
 
@@ -40,12 +47,23 @@ struct Counted<'a> {
 impl Read for Counted<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if n == 0 && !buf.is_empty() {
-            self.progress.message("import: all sent, the owner is storing the rest");
-        }
         self.progress.add(n as u64);
         Ok(n)
     }
+}
+
+/// Follows the owner's answer to its last line: the report, or the failure as the error.
+fn follow(response: &mut Streamed, progress: &mut Progress) -> anyhow::Result<ImportReport> {
+    let body = response.body_mut().with_config().limit(u64::MAX).reader();
+    for line in BufReader::new(body).lines() {
+        let line = line.context("reading the owner's answer")?;
+        match serde_json::from_str(&line).context("the owner's answer")? {
+            ImportMessage::Progress(at) => progress.set(at.bytes),
+            ImportMessage::Done(report) => return Ok(report),
+            ImportMessage::Failed(failure) => bail!(failure.message),
+        }
+    }
+    bail!("the owner stopped before the import ended")
 }
 
 pub fn run(launch: &Launch, args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -55,7 +73,7 @@ pub fn run(launch: &Launch, args: Args, out: &mut dyn Write) -> anyhow::Result<(
         let file = std::fs::File::open(&args.file)
             .with_context(|| format!("cannot read {}", args.file.display()))?;
         let size = file.metadata().ok().map(|m| m.len());
-        (Box::new(std::io::BufReader::new(file)), size)
+        (Box::new(BufReader::new(file)), size)
     };
     let project = super::project_or_cwd(args.project.clone())?;
     let mut query = vec![];
@@ -70,11 +88,15 @@ pub fn run(launch: &Launch, args: Args, out: &mut dyn Write) -> anyhow::Result<(
         query.push(("all_or_nothing", "true"));
     }
     let client = OwnerClient::connect(launch)?;
-    let mut progress = Progress::new("import", Unit::Bytes, size);
-    let report: anyhow::Result<ImportReport> = {
+    let mut progress = Progress::new("import: sending", Unit::Bytes, size);
+    let sent = {
         let mut body = Counted { inner: input, progress: &mut progress };
         client.upload("/api/import", &query, &mut body)
     };
+    let report = sent.and_then(|mut response| {
+        progress.stage("import: storing");
+        follow(&mut response, &mut progress)
+    });
     progress.finish();
     let report = report?;
     if args.json {

@@ -131,18 +131,20 @@ impl OwnerClient {
         if response.status().is_success() { Ok(response) } else { Err(refusal(response)) }
     }
 
-    /// `POST path?query` with `body` streamed from a reader, answered with JSON.
-    pub fn upload<T: DeserializeOwned>(
+    /// `POST path?query` with `body` streamed from a reader; the successful answer's body is
+    /// the caller's to read (ureq reads it once the whole body is sent).
+    pub fn upload(
         &self,
         path: &str,
         query: &[(&str, &str)],
         body: &mut dyn Read,
-    ) -> anyhow::Result<T> {
+    ) -> anyhow::Result<Streamed> {
         let request = self.agent.post(self.url(path)).header("Authorization", &self.authorization);
         let request = request
             .query_pairs(query.iter().copied())
             .header("Content-Type", "application/x-ndjson");
-        json(request.send(ureq::SendBody::from_reader(body))?)
+        let response = request.send(ureq::SendBody::from_reader(body))?;
+        if response.status().is_success() { Ok(response) } else { Err(refusal(response)) }
     }
 }
 

@@ -76,12 +76,19 @@ impl Progress {
         self.set(self.count + n);
     }
 
-    /// Says what is going on now (e.g. waiting for the owner to finish).
-    pub fn message(&mut self, message: &str) {
-        self.what = message.to_owned();
+    /// Starts counting a next stage of the same work from zero.
+    pub fn stage(&mut self, what: &str) {
+        self.what = what.to_owned();
+        self.count = 0;
         match &self.bar {
-            Some(bar) => bar.set_message(message.to_owned()),
-            None => self.line(),
+            Some(bar) => {
+                bar.set_message(what.to_owned());
+                bar.set_position(0);
+            }
+            None => {
+                self.last_line = Some(Instant::now());
+                self.line();
+            }
         }
     }
 

@@ -2,7 +2,9 @@
 //! side ever holds a whole export. `GET /api/export?project=P` (or `?all=true`) answers JSONL
 //! as the engine reads it, a page at a time, with the number of memories in
 //! `x-annal-total`; `POST /api/import?…` reads its JSONL body line by line as the engine
-//! consumes it and answers the [`ImportReport`].
+//! consumes it and answers, as it goes, NDJSON [`ImportMessage`]s: progress after each batch,
+//! then the report or the failure. Once the answer has begun its status is 200, so the last
+//! line says how the import ended.
 
 use std::sync::Arc;
 
@@ -20,7 +22,9 @@ use crate::dashboard::ErrorKind;
 use crate::pool::Pool;
 use crate::project::ProjectName;
 use crate::store::StoreError;
-use crate::transfer::{self, ImportOptions, ImportProblem, ImportReport, Scope, Target};
+use crate::transfer::{
+    self, ImportError, ImportOptions, ImportProblem, ImportProgress, ImportReport, Scope, Target,
+};
 
 /// How long a failed import keeps reading the upload it will not use, so its answer arrives.
 const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
@@ -36,6 +40,24 @@ pub struct TransferError {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub done: Option<ImportReport>,
+}
+
+/// One line of the import's answer.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportMessage {
+    Progress(ImportProgress),
+    Done(ImportReport),
+    Failed(TransferError),
+}
+
+impl ImportMessage {
+    fn line(&self) -> String {
+        // Plain data: serialising cannot fail.
+        let mut line = serde_json::to_string(self).unwrap_or_default();
+        line.push('\n');
+        line
+    }
 }
 
 fn status_of(kind: ErrorKind) -> StatusCode {
@@ -137,24 +159,41 @@ async fn import(
     let options =
         ImportOptions { target, replace: query.replace, all_or_nothing: query.all_or_nothing };
     let mut input = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
-    match transfer::import(pool.memories(), &mut input, options).await {
-        Ok(report) => Json(report).into_response(),
-        Err(err) => {
-            // The client is still sending the rest and reads no answer until it is done: take
-            // it (bounded), or it would see a broken pipe instead of the line that failed.
-            let mut sink = tokio::io::sink();
-            let _ = tokio::time::timeout(DRAIN_LIMIT, tokio::io::copy(&mut input, &mut sink)).await;
-            let kind = match &err.problem {
-                ImportProblem::Line { .. }
-                | ImportProblem::TooLong { .. }
-                | ImportProblem::NotUtf8 { .. }
-                | ImportProblem::Read { .. } => ErrorKind::Invalid,
-                ImportProblem::StoreAt { error, .. } | ImportProblem::Store(error) => {
-                    store_kind(error)
-                }
-                ImportProblem::Embed(_) => ErrorKind::Unavailable,
-            };
-            refuse(kind, err.to_string(), Some(err.done))
-        }
-    }
+    let (lines, answer) = tokio::sync::mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        let mut progress = |at: ImportProgress| {
+            let _ = lines.send(ImportMessage::Progress(at).line());
+        };
+        let outcome = transfer::import(pool.memories(), &mut input, options, &mut progress).await;
+        let last = match outcome {
+            Ok(report) => ImportMessage::Done(report),
+            Err(err) => {
+                // The client may still be sending the rest, and reads no answer until it is
+                // done: take it (bounded), or it would see a broken pipe instead of the line
+                // that failed.
+                let mut sink = tokio::io::sink();
+                let rest = tokio::io::copy(&mut input, &mut sink);
+                let _ = tokio::time::timeout(DRAIN_LIMIT, rest).await;
+                ImportMessage::Failed(failure(err))
+            }
+        };
+        let _ = lines.send(last.line());
+    });
+    let body = futures_util::stream::unfold(answer, |mut answer| async move {
+        let line = answer.recv().await?;
+        Some((Ok::<_, std::convert::Infallible>(line), answer))
+    });
+    ([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(body)).into_response()
+}
+
+fn failure(err: ImportError) -> TransferError {
+    let kind = match &err.problem {
+        ImportProblem::Line { .. }
+        | ImportProblem::TooLong { .. }
+        | ImportProblem::NotUtf8 { .. }
+        | ImportProblem::Read { .. } => ErrorKind::Invalid,
+        ImportProblem::StoreAt { error, .. } | ImportProblem::Store(error) => store_kind(error),
+        ImportProblem::Embed(_) => ErrorKind::Unavailable,
+    };
+    TransferError { kind, message: err.to_string(), done: Some(err.done) }
 }

@@ -101,16 +101,27 @@ fn stored_note(done: &ImportReport) -> String {
     }
 }
 
-/// Imports JSONL from `input` into the store of `memories` (see the module docs).
+/// How far an import has come: the input it has read, parsed and embedded so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportProgress {
+    pub bytes: u64,
+    /// Non-blank lines.
+    pub lines: u64,
+}
+
+/// Imports JSONL from `input` into the store of `memories` (see the module docs), telling
+/// `progress` after each batch is embedded.
 pub async fn import<R: AsyncBufRead + Unpin>(
     memories: &Memories,
     input: R,
     options: ImportOptions,
+    progress: &mut (dyn FnMut(ImportProgress) + Send),
 ) -> Result<ImportReport, ImportError> {
     let mut lines = Lines {
         input,
         buf: Vec::new(),
         line: 0,
+        bytes: 0,
         now: Utc::now(),
         target: options.target,
         read: 0,
@@ -125,7 +136,7 @@ pub async fn import<R: AsyncBufRead + Unpin>(
         projects: BTreeSet::new(),
         held: Vec::new(),
     };
-    let result = run(memories, &mut lines, &mut sink).await;
+    let result = run(memories, &mut lines, &mut sink, progress).await;
     let mut done = ImportReport {
         lines: lines.read,
         counts: sink.counts,
@@ -149,6 +160,7 @@ async fn run<R: AsyncBufRead + Unpin>(
     memories: &Memories,
     lines: &mut Lines<R>,
     sink: &mut Sink<'_>,
+    progress: &mut (dyn FnMut(ImportProgress) + Send),
 ) -> Result<(), ImportProblem> {
     let mut batch = lines.next_batch().await;
     let mut embedded = Vec::new();
@@ -167,7 +179,9 @@ async fn run<R: AsyncBufRead + Unpin>(
             .zip(vectors?)
             .map(|(pending, vector)| (pending.line, restore(pending, vector)))
             .collect();
-        match std::mem::replace(&mut batch, next).stop {
+        let done = std::mem::replace(&mut batch, next);
+        progress(done.read);
+        match done.stop {
             Stop::More => {}
             Stop::End => break,
             Stop::Failed(problem) => {
@@ -193,6 +207,8 @@ struct Pending {
 struct Batch {
     items: Vec<Pending>,
     stop: Stop,
+    /// The input read up to the batch's end.
+    read: ImportProgress,
 }
 
 #[derive(Default)]
@@ -211,6 +227,8 @@ struct Lines<R> {
     buf: Vec<u8>,
     /// The number of the last line read.
     line: u64,
+    /// Bytes read.
+    bytes: u64,
     /// Stands in for a missing `created_at`.
     now: DateTime<Utc>,
     target: Target,
@@ -222,14 +240,17 @@ struct Lines<R> {
 impl<R: AsyncBufRead + Unpin> Lines<R> {
     async fn next_batch(&mut self) -> Batch {
         let mut items = Vec::with_capacity(BATCH);
-        while items.len() < BATCH {
+        let stop = loop {
+            if items.len() == BATCH {
+                break Stop::More;
+            }
             match self.next().await {
                 Ok(Some(pending)) => items.push(pending),
-                Ok(None) => return Batch { items, stop: Stop::End },
-                Err(problem) => return Batch { items, stop: Stop::Failed(problem) },
+                Ok(None) => break Stop::End,
+                Err(problem) => break Stop::Failed(problem),
             }
-        }
-        Batch { items, stop: Stop::More }
+        };
+        Batch { items, stop, read: ImportProgress { bytes: self.bytes, lines: self.read } }
     }
 
     /// The next line that holds a memory, or `None` at the end of the input.
@@ -237,8 +258,9 @@ impl<R: AsyncBufRead + Unpin> Lines<R> {
         loop {
             self.line += 1;
             let line = self.line;
-            if !next_line(&mut self.input, &mut self.buf, line).await? {
-                return Ok(None);
+            match next_line(&mut self.input, &mut self.buf, line).await? {
+                0 => return Ok(None),
+                read => self.bytes += read as u64,
             }
             let text =
                 std::str::from_utf8(&self.buf).map_err(|_| ImportProblem::NotUtf8 { line })?;
@@ -266,12 +288,13 @@ impl<R: AsyncBufRead + Unpin> Lines<R> {
     }
 }
 
-/// Reads the next line into `buf` (without its newline); `false` at the end of the input.
+/// Reads the next line into `buf` (without its newline); how many bytes it took, 0 at the
+/// end of the input.
 async fn next_line<R: AsyncBufRead + Unpin>(
     input: &mut R,
     buf: &mut Vec<u8>,
     line: u64,
-) -> Result<bool, ImportProblem> {
+) -> Result<usize, ImportProblem> {
     buf.clear();
     let limit = MAX_LINE_BYTES as u64 + 2;
     let read = (&mut *input).take(limit).read_until(b'\n', buf).await;
@@ -282,7 +305,7 @@ async fn next_line<R: AsyncBufRead + Unpin>(
     while matches!(buf.last(), Some(b'\n' | b'\r')) {
         buf.pop();
     }
-    Ok(read > 0)
+    Ok(read)
 }
 
 /// Where embedded memories go: the store, a batch per transaction, or held for the one

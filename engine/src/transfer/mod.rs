@@ -8,6 +8,7 @@ mod line;
 
 pub use export::{Export, Scope, export};
 pub use import::{
-    ImportError, ImportOptions, ImportProblem, ImportReport, MAX_LINE_BYTES, Target, import,
+    ImportError, ImportOptions, ImportProblem, ImportProgress, ImportReport, MAX_LINE_BYTES,
+    Target, import,
 };
 pub use line::{Line, LineError, Parsed, UNTAGGED, iso_timestamp, parse_line, write_line};
