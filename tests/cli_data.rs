@@ -293,6 +293,8 @@ fn bad_input_is_refused_with_a_clear_message_and_stores_nothing() {
     assert!(err.contains("unknown project"), "{err}");
     let err = home.fails(&["search", "--project", "bad name!", "x"]);
     assert!(err.contains("invalid project name"), "{err}");
+    let err = home.fails(&["search", "--project", "p", "--limit", "0", "x"]);
+    assert!(err.contains("limit") && err.contains('0'), "{err}");
     let err = home.fails(&["store", "--project", "p", "--tags", " ", "text"]);
     assert!(err.contains("tags are empty"), "{err}");
     let status = home.json(&["status", "--json"]);
