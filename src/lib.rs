@@ -7,7 +7,8 @@
 
 pub use annal_engine::{
     config, dashboard, doctor, embed, events, excerpt, index, install, instructions, memories,
-    memory, model_fetch, owner_lock, pool, private_files, project, search, store, vector_index,
+    memory, model_fetch, owner_lock, pool, private_files, project, search, store, transfer,
+    vector_index,
 };
 pub use annal_engine::{dashboard_queries, describe_queries};
 

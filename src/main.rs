@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 use std::time::Duration;
 
+use annal::cli;
 use annal::config::{ConfigFile, PathInputs};
 use annal::embed::{EmbedService, ModelSearch};
 use annal::model_fetch;
@@ -45,6 +46,20 @@ enum Command {
     },
     /// Show where the config, the data and the model are.
     Paths,
+    /// The owner (pid, role, uptime, socket, port, sessions, model) and every project.
+    Status(cli::status::Args),
+    /// Search memories.
+    Search(cli::search::Args),
+    /// Store an agent memory.
+    Store(cli::store::Args),
+    /// A project's tags with their counts.
+    Topics(cli::topics::Args),
+    /// Re-index a project's files and follow the run to its end.
+    Index(cli::index::Args),
+    /// Export memories as JSONL (the reference system's format).
+    Export(cli::export::Args),
+    /// Import memories from JSONL (ours or the reference system's exports).
+    Import(cli::import::Args),
     /// Embedding model commands.
     #[command(subcommand)]
     Model(ModelCommand),
@@ -56,9 +71,9 @@ enum Command {
         json: bool,
     },
     /// Connect agent clients: add Annal to their MCP configs (and the instruction block).
-    Install(annal::cli::install::InstallArgs),
+    Install(cli::install::InstallArgs),
     /// Disconnect agent clients: remove what `annal install` added.
-    Uninstall(annal::cli::install::Selection),
+    Uninstall(cli::install::Selection),
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,16 +125,16 @@ fn main() -> ExitCode {
 
 fn doctor(config: Option<PathBuf>, json: bool) -> anyhow::Result<bool> {
     let paths = PathInputs::from_env(config).resolve()?;
-    annal::cli::doctor::run(paths, json, &mut stdout().lock())
+    cli::doctor::run(paths, json, &mut stdout().lock())
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     // Client configs need neither Annal's config nor its data: a broken config.yaml must not
     // stop them.
     let command = match cli.command {
-        Some(Command::Install(args)) => return annal::cli::install::install(args, &mut stdout()),
+        Some(Command::Install(args)) => return cli::install::install(args, &mut stdout()),
         Some(Command::Uninstall(args)) => {
-            return annal::cli::install::uninstall(args, &mut stdout());
+            return cli::install::uninstall(args, &mut stdout());
         }
         command => command,
     };
@@ -139,7 +154,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(relayed?);
     };
     let mut out = stdout().lock();
+    let launch = Launch { data_dir: data_dir.clone(), serve_args: serve_args(&explicit_config) };
     match command {
+        Command::Status(args) => cli::status::run(&launch, args, &mut out)?,
+        Command::Search(args) => cli::search::run(&launch, args, &mut out)?,
+        Command::Store(args) => cli::store::run(&launch, args, &mut out)?,
+        Command::Topics(args) => cli::topics::run(&launch, args, &mut out)?,
+        Command::Index(args) => cli::index::run(&launch, args, &mut out)?,
+        Command::Export(args) => cli::export::run(&launch, args, &mut out)?,
+        Command::Import(args) => cli::import::run(&launch, args, &mut out)?,
         Command::Serve { idle_exit } => {
             let options = ServeOptions {
                 idle_exit: idle_exit.map(|minutes| Duration::from_secs(minutes * 60)),
@@ -148,11 +171,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(owner::serve(config, options))?;
         }
         Command::Dashboard { no_open } => {
-            let launch =
-                Launch { data_dir: data_dir.clone(), serve_args: serve_args(&explicit_config) };
             let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
             runtime.block_on(sidecar::ensure_owner(&launch))?;
-            wait_for_http(&data_dir);
+            cli::owner_client::wait_for_http(&data_dir);
             let url = annal::http::auth::sign_in_url(&data_dir)
                 .context("making a sign-in URL")?
                 .with_context(|| {
@@ -237,22 +258,5 @@ fn serve_args(explicit_config: &Option<PathBuf>) -> Vec<String> {
     match explicit_config {
         Some(file) => vec!["--config".to_owned(), file.display().to_string()],
         None => Vec::new(),
-    }
-}
-
-/// An owner binds its socket a moment before its HTTP port: wait (bounded) until the address
-/// it wrote answers, so the printed URL works.
-fn wait_for_http(data_dir: &std::path::Path) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        let address = std::fs::read_to_string(data_dir.join(annal::http::ADDRESS_FILE));
-        let answers =
-            address.ok().and_then(|a| a.trim().parse::<std::net::SocketAddr>().ok()).is_some_and(
-                |a| std::net::TcpStream::connect_timeout(&a, Duration::from_millis(200)).is_ok(),
-            );
-        if answers {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -135,6 +135,7 @@ async fn start_http(
     data_dir: &Path,
     port: u16,
     activity: Arc<http::Activity>,
+    owner: Arc<http::OwnerInfo>,
     cancel: CancellationToken,
 ) -> Result<Option<tokio::task::JoinHandle<()>>, OwnerError> {
     let listener = match http::bind(port).await {
@@ -155,7 +156,7 @@ async fn start_http(
     tracing::info!(%bound, "MCP over HTTP at /mcp");
     let pool = Arc::clone(pool);
     Ok(Some(tokio::spawn(async move {
-        if let Err(err) = http::serve(pool, listener, token, activity, cancel).await {
+        if let Err(err) = http::serve(pool, listener, token, activity, owner, cancel).await {
             tracing::warn!(%err, "HTTP endpoint stopped");
         }
     })))
@@ -177,6 +178,7 @@ pub struct ServeOptions {
 pub struct Owner {
     data_dir: PathBuf,
     pool: Arc<Pool>,
+    started_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Owner {
@@ -185,7 +187,7 @@ impl Owner {
         let data_dir = config.snapshot().data_dir(config.paths());
         let search = ModelSearch::from_env(config.snapshot().model_dir.clone(), &data_dir);
         let pool = Pool::open(config, EmbedService::minilm(search), lock).await?;
-        Ok(Self { data_dir, pool })
+        Ok(Self { data_dir, pool, started_at: chrono::Utc::now() })
     }
 
     pub fn pool(&self) -> &Arc<Pool> {
@@ -206,15 +208,23 @@ impl Owner {
         let web_stop = CancellationToken::new();
         let port = self.pool.config().snapshot().port;
         let web_activity = Arc::new(http::Activity::default());
+        let clients = Arc::new(AtomicUsize::new(0));
+        let role = current_owner(&self.data_dir).map_or(Role::Headless, |(_, role)| role);
+        let info = Arc::new(http::OwnerInfo {
+            role,
+            started_at: self.started_at,
+            socket: socket.clone(),
+            sessions: Arc::clone(&clients),
+        });
         let web = start_http(
             &self.pool,
             &self.data_dir,
             port,
             Arc::clone(&web_activity),
+            info,
             web_stop.clone(),
         )
         .await?;
-        let clients = Arc::new(AtomicUsize::new(0));
         let mut sessions = JoinSet::new();
         // Ends every socket session when serving stops: rmcp then sends the answers of calls in
         // flight and closes, so idle sidecars do not hold the owner up (they reconnect to the

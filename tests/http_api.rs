@@ -29,6 +29,12 @@ async fn server() -> Server {
         listener,
         token.clone(),
         Arc::default(),
+        Arc::new(http::OwnerInfo {
+            role: annal::owner::Role::Headless,
+            started_at: chrono::Utc::now(),
+            socket: home.path().join("no.sock"),
+            sessions: Arc::default(),
+        }),
         cancel.clone(),
     ));
     Server { address, token, cancel, _home: home }
@@ -270,6 +276,10 @@ async fn every_route_needs_a_credential_and_a_sign_in_url_gives_a_browser_one() 
         ("GET", "/api/projects/app/watch"),
         ("GET", "/api/projects/app/memories/x/chain"),
         ("GET", "/api/projects/app/timeline"),
+        ("GET", "/api/projects/app/topics"),
+        ("GET", "/api/export?project=app"),
+        ("GET", "/api/export?all=true"),
+        ("GET", "/api/owner"),
         ("GET", "/api/events/recent"),
         ("GET", "/api/events"),
         ("GET", "/assets/index.js"),
@@ -282,6 +292,7 @@ async fn every_route_needs_a_credential_and_a_sign_in_url_gives_a_browser_one() 
         ("PUT", "/api/projects/app/watch"),
         ("POST", "/api/projects/app/delete-selected"),
         ("POST", "/api/projects/app/delete-matching"),
+        ("POST", "/api/import?project=app"),
     ];
     let wrong = vec!["Authorization: Bearer not-the-token".to_owned()];
     let forged = vec!["Cookie: annal_session_1=99999999999.00".to_owned()];

@@ -5,6 +5,7 @@
 mod util;
 
 mod cli;
+mod cli_data;
 mod clients;
 mod connect;
 mod doctor;

@@ -23,4 +23,5 @@ pub mod private_files;
 pub mod project;
 pub mod search;
 pub mod store;
+pub mod transfer;
 pub mod vector_index;

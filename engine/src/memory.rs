@@ -266,7 +266,7 @@ impl NewMemory {
 }
 
 /// A stored memory as read back (without its embedding).
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Memory {
     pub id: String,
     pub project: String,

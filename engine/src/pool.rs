@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt as _;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -56,7 +56,7 @@ pub enum PoolError {
 }
 
 /// Where a project's indexing stands.
-#[derive(Debug, Clone, PartialEq, Serialize, Default, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, ts_rs::TS)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum IndexState {
     #[default]
@@ -82,7 +82,7 @@ pub enum Activity {
 }
 
 /// The last successful reconcile.
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct LastReconcile {
     pub at: DateTime<Utc>,
     pub report: ReconcileReport,
@@ -98,7 +98,7 @@ struct ProjectIndex {
 }
 
 /// `index_status`'s answer.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 pub struct IndexStatus {
     pub project: String,
     pub index: IndexState,

@@ -18,3 +18,4 @@ mod model_fetch;
 mod pool;
 mod search;
 mod store;
+mod transfer;

@@ -187,6 +187,10 @@ fn every_command_answers_what_the_engine_answers() {
     assert_eq!(chain, [ids[2].as_str(), replaced["id"].as_str().expect("id")]);
     let days = desktop.ok("timeline", json!({ "project": "web" }));
     assert_eq!(days[0]["count"], 4, "{days}");
+    let topics = desktop.ok("topics", json!({ "project": "web" }));
+    let engine = tauri::async_runtime::block_on(desktop.dashboard.topics("web")).expect("engine");
+    assert_eq!(topics, serde_json::to_value(&engine).expect("json"));
+    assert_eq!(topics[0]["tag"], "style", "{topics}");
     let deleted = desktop
         .ok("delete_selected", json!({ "project": "web", "selection": { "ids": [ids[0]] } }));
     assert_eq!(deleted["deleted"], 1);

@@ -50,8 +50,9 @@ impl Drop for InFlight {
     }
 }
 
-/// Counts every request while it runs; an event stream until its body ends or the client
-/// goes away (other bodies are complete when the handler returns).
+/// Counts every request while it runs; a streamed answer (an event stream, an export, an
+/// import's progress) until its body ends or the client goes away (other bodies are complete
+/// when the handler returns).
 pub async fn track(
     State(activity): State<Arc<Activity>>,
     request: Request,
@@ -59,10 +60,11 @@ pub async fn track(
 ) -> Response {
     let in_flight = activity.begin();
     let response = next.run(request).await;
-    let streaming = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let streaming = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        [&b"text/event-stream"[..], b"application/x-ndjson"]
+            .iter()
+            .any(|t| v.as_bytes().starts_with(t))
+    });
     if !streaming {
         return response;
     }

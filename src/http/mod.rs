@@ -9,10 +9,13 @@ mod activity;
 pub mod api;
 pub mod auth;
 mod check;
+pub mod owner_status;
+pub mod transfer;
 pub mod ui;
 
 pub use activity::Activity;
 pub use auth::Auth;
+pub use owner_status::{OwnerInfo, OwnerStatus};
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -94,13 +97,14 @@ pub async fn bind(port: u16) -> std::io::Result<TcpListener> {
     TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await
 }
 
-/// Serves MCP, the dashboard and its API on `listener` until `cancel` fires, recording client
-/// requests in `activity`.
+/// Serves MCP, the dashboard and its API, export and import, and the owner's own facts
+/// (`owner`) on `listener` until `cancel` fires, recording client requests in `activity`.
 pub async fn serve(
     pool: Arc<Pool>,
     listener: TcpListener,
     token: String,
     activity: Arc<Activity>,
+    owner: Arc<OwnerInfo>,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     let port = listener.local_addr()?.port();
@@ -121,6 +125,8 @@ pub async fn serve(
     let mcp = Router::new().fallback_service(service).layer(middleware::from_fn(check::mcp_body));
     let guarded = Router::new()
         .nest_service("/mcp", mcp)
+        .merge(transfer::routes(Arc::clone(&pool_for_api)))
+        .merge(owner_status::routes(Arc::clone(&pool_for_api), owner, port))
         .merge(api::routes(pool_for_api, cancel.clone()))
         .merge(ui::assets())
         .layer(middleware::from_fn_with_state(Arc::clone(&auth), require_credential));

@@ -2,7 +2,7 @@
 // by engine/tests/bindings.rs; do not edit.
 // Regenerate: ANNAL_UPDATE_BINDINGS=1 cargo test -p annal-engine --test engine bindings
 
-import type { Activity, ClientStatus, ConnectConfirm, ConnectParams, DayCount, Deleted, ErrorKind, Event, EventKind, IndexStatus, InitReply, ListParams, Matching, Memory, MemoryDraft, MemoryEdit, Page, Plan, SearchParams, SearchReply, Selection, StoreOutcome, WatchConfig, WatchEdit } from "./bindings";
+import type { Activity, ClientStatus, ConnectConfirm, ConnectParams, DayCount, Deleted, ErrorKind, Event, EventKind, IndexStatus, InitReply, ListParams, Matching, Memory, MemoryDraft, MemoryEdit, Page, Plan, SearchParams, SearchReply, Selection, StoreOutcome, TagCount, WatchConfig, WatchEdit } from "./bindings";
 
 export const EVENT_KINDS: EventKind[] = ["memory_stored", "memory_updated", "memory_deleted", "index_started", "index_progress", "index_complete", "index_failed", "project_updated", "watcher_error", "database_lost"];
 export const ERROR_KINDS: ErrorKind[] = ["not_found", "invalid", "conflict", "unavailable", "internal"];
@@ -19,6 +19,7 @@ export interface Api {
   chain(project: string, id: string): Promise<Array<Memory>>;
   deleteSelected(project: string, selection: Selection): Promise<Deleted>;
   deleteMatching(project: string, matching: Matching): Promise<Deleted>;
+  topics(project: string): Promise<Array<TagCount>>;
   timeline(project: string): Promise<Array<DayCount>>;
   reindex(project: string): Promise<void>;
   watchConfig(project: string): Promise<WatchConfig | null>;
@@ -49,6 +50,7 @@ export function httpApi(request: Request): Api {
     chain: (project, id) => request("GET", `/api/projects/${encodeURIComponent(project)}/memories/${encodeURIComponent(id)}/chain`, {}, true),
     deleteSelected: (project, selection) => request("POST", `/api/projects/${encodeURIComponent(project)}/delete-selected`, { body: selection }, true),
     deleteMatching: (project, matching) => request("POST", `/api/projects/${encodeURIComponent(project)}/delete-matching`, { body: matching }, true),
+    topics: (project) => request("GET", `/api/projects/${encodeURIComponent(project)}/topics`, {}, true),
     timeline: (project) => request("GET", `/api/projects/${encodeURIComponent(project)}/timeline`, {}, true),
     reindex: (project) => request("POST", `/api/projects/${encodeURIComponent(project)}/reindex`, {}, false),
     watchConfig: (project) => request("GET", `/api/projects/${encodeURIComponent(project)}/watch`, {}, true),
@@ -73,6 +75,7 @@ export function ipcApi(call: Call): Api {
     chain: (project, id) => call("chain", { project, id }),
     deleteSelected: (project, selection) => call("delete_selected", { project, selection }),
     deleteMatching: (project, matching) => call("delete_matching", { project, matching }),
+    topics: (project) => call("topics", { project }),
     timeline: (project) => call("timeline", { project }),
     reindex: (project) => call("reindex", { project }),
     watchConfig: (project) => call("watch_config", { project }),

@@ -18,7 +18,7 @@ pub use wire::{
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 /// For `describe_queries!`, which names TypeScript types wherever it expands.
 pub use ts_rs::TS;
 
@@ -29,11 +29,11 @@ use crate::memories::MemoryError;
 use crate::memory::Memory;
 use crate::pool::{Activity, IndexStatus, InitReply, Pool, PoolError};
 use crate::search::SearchError;
-use crate::store::{DayCount, Page, StoreError, StoreOutcome};
+use crate::store::{DayCount, Page, StoreError, StoreOutcome, TagCount};
 
 /// How a dashboard failure should be shown: HTTP picks a status from it, the desktop app
 /// passes it to the page next to the message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     NotFound,
@@ -67,7 +67,7 @@ fn store_kind(err: &StoreError) -> ErrorKind {
         StoreError::Invalid(_) | StoreError::NothingToUpdate | StoreError::SupersedeSelf { .. } => {
             ErrorKind::Invalid
         }
-        StoreError::DuplicateId { .. } => ErrorKind::Conflict,
+        StoreError::DuplicateId { .. } | StoreError::IdTaken { .. } => ErrorKind::Conflict,
         StoreError::FileChanged { .. } => ErrorKind::Unavailable,
         _ => ErrorKind::Internal,
     }
@@ -189,6 +189,12 @@ impl Dashboard {
         let memories = self.pool.memories();
         let deleted = memories.delete_matching(project, query, matching.expected).await?;
         Ok(Deleted { deleted })
+    }
+
+    /// Tags of live memories with their counts, most used first (none for a project nothing
+    /// was stored in yet).
+    pub async fn topics(&self, project: &str) -> Reply<Vec<TagCount>> {
+        Ok(self.pool.memories().topics(project).await?)
     }
 
     /// Agent memories created per day.

@@ -44,6 +44,8 @@ macro_rules! dashboard_queries {
                 body(selection: $crate::dashboard::Selection) -> $crate::dashboard::Deleted, OK;
             delete_matching: write POST "/api/projects/{project}/delete-matching" [project]
                 body(matching: $crate::dashboard::Matching) -> $crate::dashboard::Deleted, OK;
+            topics: read GET "/api/projects/{project}/topics" [project]
+                -> Vec<$crate::store::TagCount>, OK;
             timeline: read GET "/api/projects/{project}/timeline" [project]
                 -> Vec<$crate::store::DayCount>, OK;
             reindex: write POST "/api/projects/{project}/reindex" [project]

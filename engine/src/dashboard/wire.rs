@@ -72,7 +72,7 @@ pub struct SearchParams {
 
 /// A search as the page shows it: hits in ranked order, each a whole memory with its cosine
 /// score (the MCP tool's JSON shape is its own, in `search::SearchResults::to_json`).
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct SearchReply {
     pub hits: Vec<SearchHit>,
     /// Set when more than the primary project was searched.
@@ -96,8 +96,8 @@ impl SearchParams {
     }
 }
 
-/// A memory written from the dashboard.
-#[derive(Debug, Clone, Deserialize, TS)]
+/// A memory written from the dashboard (or `annal store`).
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[ts(optional_fields)]
 pub struct MemoryDraft {
     pub content: String,

@@ -10,6 +10,7 @@ mod files;
 mod guard;
 mod read;
 mod schema;
+mod transfer;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ use crate::vector_index::VectorIndex;
 pub use files::{FileStamp, FileUpdate};
 pub use guard::FileChange;
 pub use read::{DayCount, KeywordMatch, ListQuery, Page, Stats, TagCount};
+pub use transfer::{Restore, RestoreCounts};
 pub use write::{DUPLICATE_ABOVE, MemoryUpdate, SIMILAR_FROM, Similar, StoreItem, StoreOutcome};
 
 pub const DATABASE_FILE: &str = "annal.db";
@@ -58,6 +60,8 @@ pub enum StoreError {
     NotFound { project: String, id: String },
     #[error("memory id {id:?} already exists")]
     DuplicateId { id: String },
+    #[error("memory id {id:?} belongs to project {project:?}; it can be in one project only")]
+    IdTaken { id: String, project: String },
     #[error("memory {id:?} cannot supersede itself")]
     SupersedeSelf { id: String },
     #[error("nothing to update: give content, tags or source")]

@@ -2,7 +2,7 @@
 //! Counts are SQL aggregates over indexed columns, never scans in Rust.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_rusqlite::rusqlite::{Connection, Row, Rows, ToSql, params};
 
 use super::{Store, StoreError, blob_to_vector, parse_time, require_project};
@@ -10,14 +10,14 @@ use crate::memory::{ChunkType, FileInfo, Memory, MemoryId, format_timestamp};
 use crate::project::ProjectName;
 use crate::vector_index::{EntryMeta, VectorIndex, write};
 
-const MEMORY_COLUMNS: &str = "m.id, m.project, m.content, m.source, m.chunk_type, m.created_at, \
+pub(super) const MEMORY_COLUMNS: &str = "m.id, m.project, m.content, m.source, m.chunk_type, m.created_at, \
     m.updated_at, m.superseded_by, m.hit_count, m.last_accessed_at, m.file_path, \
     m.file_mtime_ns, m.file_size, m.chunk_hash, \
     (SELECT json_group_array(tag) FROM \
         (SELECT tag FROM memory_tags t WHERE t.memory_rowid = m.rowid ORDER BY position))";
 
 /// How many live memories carry a tag.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct TagCount {
     pub tag: String,
     #[ts(type = "number")]
@@ -25,7 +25,7 @@ pub struct TagCount {
 }
 
 /// Filters and paging of [`Store::list`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct ListQuery {
     pub chunk_type: Option<ChunkType>,
@@ -69,7 +69,7 @@ fn list_filter(project: &str, query: &ListQuery) -> (String, Vec<Box<dyn ToSql>>
 }
 
 /// Every memory a `SELECT {MEMORY_COLUMNS}` query returns, in its order.
-fn collect_memories(mut rows: Rows<'_>) -> Result<Vec<Memory>, StoreError> {
+pub(super) fn collect_memories(mut rows: Rows<'_>) -> Result<Vec<Memory>, StoreError> {
     let mut memories = Vec::new();
     while let Some(row) = rows.next()? {
         memories.push(memory_from_row(row)?);
@@ -103,7 +103,7 @@ pub struct KeywordMatch {
 }
 
 /// A project's numbers for `index_status` and the dashboard.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Stats {
     #[ts(type = "number")]
     pub total: u64,

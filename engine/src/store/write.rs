@@ -1,7 +1,7 @@
 //! Everything that changes the database, each operation in one transaction on the writer.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_rusqlite::rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::read::refresh_index;
@@ -28,14 +28,14 @@ pub const DUPLICATE_ABOVE: f32 = 0.95;
 pub const SIMILAR_FROM: f32 = 0.80;
 
 /// A live memory close to a new one.
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Similar {
     pub id: String,
     pub score: f32,
 }
 
 /// What happened to one memory given to [`Store::insert_deduplicated`].
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum StoreOutcome {
     Stored {
@@ -80,7 +80,9 @@ pub(super) fn check_vector(vector: &[f32]) -> Result<(), StoreError> {
     }
 }
 
-fn begin(conn: &mut tokio_rusqlite::rusqlite::Connection) -> Result<Transaction<'_>, StoreError> {
+pub(super) fn begin(
+    conn: &mut tokio_rusqlite::rusqlite::Connection,
+) -> Result<Transaction<'_>, StoreError> {
     Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
 }
 
@@ -94,7 +96,7 @@ fn rowid_of(tx: &Transaction<'_>, project: &str, id: &str) -> Result<i64, StoreE
     .ok_or_else(|| StoreError::NotFound { project: project.to_owned(), id: id.to_owned() })
 }
 
-fn write_tags(
+pub(super) fn write_tags(
     tx: &Transaction<'_>,
     rowid: i64,
     project: &str,
