@@ -2,12 +2,12 @@
 //! fix and sets the exit status; a harmless leftover is a warning.
 
 use std::path::Path;
-use std::process::{Child, Command, Output};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::{isolate, model_dir, wait_until};
+use crate::util::{KillOnDrop, isolate, model_dir, wait_until};
 
 fn annal(home: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_annal"));
@@ -28,15 +28,6 @@ fn check<'a>(checks: &'a [Value], name: &str) -> &'a Value {
 
 fn verdict(checks: &[Value], name: &str) -> String {
     check(checks, name)["verdict"].as_str().unwrap_or_default().to_owned()
-}
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn signal(pid: u32, signal: &str) {

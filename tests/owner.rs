@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::util::model_dir;
+use crate::util::{KillOnDrop, model_dir};
 
 fn annal(home: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_annal"));
@@ -198,15 +198,6 @@ fn http_status(address: &str, request: &str) -> u16 {
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
     response.split_whitespace().nth(1).and_then(|code| code.parse().ok()).expect("status line")
-}
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]

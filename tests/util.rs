@@ -88,3 +88,13 @@ pub fn wait_until(what: &str, limit: std::time::Duration, mut condition: impl Fn
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// A child process killed and reaped when the test lets go of it, even on a failed assertion.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
