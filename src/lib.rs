@@ -6,9 +6,9 @@
 //! `annal_engine::config` are the same module.
 
 pub use annal_engine::{
-    config, dashboard, doctor, embed, events, excerpt, index, install, instructions, memories,
-    memory, model_fetch, owner_lock, pool, private_files, project, search, store, transfer,
-    vector_index,
+    config, dashboard, doctor, embed, events, excerpt, hooks, index, install, instructions,
+    memories, memory, model_fetch, owner_lock, pool, private_files, project, search, store,
+    transfer, vector_index,
 };
 pub use annal_engine::{dashboard_queries, describe_queries};
 

@@ -70,6 +70,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run by an agent client's hook: print what to inject (the session brief, or the
+    /// memories that bear on a prompt). Always exits 0; prints nothing past its time budget.
+    Hook(cli::hook::Args),
     /// Connect agent clients: add Annal to their MCP configs (and the instruction block).
     Install(cli::install::InstallArgs),
     /// Disconnect agent clients: remove what `annal install` added.
@@ -90,7 +93,14 @@ enum ModelCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let started = Instant::now();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A hook must never fail the agent (exit 2 would block its prompt): an event or
+        // option this version does not know prints nothing.
+        Err(_) if runs_a_hook() => return ExitCode::SUCCESS,
+        Err(err) => err.exit(),
+    };
     // The owner reports what it does; the sidecar and the other commands only warnings (the
     // sidecar's stderr is often shown to the agent's user).
     let default_level =
@@ -103,6 +113,10 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .init();
+    if let Some(Command::Hook(args)) = &cli.command {
+        cli::hook::run(args, cli.config.clone(), started);
+        return ExitCode::SUCCESS;
+    }
     // The doctor must run where the config does not even parse: it reports that.
     if let Some(Command::Doctor { json }) = cli.command {
         return match doctor(cli.config, json) {
@@ -121,6 +135,21 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether the command line's subcommand is `hook` (after any `--config FILE`).
+fn runs_a_hook() -> bool {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--config" => {
+                args.next();
+            }
+            _ if arg.starts_with("--config=") => {}
+            _ => return arg == "hook",
+        }
+    }
+    false
 }
 
 fn doctor(config: Option<PathBuf>, json: bool) -> anyhow::Result<bool> {
@@ -145,7 +174,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let data_dir = snapshot.data_dir(&paths);
     let search = ModelSearch::from_env(snapshot.model_dir.clone(), &data_dir);
     let Some(command) = command else {
-        let launch = Launch { data_dir, serve_args: serve_args(&explicit_config) };
+        let launch = Launch { data_dir, serve_args: cli::serve_args(&explicit_config) };
         let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
         let relayed = runtime.block_on(sidecar::run(launch));
         // Never wait for stdin's blocking reader thread: the agent has gone, or (on an error)
@@ -154,7 +183,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(relayed?);
     };
     let mut out = stdout().lock();
-    let launch = Launch { data_dir: data_dir.clone(), serve_args: serve_args(&explicit_config) };
+    let launch =
+        Launch { data_dir: data_dir.clone(), serve_args: cli::serve_args(&explicit_config) };
     match command {
         Command::Status(args) => cli::status::run(&launch, args, &mut out)?,
         Command::Search(args) => cli::search::run(&launch, args, &mut out)?,
@@ -211,7 +241,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 )?;
             }
         }
-        Command::Install(_) | Command::Uninstall(_) => unreachable!("dispatched above"),
+        Command::Install(_) | Command::Uninstall(_) | Command::Hook(_) => {
+            unreachable!("dispatched above")
+        }
         Command::Model(ModelCommand::Check) => {
             let dir = search.locate()?;
             let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
@@ -250,13 +282,5 @@ fn open_in_browser(url: &str) {
             let _ = child.wait();
         }
         Err(err) => tracing::warn!("could not start {opener}: {err}; open the URL above"),
-    }
-}
-
-/// What a started owner must be told to use the same config as this command.
-fn serve_args(explicit_config: &Option<PathBuf>) -> Vec<String> {
-    match explicit_config {
-        Some(file) => vec!["--config".to_owned(), file.display().to_string()],
-        None => Vec::new(),
     }
 }

@@ -13,6 +13,7 @@ use std::sync::{Arc, RwLock};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
+use crate::hooks::{HookOverrides, HookSettings};
 use crate::project::{InvalidProjectName, ProjectName};
 
 pub const DEFAULT_PORT: u16 = 9200;
@@ -83,6 +84,9 @@ pub struct Config {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model_dir: Option<PathBuf>,
     pub projects: BTreeMap<ProjectName, ProjectConfig>,
+    /// What agent hooks inject (`annal hook`), for every project that does not say otherwise.
+    #[serde(skip_serializing_if = "HookSettings::is_default")]
+    pub hooks: HookSettings,
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_yaml::Value>,
 }
@@ -94,6 +98,7 @@ impl Default for Config {
             port: DEFAULT_PORT,
             model_dir: None,
             projects: BTreeMap::new(),
+            hooks: HookSettings::default(),
             extra: BTreeMap::new(),
         }
     }
@@ -106,6 +111,9 @@ pub struct ProjectConfig {
     pub watch_patterns: Vec<String>,
     pub watch_exclude: Vec<String>,
     pub watch: bool,
+    /// This project's own hook settings (e.g. `enabled: false` to keep its hooks quiet).
+    #[serde(skip_serializing_if = "HookOverrides::is_empty")]
+    pub hooks: HookOverrides,
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_yaml::Value>,
 }
@@ -117,6 +125,7 @@ impl Default for ProjectConfig {
             watch_patterns: DEFAULT_WATCH_PATTERNS.iter().map(|s| s.to_string()).collect(),
             watch_exclude: DEFAULT_WATCH_EXCLUDE.iter().map(|s| s.to_string()).collect(),
             watch: true,
+            hooks: HookOverrides::default(),
             extra: BTreeMap::new(),
         }
     }
@@ -200,7 +209,27 @@ impl Config {
             None => ConfigError::Invalid { path: path.to_path_buf(), message: err.to_string() },
         })?;
         config.expand_home();
+        config
+            .check_hooks()
+            .map_err(|message| ConfigError::Invalid { path: path.to_path_buf(), message })?;
         Ok(config)
+    }
+
+    /// Every hook setting in its range.
+    pub fn check_hooks(&self) -> Result<(), String> {
+        self.hooks.validate("hooks")?;
+        for (name, project) in &self.projects {
+            project.hooks.validate(&format!("projects.{name}.hooks"))?;
+        }
+        Ok(())
+    }
+
+    /// The hook settings `project` runs with.
+    pub fn hooks_for(&self, project: &ProjectName) -> HookSettings {
+        match self.projects.get(project) {
+            Some(config) => self.hooks.with(&config.hooks),
+            None => self.hooks.clone(),
+        }
     }
 
     pub fn to_yaml(&self, path: &Path) -> Result<String, ConfigError> {

@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod embed;
 pub mod events;
 pub mod excerpt;
+pub mod hooks;
 pub mod index;
 pub mod install;
 pub mod instructions;

@@ -22,6 +22,7 @@ use tokio::task::JoinSet;
 use crate::config::{ConfigError, ConfigFile, ProjectChange, ProjectConfig, ProjectInit};
 use crate::embed::{EmbedService, panic_text};
 use crate::events::{EventBus, EventDetail, IndexCompleted};
+use crate::hooks::{Hooks, SessionLog};
 use crate::index::reconcile::Matcher;
 use crate::index::watch::{DEBOUNCE, WatchSignal, Watcher};
 use crate::index::{IndexError, ReconcileReport, index_file, reconcile};
@@ -134,6 +135,8 @@ pub struct Pool {
     runs: Mutex<JoinSet<()>>,
     watchers: Mutex<HashMap<String, Watcher>>,
     shutting_down: AtomicBool,
+    /// What agent hooks injected per session (bounded; lost with the owner, harmlessly).
+    hook_sessions: SessionLog,
 }
 
 impl Pool {
@@ -181,6 +184,7 @@ impl Pool {
             runs: Mutex::new(JoinSet::new()),
             watchers: Mutex::default(),
             shutting_down: AtomicBool::new(false),
+            hook_sessions: SessionLog::default(),
         });
         pool.announce_database_loss();
         for name in snapshot.projects.keys() {
@@ -224,6 +228,11 @@ impl Pool {
 
     pub fn config(&self) -> &ConfigFile {
         &self.config
+    }
+
+    /// What agent hooks inject (`annal hook`).
+    pub fn hooks(&self) -> Hooks<'_> {
+        Hooks { memories: &self.memories, config: &self.config, sessions: &self.hook_sessions }
     }
 
     fn indexing(&self) -> MutexGuard<'_, HashMap<String, ProjectIndex>> {

@@ -229,6 +229,11 @@ pub struct SearchRequest {
     pub source: Option<String>,
     pub chunk_type: Option<ChunkType>,
     pub ranking: Ranking,
+    /// Memories with any of these tags are left out (before ranking).
+    pub exclude_tags: Vec<String>,
+    /// Whether the results count as accessed (hits). A caller that shows only some of them
+    /// (the prompt hook) counts those itself.
+    pub count_access: bool,
 }
 
 impl SearchRequest {
@@ -247,6 +252,8 @@ impl SearchRequest {
             source: None,
             chunk_type: None,
             ranking: Ranking::Hybrid,
+            exclude_tags: Vec::new(),
+            count_access: true,
         }
     }
 }
@@ -262,11 +269,13 @@ pub struct Filter {
     /// Exclusive upper bound.
     pub before: Option<DateTime<Utc>>,
     pub include_superseded: bool,
+    pub exclude_tags: HashSet<String>,
 }
 
 impl Filter {
     pub fn matches(&self, meta: &EntryMeta) -> bool {
         (self.include_superseded || !meta.superseded)
+            && !meta.tags.iter().any(|t| self.exclude_tags.contains(t))
             && self.chunk_type.is_none_or(|t| t == meta.chunk_type)
             && self.source_prefix.as_deref().is_none_or(|p| meta.source.starts_with(p))
             && self.after.is_none_or(|after| meta.created_at >= after)
@@ -435,7 +444,9 @@ impl Memories {
         }
         let ranked = self.rank(&plan, &query_vector, request.ranking).await?;
         let hits = self.load_hits(ranked).await?;
-        self.count_hits(&hits);
+        if request.count_access {
+            self.count_hits(&hits);
+        }
         Ok(SearchResults {
             hits,
             query: plan.query,
@@ -489,6 +500,7 @@ impl Memories {
                 after,
                 before,
                 include_superseded: request.include_superseded,
+                exclude_tags: normalize_tags(&request.exclude_tags)?.into_iter().collect(),
             },
             filter_tags,
         })
@@ -669,7 +681,7 @@ impl Memories {
     }
 
     /// Hit counting happens in the background: the response never waits for the write.
-    fn count_hits(&self, hits: &[SearchHit]) {
+    pub(crate) fn count_hits(&self, hits: &[SearchHit]) {
         let mut by_project: HashMap<String, Vec<String>> = HashMap::new();
         for hit in hits.iter().filter(|h| h.memory.chunk_type == ChunkType::AgentMemory) {
             by_project.entry(hit.memory.project.clone()).or_default().push(hit.memory.id.clone());

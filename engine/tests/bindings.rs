@@ -11,6 +11,7 @@ use annal_engine::dashboard::{
     MemoryDraft, MemoryEdit, SearchParams, SearchReply, Selection, WatchConfig, WatchEdit, queries,
 };
 use annal_engine::events::{Event, EventDetail, EventKind, IndexCompleted};
+use annal_engine::hooks::{HookOverrides, HookSettings, HookView, Injection};
 use annal_engine::index::{ReconcileReport, Skipped};
 use annal_engine::install::{
     Action, Client, ClientStatus, FileKind, InstructionStatus, Operation, Plan, Row, Scope,
@@ -70,6 +71,10 @@ fn generated() -> String {
         ClientStatus::decl(),
         ConnectParams::decl(),
         ConnectConfirm::decl(),
+        HookSettings::decl(),
+        HookOverrides::decl(),
+        Injection::decl(),
+        HookView::decl(),
     ];
     let mut text = String::from(
         "// Generated from the Rust wire types by engine/tests/bindings.rs; do not edit.\n\

@@ -4,6 +4,7 @@
 
 pub mod doctor;
 pub mod export;
+pub mod hook;
 pub mod import;
 pub mod index;
 pub mod install;
@@ -34,4 +35,12 @@ pub fn project_or_cwd(given: Option<String>) -> anyhow::Result<String> {
     ProjectName::parse(name)
         .map(|p| p.to_string())
         .with_context(|| format!("{} names no project; pass --project", cwd.display()))
+}
+
+/// What a started owner must be told to use the same config as this command.
+pub fn serve_args(explicit_config: &Option<std::path::PathBuf>) -> Vec<String> {
+    match explicit_config {
+        Some(file) => vec!["--config".to_owned(), file.display().to_string()],
+        None => Vec::new(),
+    }
 }

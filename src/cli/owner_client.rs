@@ -92,6 +92,13 @@ impl OwnerClient {
         })
     }
 
+    /// The same connection, every request bounded by `limit` in all.
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        let config = ureq::Agent::config_builder().http_status_as_error(false);
+        self.agent = config.timeout_global(Some(limit)).build().new_agent();
+        self
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -9,6 +9,7 @@ mod activity;
 pub mod api;
 pub mod auth;
 mod check;
+pub mod hooks;
 pub mod owner_status;
 pub mod transfer;
 pub mod ui;
@@ -126,6 +127,7 @@ pub async fn serve(
     let guarded = Router::new()
         .nest_service("/mcp", mcp)
         .merge(transfer::routes(Arc::clone(&pool_for_api)))
+        .merge(hooks::routes(Arc::clone(&pool_for_api)))
         .merge(owner_status::routes(Arc::clone(&pool_for_api), owner, port))
         .merge(api::routes(pool_for_api, cancel.clone()))
         .merge(ui::assets())

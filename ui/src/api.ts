@@ -2,7 +2,7 @@
 // by engine/tests/bindings.rs; do not edit.
 // Regenerate: ANNAL_UPDATE_BINDINGS=1 cargo test -p annal-engine --test engine bindings
 
-import type { Activity, ClientStatus, ConnectConfirm, ConnectParams, DayCount, Deleted, ErrorKind, Event, EventKind, IndexStatus, InitReply, ListParams, Matching, Memory, MemoryDraft, MemoryEdit, Page, Plan, SearchParams, SearchReply, Selection, StoreOutcome, TagCount, WatchConfig, WatchEdit } from "./bindings";
+import type { Activity, ClientStatus, ConnectConfirm, ConnectParams, DayCount, Deleted, ErrorKind, Event, EventKind, HookOverrides, HookView, IndexStatus, InitReply, ListParams, Matching, Memory, MemoryDraft, MemoryEdit, Page, Plan, SearchParams, SearchReply, Selection, StoreOutcome, TagCount, WatchConfig, WatchEdit } from "./bindings";
 
 export const EVENT_KINDS: EventKind[] = ["memory_stored", "memory_updated", "memory_deleted", "index_started", "index_progress", "index_complete", "index_failed", "project_updated", "watcher_error", "database_lost"];
 export const ERROR_KINDS: ErrorKind[] = ["not_found", "invalid", "conflict", "unavailable", "internal"];
@@ -24,6 +24,8 @@ export interface Api {
   reindex(project: string): Promise<void>;
   watchConfig(project: string): Promise<WatchConfig | null>;
   configureProject(project: string, edit: WatchEdit): Promise<InitReply>;
+  hookSettings(project: string): Promise<HookView>;
+  configureHooks(project: string, edit: HookOverrides): Promise<HookView>;
   recentEvents(): Promise<Array<Event>>;
   activity(): Promise<Activity>;
   clients(): Promise<Array<ClientStatus>>;
@@ -55,6 +57,8 @@ export function httpApi(request: Request): Api {
     reindex: (project) => request("POST", `/api/projects/${encodeURIComponent(project)}/reindex`, {}, false),
     watchConfig: (project) => request("GET", `/api/projects/${encodeURIComponent(project)}/watch`, {}, true),
     configureProject: (project, edit) => request("PUT", `/api/projects/${encodeURIComponent(project)}/watch`, { body: edit }, true),
+    hookSettings: (project) => request("GET", `/api/projects/${encodeURIComponent(project)}/hooks`, {}, true),
+    configureHooks: (project, edit) => request("PUT", `/api/projects/${encodeURIComponent(project)}/hooks`, { body: edit }, true),
     recentEvents: () => request("GET", `/api/events/recent`, {}, true),
     activity: () => request("GET", `/api/activity`, {}, true),
     clients: () => request("GET", `/api/clients`, {}, true),
@@ -80,6 +84,8 @@ export function ipcApi(call: Call): Api {
     reindex: (project) => call("reindex", { project }),
     watchConfig: (project) => call("watch_config", { project }),
     configureProject: (project, edit) => call("configure_project", { project, edit }),
+    hookSettings: (project) => call("hook_settings", { project }),
+    configureHooks: (project, edit) => call("configure_hooks", { project, edit }),
     recentEvents: () => call("recent_events", {}),
     activity: () => call("activity", {}),
     clients: () => call("clients", {}),

@@ -191,3 +191,59 @@ snippet: string, };
 export type ConnectParams = { client: Client, operation: Operation, };
 
 export type ConnectConfirm = { client: Client, operation: Operation, fingerprint: string, };
+
+export type HookSettings = { 
+/**
+ * Whether the hooks inject anything at all.
+ */
+enabled: boolean, 
+/**
+ * From the hook process's start to its output; past it the hook prints nothing.
+ */
+budget_ms: number, 
+/**
+ * Estimated tokens the session-start brief may take.
+ */
+brief_tokens: number, 
+/**
+ * Estimated tokens one prompt's recall may take.
+ */
+recall_tokens: number, 
+/**
+ * Memories one prompt's recall may inject.
+ */
+recall_max: number, 
+/**
+ * Only results at least this similar to the prompt (cosine) are injected.
+ */
+min_score: number, 
+/**
+ * Whether indexed file chunks may be injected too (after agent memories).
+ */
+include_files: boolean, };
+
+export type HookOverrides = { enabled?: boolean, budget_ms: number, brief_tokens: number, recall_tokens: number, recall_max: number, min_score?: number, include_files?: boolean, };
+
+export type Injection = { text: string, 
+/**
+ * The memories in it, in its order.
+ */
+memories: Array<string>, 
+/**
+ * `text`'s estimated tokens.
+ */
+tokens: number, };
+
+export type HookView = { 
+/**
+ * The `hooks:` section every project starts from.
+ */
+defaults: HookSettings, 
+/**
+ * What the project sets itself.
+ */
+project: HookOverrides, 
+/**
+ * What its hooks run with.
+ */
+effective: HookSettings, preview: Injection, };

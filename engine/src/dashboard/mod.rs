@@ -24,10 +24,12 @@ pub use ts_rs::TS;
 
 use crate::config::{ConfigError, ProjectInit};
 use crate::events::Event;
+use crate::hooks::{HookError, HookOverrides, HookView};
 use crate::install::{ClientStatus, InstallError, Plan};
 use crate::memories::MemoryError;
 use crate::memory::Memory;
 use crate::pool::{Activity, IndexStatus, InitReply, Pool, PoolError};
+use crate::project::ProjectName;
 use crate::search::SearchError;
 use crate::store::{DayCount, Page, StoreError, StoreOutcome, TagCount};
 
@@ -57,6 +59,8 @@ pub enum DashboardError {
     Search(#[from] SearchError),
     #[error(transparent)]
     Install(#[from] InstallError),
+    #[error(transparent)]
+    Hook(#[from] HookError),
     #[error("the task serving this request failed: {0}")]
     Task(String),
 }
@@ -102,6 +106,9 @@ impl DashboardError {
             ) => ErrorKind::Invalid,
             Self::Install(InstallError::NoHome | InstallError::Environment { .. })
             | Self::Task(_) => ErrorKind::Internal,
+            Self::Hook(HookError::Project(_) | HookError::Invalid(_)) => ErrorKind::Invalid,
+            Self::Hook(HookError::Store(store)) => store_kind(store),
+            Self::Hook(HookError::Search(_) | HookError::Config(_)) => ErrorKind::Internal,
             Self::Memory(_) | Self::Pool(_) | Self::Search(_) => ErrorKind::Invalid,
         }
     }
@@ -223,6 +230,19 @@ impl Dashboard {
     /// reply says what changed, and a reconcile brings the index in line.
     pub async fn configure_project(&self, project: &str, edit: WatchEdit) -> Reply<InitReply> {
         Ok(self.pool.init_project(project, edit.into_init()?, None).await?)
+    }
+
+    /// The project's hook settings (its own, the defaults, the result) and the brief a session
+    /// would start with now.
+    pub async fn hook_settings(&self, project: &str) -> Reply<HookView> {
+        let project = ProjectName::parse(project.trim()).map_err(HookError::from)?;
+        Ok(self.pool.hooks().view(&project).await?)
+    }
+
+    /// Replaces the project's own hook settings; what it leaves out follows the defaults.
+    pub async fn configure_hooks(&self, project: &str, edit: HookOverrides) -> Reply<HookView> {
+        let project = ProjectName::parse(project.trim()).map_err(HookError::from)?;
+        Ok(self.pool.hooks().configure(&project, edit).await?)
     }
 
     /// The persisted recent events, oldest first, for the activity feed.

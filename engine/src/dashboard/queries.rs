@@ -54,6 +54,10 @@ macro_rules! dashboard_queries {
                 -> Option<$crate::dashboard::WatchConfig>, OK;
             configure_project: write PUT "/api/projects/{project}/watch" [project]
                 body(edit: $crate::dashboard::WatchEdit) -> $crate::pool::InitReply, OK;
+            hook_settings: read GET "/api/projects/{project}/hooks" [project]
+                -> $crate::hooks::HookView, OK;
+            configure_hooks: write PUT "/api/projects/{project}/hooks" [project]
+                body(edit: $crate::hooks::HookOverrides) -> $crate::hooks::HookView, OK;
             recent_events: read GET "/api/events/recent" []
                 -> Vec<$crate::events::Event>, OK;
             activity: read GET "/api/activity" []

@@ -5,6 +5,7 @@
 //! search never waits behind an indexing transaction. Both connections run on their own
 //! threads (tokio-rusqlite), never on the async runtime.
 
+mod brief;
 mod events;
 mod files;
 mod guard;
@@ -24,6 +25,7 @@ use crate::memory::InvalidMemory;
 use crate::private_files;
 use crate::vector_index::VectorIndex;
 
+pub use brief::BriefCandidates;
 pub use files::{FileStamp, FileUpdate};
 pub use guard::FileChange;
 pub use read::{DayCount, KeywordMatch, ListQuery, Page, Stats, TagCount};

@@ -92,6 +92,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX memories_for_counts
         ON memories(project, chunk_type, superseded_by, last_accessed_at, created_at);
     "#,
+    // 5: the session-start brief takes a project's newest memories with a tag, and its most
+    // used ones, a few at a time from an index, whatever the project's size.
+    r#"
+    DROP INDEX memory_tags_by_tag;
+    CREATE INDEX memory_tags_by_tag ON memory_tags(project, tag, memory_rowid);
+    CREATE INDEX memories_by_hits ON memories(project, chunk_type, hit_count);
+    "#,
 ];
 
 /// Brings the schema up to date in one transaction per migration.
