@@ -19,6 +19,7 @@ use annal::project::ProjectName;
 use annal::store::Store;
 
 mod common;
+use common::owner::{Owner, annal, home};
 use common::{Sentences as _, Xorshift, fill, model_dir, quantile, vocabulary};
 
 const EXPORTED: usize = 100_000;
@@ -26,43 +27,13 @@ const IMPORTED: usize = 10_000;
 const STATUS_RUNS: usize = 20;
 const ROUNDS: usize = 2;
 
-fn annal(home: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_annal"));
-    command
-        .env("ANNAL_HOME", home)
-        .env("HOME", home)
-        .env("ANNAL_MODEL_DIR", model_dir())
-        .env_remove("ANNAL_CONFIG")
-        .stdin(Stdio::null());
-    command
+/// What only this bench asks of the owner: its memory.
+trait Measured {
+    fn reset_peak(&self) -> anyhow::Result<()>;
+    fn memory(&self) -> anyhow::Result<(f64, f64)>;
 }
 
-fn run(home: &Path, args: &[&str]) -> anyhow::Result<()> {
-    let out = annal(home).args(args).stdout(Stdio::null()).output()?;
-    if !out.status.success() {
-        bail!("annal {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(())
-}
-
-/// `annal serve` on `home`, answering HTTP; stopped on drop.
-struct Owner(Child);
-
-impl Owner {
-    fn start(home: &Path) -> anyhow::Result<Self> {
-        let child = annal(home).arg("serve").stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
-        let owner = Self(child);
-        let address = home.join("data").join(annal::http::ADDRESS_FILE);
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while !address.exists() {
-            if Instant::now() > deadline {
-                bail!("the owner did not start");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(owner)
-    }
-
+impl Measured for Owner {
     /// Starts measuring the peak resident set afresh (Linux: `clear_refs` 5 resets `VmHWM`).
     fn reset_peak(&self) -> anyhow::Result<()> {
         Ok(std::fs::write(format!("/proc/{}/clear_refs", self.0.id()), "5")?)
@@ -127,19 +98,6 @@ fn run_measured(home: &Path, args: &[&str]) -> anyhow::Result<(f64, f64, f64)> {
         bail!("annal {args:?}: {said}");
     }
     Ok((secs, peak, cpu))
-}
-
-impl Drop for Owner {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let _ = self.0.wait();
-    }
-}
-
-fn home() -> anyhow::Result<tempfile::TempDir> {
-    let home = tempfile::tempdir()?;
-    std::fs::write(home.path().join("config.yaml"), "port: 0\n")?;
-    Ok(home)
 }
 
 /// Embedding `texts` as one bulk job in this process, the model loaded beforehand.

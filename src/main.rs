@@ -101,6 +101,12 @@ fn main() -> ExitCode {
         Err(_) if runs_a_hook() => return ExitCode::SUCCESS,
         Err(err) => err.exit(),
     };
+    // A hook writes nothing but its output: Gemini CLI shows a hook's stderr when its stdout
+    // is empty. Its reasons go to the owner's log.
+    if let Some(Command::Hook(args)) = &cli.command {
+        cli::hook::run(args, cli.config.clone(), started);
+        return ExitCode::SUCCESS;
+    }
     // The owner reports what it does; the sidecar and the other commands only warnings (the
     // sidecar's stderr is often shown to the agent's user).
     let default_level =
@@ -113,10 +119,6 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .init();
-    if let Some(Command::Hook(args)) = &cli.command {
-        cli::hook::run(args, cli.config.clone(), started);
-        return ExitCode::SUCCESS;
-    }
     // The doctor must run where the config does not even parse: it reports that.
     if let Some(Command::Doctor { json }) = cli.command {
         return match doctor(cli.config, json) {

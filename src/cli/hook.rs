@@ -158,7 +158,10 @@ fn inject(
     }
     let launch = Launch { data_dir, serve_args: super::serve_args(&config) };
     let client = OwnerClient::connect(&launch)?.timeout(deadline.remaining());
-    let mut prompt = input.prompt;
+    let mut prompt = match args.client {
+        HookClient::Gemini => without_hook_context(input.prompt),
+        HookClient::ClaudeCode | HookClient::Codex => input.prompt,
+    };
     prompt.truncate(prompt.floor_char_boundary(MAX_PROMPT_BYTES));
     let request =
         HookRequest { project: project.to_string(), session_id: input.session_id, prompt };
@@ -168,6 +171,20 @@ fn inject(
     };
     let injection: Injection = client.post(path, &request)?;
     Ok(render(args.client, args.event, &injection))
+}
+
+/// Gemini CLI hands `BeforeAgent` the prompt with the session-start context in front of it
+/// (`<hook_context>…</hook_context>`): the user's words are what follows.
+fn without_hook_context(prompt: String) -> String {
+    const CLOSE: &str = "</hook_context>";
+    match prompt
+        .trim_start()
+        .strip_prefix("<hook_context>")
+        .and_then(|rest| rest.find(CLOSE).map(|at| (rest, at)))
+    {
+        Some((rest, at)) => rest[at + CLOSE.len()..].trim_start().to_owned(),
+        None => prompt,
+    }
 }
 
 /// The project a hook's working directory stands for: its basename, as agents name it.

@@ -25,6 +25,9 @@ pub struct Selection {
     /// Leave the instruction block in CLAUDE.md / AGENTS.md / GEMINI.md alone.
     #[arg(long)]
     no_instructions: bool,
+    /// Leave the clients' hooks (session brief, per-prompt recall) alone.
+    #[arg(long)]
+    no_hooks: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -70,6 +73,8 @@ fn run(
         },
         command,
         instructions: !selection.no_instructions,
+        hooks: !selection.no_hooks,
+        hook_budget_ms: configured_budget(),
     };
     let plan = install::plan(&env, operation, &request)?;
     let plan = if selection.dry_run {
@@ -122,7 +127,27 @@ fn render(
     if dry_run {
         writeln!(out, "dry run: nothing was written")?;
     }
+    let codex_hooks = plan.rows.iter().any(|r| {
+        r.client == install::Client::Codex
+            && r.kind == install::FileKind::Hooks
+            && matches!(r.action, install::Action::Added | install::Action::Updated)
+    });
+    if codex_hooks && !dry_run {
+        writeln!(
+            out,
+            "Codex runs new or changed hooks only once you trust them: start `codex` and accept \
+             them when it says hooks need review"
+        )?;
+    }
     Ok(())
+}
+
+/// The hooks' time budget from Annal's config, when it loads (a broken config must not stop
+/// an install: the default budget is used then).
+fn configured_budget() -> Option<u64> {
+    let paths = crate::config::PathInputs::from_env(None).resolve().ok()?;
+    let config = crate::config::ConfigFile::load(paths).ok()?;
+    Some(config.snapshot().hooks.budget_ms)
 }
 
 /// `~/…` for files in the home.

@@ -167,7 +167,8 @@ try {
   // A supersession chain, oldest first; filters; search across projects.
   const old = await a.call("store_memory", { project: "web", content: "Sessions live in Redis.", tags: ["sessions", "decision"] });
   const oldId = old.match(/^Stored memory (\S+?)\.?$/m)[1];
-  await a.call("store_memory", { project: "web", content: "Sessions live in signed cookies now.", tags: ["sessions", "decision"], supersedes: oldId });
+  const current = await a.call("store_memory", { project: "web", content: "Sessions live in signed cookies now.", tags: ["sessions", "decision"], supersedes: oldId });
+  const currentId = current.match(/^Stored memory (\S+?)\.?$/m)[1];
   await page.goto(`${base}/#memories/web/sessions`);
   await page.locator(".memory-row", { hasText: "signed cookies" }).locator(".chain").click();
   await page.locator("#chain li").nth(1).waitFor();
@@ -206,6 +207,43 @@ try {
   await card.locator(".pause", { hasText: "Resume watching" }).waitFor();
   await card.locator(".watching", { hasText: "watching paused" }).waitFor();
   await screenshot("projects");
+
+  // Agent hooks: the brief a session would start with, settings over the defaults, a refusal
+  // shown in the panel with what was typed kept.
+  const hooksApi = () => page.evaluate(async () => (await fetch("/api/projects/web/hooks")).json());
+  const { defaults } = await hooksApi();
+  const hooks = card.locator(".hook-settings");
+  const recallMax = hooks.locator(".hook-recall-max");
+  const recallMarker = hooks.locator('.hook-field[data-key="recall_max"] .hook-marker');
+  await hooks.locator("summary").click();
+  await hooks.locator("pre.brief-preview", { hasText: `(id ${currentId})` }).waitFor();
+  const briefLine = await hooks.locator(".brief-summary").textContent();
+  check(/^\d+ memor(y|ies), about \d+ tokens?$/.test(briefLine), `the brief's size: ${briefLine}`);
+  await hooks.locator('.hook-marker[data-state="default"]').nth(6).waitFor();
+  check(await recallMax.inputValue() === String(defaults.recall_max), `memories per prompt shows the default: ${await recallMax.inputValue()}`);
+  check(await recallMarker.textContent() === "(default)", `memories per prompt is marked default: ${await recallMarker.textContent()}`);
+  await screenshot("hooks");
+  await recallMax.fill("40");
+  await hooks.locator(".save-hooks").click();
+  await hooks.locator(".hook-outcome.failed", { hasText: "hooks.recall_max must be between 1 and 10, got 40" }).waitFor();
+  check(await recallMax.inputValue() === "40", `the refused value stays typed: ${await recallMax.inputValue()}`);
+  check((await hooksApi()).project.recall_max === undefined, "a refused value is not saved");
+  await recallMax.fill("2");
+  await hooks.locator(".save-hooks").click();
+  await hooks.locator(".hook-outcome:not(.failed)", { hasText: "memories per prompt" }).waitFor();
+  const saved = await hooksApi();
+  check(JSON.stringify(saved.project) === '{"recall_max":2}' && saved.effective.recall_max === 2, `only the changed field is saved: ${JSON.stringify(saved.project)}`);
+  // Reopened after a reload, the panel loads what the owner holds.
+  await page.reload();
+  await hooks.locator("summary").click();
+  await recallMarker.and(page.locator('[data-state="project"]')).waitFor();
+  check(await recallMax.inputValue() === "2", `the saved value shows on reopening: ${await recallMax.inputValue()}`);
+  check(!(await recallMarker.textContent()).includes("(default)"), `an own value is not marked default: ${await recallMarker.textContent()}`);
+  check(await hooks.locator('.hook-marker[data-state="default"]').count() === 6, "the other fields stay on the defaults");
+  await hooks.locator(".reset-hooks").click();
+  await recallMarker.and(page.locator('[data-state="default"]')).waitFor();
+  check(await recallMax.inputValue() === String(defaults.recall_max), `reset shows the default again: ${await recallMax.inputValue()}`);
+  check(JSON.stringify((await hooksApi()).project) === "{}", "reset leaves the project on the defaults");
 
   // Connect agents and the dark theme.
   await page.click("#nav-connect");

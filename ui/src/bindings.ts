@@ -222,7 +222,7 @@ min_score: number,
  */
 include_files: boolean, };
 
-export type HookOverrides = { enabled?: boolean, budget_ms: number, brief_tokens: number, recall_tokens: number, recall_max: number, min_score?: number, include_files?: boolean, };
+export type HookOverrides = { enabled?: boolean, budget_ms?: number, brief_tokens?: number, recall_tokens?: number, recall_max?: number, min_score?: number, include_files?: boolean, };
 
 export type Injection = { text: string, 
 /**

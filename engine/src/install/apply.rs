@@ -46,9 +46,8 @@ fn write_change(
 ) -> Result<(), String> {
     let before = change.before.as_deref();
     match &change.writer {
-        Writer::File => {
-            write::replace(file, before, change.after.as_deref()).map_err(|e| e.to_string())
-        }
+        Writer::File => write::replace(file, before, change.after.as_deref(), change.backup)
+            .map_err(|e| e.to_string()),
         Writer::ClaudeAdd { program, entry, replace } => {
             write::backup(file, before).map_err(|e| e.to_string())?;
             claude_cli::add(program, env, entry, *replace)?;

@@ -4,17 +4,100 @@
 //! whatever runs the binary (a path, `annal`, `--command`), that tail says it is ours. Edits
 //! go through the same concrete syntax tree as the MCP entries, so everything else stays.
 
+use std::path::PathBuf;
+
 use jsonc_parser::cst::{CstArray, CstInputValue, CstNode, CstObject, CstRootNode};
 
 use super::document::{EditError, Upserted, keep_line_endings, line_column};
+use super::{Client, Environment, Scope};
+
+/// How a client with hooks runs ours.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct HookSpec {
+    /// Its settings file is strict JSON (no comments).
+    pub strict: bool,
+    /// Its event names for session start and prompt submit.
+    pub events: [&'static str; 2],
+    /// Milliseconds per unit of its `timeout`.
+    pub timeout_unit_ms: u64,
+}
+
+/// Our two events, as `annal hook` names them.
+const OUR_EVENTS: [&str; 2] = ["session-start", "prompt-submit"];
+
+impl Client {
+    /// How it runs hooks; `None` for a client without command hooks (nothing is installed).
+    pub(super) fn hook_spec(self) -> Option<HookSpec> {
+        match self {
+            Client::ClaudeCode => Some(HookSpec {
+                strict: true,
+                events: ["SessionStart", "UserPromptSubmit"],
+                timeout_unit_ms: 1000,
+            }),
+            Client::Gemini => Some(HookSpec {
+                strict: false,
+                events: ["SessionStart", "BeforeAgent"],
+                timeout_unit_ms: 1,
+            }),
+            Client::Codex => Some(HookSpec {
+                strict: true,
+                events: ["SessionStart", "UserPromptSubmit"],
+                timeout_unit_ms: 1000,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The file its hooks live in at `scope`.
+    pub fn hook_file(self, env: &Environment, scope: Scope) -> Option<PathBuf> {
+        match (self, scope) {
+            (Client::ClaudeCode, Scope::User) => Some(
+                env.claude_config_dir
+                    .clone()
+                    .unwrap_or_else(|| env.home.join(".claude"))
+                    .join("settings.json"),
+            ),
+            (Client::ClaudeCode, Scope::Project) => Some(env.cwd.join(".claude/settings.json")),
+            // Gemini keeps hooks beside its MCP servers.
+            (Client::Gemini, scope) => self.config_file(env, scope),
+            (Client::Codex, Scope::User) => Some(env.codex_home.join("hooks.json")),
+            _ => None,
+        }
+    }
+}
+
+/// Our hooks for `client`, running `program` (quoted for the shell the client runs hooks
+/// with), each with a timeout a little above `budget_ms` in the client's unit.
+pub(super) fn entries(
+    client: Client,
+    spec: HookSpec,
+    program: &str,
+    budget_ms: u64,
+) -> Vec<HookEntry> {
+    let program = match shlex::try_quote(program) {
+        Ok(quoted) => quoted.into_owned(),
+        // A NUL byte: no shell could run it; the check after the edit catches nothing then,
+        // so keep it as given and let the client report it.
+        Err(_) => program.to_owned(),
+    };
+    // The client's own limit is a backstop: ours ends the hook at the budget.
+    let timeout_ms = budget_ms + 500;
+    let timeout = timeout_ms.div_ceil(spec.timeout_unit_ms).max(1);
+    OUR_EVENTS
+        .into_iter()
+        .zip(spec.events)
+        .map(|(ours, event)| {
+            let tail = format!("hook {ours} --client {}", client.id());
+            HookEntry { event, command: format!("{program} {tail}"), tail, timeout }
+        })
+        .collect()
+}
 
 /// One hook we install.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct HookEntry {
     /// The client's event name (`SessionStart`).
     pub event: &'static str,
-    /// The group's matcher, for events that take one.
-    pub matcher: Option<&'static str>,
     /// The shell command the client runs.
     pub command: String,
     /// The tail of `command` that marks it ours.
@@ -141,7 +224,9 @@ pub(super) fn upsert(
     for entry in entries {
         let groups = match array_at(&hooks, entry.event)? {
             Some(groups) => groups,
-            None => hooks.append(entry.event, CstInputValue::Array(Vec::new())).array_value_or_set(),
+            None => {
+                hooks.append(entry.event, CstInputValue::Array(Vec::new())).array_value_or_set()
+            }
         };
         match find_ours(&groups, &entry.tail) {
             Some((_, hook)) => {
@@ -155,11 +240,9 @@ pub(super) fn upsert(
                 set("timeout", CstInputValue::Number(entry.timeout.to_string()));
             }
             None => {
-                let mut group = Vec::new();
-                if let Some(matcher) = entry.matcher {
-                    group.push(("matcher".to_owned(), CstInputValue::String(matcher.into())));
-                }
-                group.push(("hooks".to_owned(), CstInputValue::Array(vec![hook_input(entry)])));
+                // No matcher: every session start (new, resumed, cleared, compacted) gets it.
+                let group =
+                    vec![("hooks".to_owned(), CstInputValue::Array(vec![hook_input(entry)]))];
                 groups.append(CstInputValue::Object(group));
             }
         }
@@ -219,7 +302,12 @@ pub(super) fn remove(
 }
 
 /// The edit must leave a file the client reads, with our hooks there (or gone).
-fn check(edited: &str, strict: bool, entries: &[HookEntry], present: bool) -> Result<(), EditError> {
+fn check(
+    edited: &str,
+    strict: bool,
+    entries: &[HookEntry],
+    present: bool,
+) -> Result<(), EditError> {
     let found = read(edited, strict, entries).map_err(|e| EditError::Check(e.to_string()))?;
     let ok = if present {
         entries.iter().all(|e| found.iter().any(|(ev, c, _)| *ev == e.event && *c == e.command))
@@ -243,10 +331,9 @@ mod tests {
     fn entries(command: &str) -> Vec<HookEntry> {
         ["session-start", "prompt-submit"]
             .into_iter()
-            .zip([("SessionStart", Some("startup|resume|clear|compact")), ("UserPromptSubmit", None)])
-            .map(|(event, (name, matcher))| HookEntry {
+            .zip(["SessionStart", "UserPromptSubmit"])
+            .map(|(event, name)| HookEntry {
                 event: name,
-                matcher,
                 command: format!("{command} hook {event} --client claude-code"),
                 tail: format!("hook {event} --client claude-code"),
                 timeout: 1,
@@ -276,10 +363,7 @@ mod tests {
         assert!(added.contains("\"model\": \"opus\""));
         let value: serde_json::Value = serde_json::from_str(&added).expect("json");
         assert_eq!(value["hooks"]["UserPromptSubmit"].as_array().map(Vec::len), Some(2));
-        assert_eq!(
-            value["hooks"]["SessionStart"][0]["matcher"],
-            serde_json::json!("startup|resume|clear|compact")
-        );
+        assert_eq!(value["hooks"]["SessionStart"][0]["hooks"][0]["timeout"], serde_json::json!(1));
         let (again, how) = upsert(&added, true, &entries("/opt/annal")).expect("again");
         assert_eq!((again.as_str(), how), (added.as_str(), Upserted::AlreadyConfigured));
         let removed = remove(&added, true, &entries("/opt/annal")).expect("remove").expect("some");
@@ -298,7 +382,10 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&moved).expect("json");
         assert_eq!(value["hooks"]["SessionStart"].as_array().map(Vec::len), Some(1));
         let removed = remove(&moved, true, &entries("/new/annal")).expect("rm").expect("some");
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&removed).expect("json"), serde_json::json!({}));
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&removed).expect("json"),
+            serde_json::json!({})
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod clients;
 mod diff;
 mod document;
 mod environment;
+mod hooks;
 mod json;
 mod plan;
 mod status;
@@ -88,13 +89,26 @@ pub struct Request {
     pub command: Option<String>,
     /// Also the instruction block in the clients' user-level instruction files (at user scope).
     pub instructions: bool,
+    /// Also the session-start and prompt hooks, for the clients that run hooks.
+    pub hooks: bool,
+    /// The hooks' time budget (the config's `hooks.budget_ms`), from which their timeout in
+    /// the client's settings follows; the default budget when left out.
+    #[ts(type = "number")]
+    pub hook_budget_ms: Option<u64>,
 }
 
 impl Default for Request {
     /// Every detected client at user scope, running this binary, with the instruction block:
     /// what `annal install` does with no arguments.
     fn default() -> Self {
-        Self { clients: Vec::new(), scope: Scope::User, command: None, instructions: true }
+        Self {
+            clients: Vec::new(),
+            scope: Scope::User,
+            command: None,
+            instructions: true,
+            hooks: true,
+            hook_budget_ms: None,
+        }
     }
 }
 
@@ -106,6 +120,8 @@ pub enum FileKind {
     Config,
     /// Its user-level instruction file.
     Instructions,
+    /// The settings file its hooks live in.
+    Hooks,
 }
 
 /// What happens (in a plan) or happened (after [`apply`]) to one file.
@@ -176,6 +192,9 @@ struct Change {
     /// `None`: the file goes (it held nothing but what install had created).
     after: Option<Vec<u8>>,
     writer: Writer,
+    /// Whether `before` is the user's (so a first change backs it up), not what an earlier
+    /// row of the same plan wrote.
+    backup: bool,
 }
 
 #[derive(Debug, Clone)]

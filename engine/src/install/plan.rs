@@ -6,7 +6,7 @@ use std::path::Path;
 use super::document::{EditError, Format, NAME, Shape, Upserted};
 use super::{
     Action, Change, Client, Environment, FileKind, InstallError, Operation, Plan, Request, Row,
-    Scope, Writer, block, diff, write,
+    Scope, Writer, block, diff, hooks, write,
 };
 
 /// The changes `operation` would make for `request`, nothing written.
@@ -51,12 +51,49 @@ pub fn plan(
             Some(_) => command.clone(),
             None => client.command_for(env, &command),
         };
-        rows.push(config_row(env, client, request.scope, &file, operation, &client_command));
+        let hooks =
+            request.hooks.then(|| hooks_plan(env, client, request, &client_command)).flatten();
+        // Uninstalling, the hooks go first: a file holding both (Gemini's) then holds only
+        // the MCP entry, which the config row can undo back to the user's original bytes.
+        if operation == Operation::Uninstall
+            && let Some((hook_file, entries, strict)) = &hooks
+        {
+            let current = current_text(&rows, hook_file);
+            rows.push(hooks_row(client, hook_file, operation, current, entries, *strict));
+        }
+        let current = current_text(&rows, &file);
+        rows.push(config_row(
+            env,
+            client,
+            request.scope,
+            &file,
+            operation,
+            &client_command,
+            current,
+        ));
+        if operation == Operation::Install
+            && let Some((hook_file, entries, strict)) = &hooks
+        {
+            let current = current_text(&rows, hook_file);
+            rows.push(hooks_row(client, hook_file, operation, current, entries, *strict));
+        }
         if request.instructions
             && request.scope == Scope::User
             && let Some(file) = client.instruction_file(env)
         {
             rows.push(instruction_row(client, &file, operation));
+        }
+    }
+    // A file two rows change (Gemini's holds servers and hooks) is backed up by the first
+    // when installing; uninstalling, the first row's bytes are only a step to the second's, so
+    // neither may leave our own entries behind as a "backup".
+    for at in 0..rows.len() {
+        let shared = |r: &Row| r.changes() && r.file == rows[at].file;
+        let earlier = rows[..at].iter().any(shared);
+        let later = rows[at + 1..].iter().any(shared);
+        let first_of_uninstall = operation == Operation::Uninstall && later;
+        if let Some(change) = rows[at].change.as_mut().filter(|_| earlier || first_of_uninstall) {
+            change.backup = false;
         }
     }
     let fingerprint = fingerprint(operation, &command, &rows);
@@ -137,8 +174,109 @@ fn change_row(
         before: before.map(|(bytes, _)| bytes),
         after: after.map(String::into_bytes),
         writer,
+        backup: true,
     };
     Row { client, kind, file: Some(file.to_path_buf()), action, diff, change: Some(change) }
+}
+
+/// What `file` holds when this row is applied: what an earlier row of the plan leaves in it,
+/// else what is on disk.
+fn current_text(rows: &[Row], file: &Path) -> Result<Option<(Vec<u8>, String)>, Action> {
+    let planned = rows.iter().rev().find(|r| r.file.as_deref() == Some(file) && r.changes());
+    match planned.and_then(|r| r.change.as_ref()) {
+        Some(change) => Ok(change
+            .after
+            .clone()
+            .map(|bytes| (bytes.clone(), String::from_utf8_lossy(&bytes).into_owned()))),
+        None => read_text(file),
+    }
+}
+
+/// The client's hook file and our entries there, when it runs hooks at this scope.
+fn hooks_plan(
+    env: &Environment,
+    client: Client,
+    request: &Request,
+    command: &str,
+) -> Option<(std::path::PathBuf, Vec<hooks::HookEntry>, bool)> {
+    let spec = client.hook_spec()?;
+    let file = client.hook_file(env, request.scope)?;
+    let budget = request.hook_budget_ms.unwrap_or(crate::hooks::HookSettings::default().budget_ms);
+    Some((file, hooks::entries(client, spec, command, budget), spec.strict))
+}
+
+fn hooks_row(
+    client: Client,
+    file: &Path,
+    operation: Operation,
+    current: Result<Option<(Vec<u8>, String)>, Action>,
+    entries: &[hooks::HookEntry],
+    strict: bool,
+) -> Row {
+    let current = match current {
+        Ok(current) => current,
+        Err(action) => return row(client, FileKind::Hooks, file, action),
+    };
+    let text = current.as_ref().map_or("", |(_, t)| t.as_str());
+    let failed =
+        |err: EditError| row(client, FileKind::Hooks, file, Action::Failed(err.to_string()));
+    match operation {
+        Operation::Install => match hooks::upsert(text, strict, entries) {
+            Ok((_, Upserted::AlreadyConfigured)) => {
+                row(client, FileKind::Hooks, file, Action::AlreadyConfigured)
+            }
+            Ok((edited, upserted)) => {
+                let action =
+                    if upserted == Upserted::Added { Action::Added } else { Action::Updated };
+                change_row(
+                    client,
+                    FileKind::Hooks,
+                    file,
+                    action,
+                    current,
+                    Some(edited),
+                    Writer::File,
+                )
+            }
+            Err(err) => failed(err),
+        },
+        Operation::Uninstall => match hooks::remove(text, strict, entries) {
+            Ok(None) => row(client, FileKind::Hooks, file, Action::NotConfigured),
+            Ok(Some(removed)) => {
+                let after = hooks_undone(file, text, strict, entries).unwrap_or(Some(removed));
+                change_row(
+                    client,
+                    FileKind::Hooks,
+                    file,
+                    Action::Removed,
+                    current,
+                    after,
+                    Writer::File,
+                )
+            }
+            Err(err) => failed(err),
+        },
+    }
+}
+
+/// As [`undone`] for hooks: the backup's bytes when installing the hooks into them gives
+/// `text`, no file when installing into nothing does.
+fn hooks_undone(
+    file: &Path,
+    text: &str,
+    strict: bool,
+    entries: &[hooks::HookEntry],
+) -> Option<Option<String>> {
+    let reinstalled =
+        |original: &str| hooks::upsert(original, strict, entries).ok().map(|(t, _)| t);
+    match write::read(&write::backup_path(file)) {
+        Ok(Some(backup)) => {
+            let backup = String::from_utf8(backup).ok()?;
+            (reinstalled(&backup)? == text).then_some(Some(backup))
+        }
+        Ok(None) => (reinstalled("")? == text).then_some(None),
+        Err(_) => None,
+    }
 }
 
 fn config_row(
@@ -148,9 +286,10 @@ fn config_row(
     file: &Path,
     operation: Operation,
     command: &str,
+    current: Result<Option<(Vec<u8>, String)>, Action>,
 ) -> Row {
     let (format, shape) = (client.format(), client.shape());
-    let current = match read_text(file) {
+    let current = match current {
         Ok(current) => current,
         Err(action) => return row(client, FileKind::Config, file, action),
     };

@@ -45,11 +45,12 @@ fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> WriteError {
 }
 
 /// Replaces `path`, which must still hold `before` (`None`: must not exist), with `after`
-/// (`None`: remove it).
+/// (`None`: remove it), backing `before` up first when `backup` (and no backup exists).
 pub(super) fn replace(
     path: &Path,
     before: Option<&[u8]>,
     after: Option<&[u8]>,
+    backup: bool,
 ) -> Result<(), WriteError> {
     // Through a symlink (dotfiles kept in a repository) to the file it names: a rename over
     // the link would replace the link.
@@ -71,7 +72,7 @@ pub(super) fn replace(
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir).map_err(io("creating its folder"))?;
-    if let (Some(original), Some(permissions)) = (before, &permissions) {
+    if let (Some(original), Some(permissions), true) = (before, &permissions, backup) {
         write_backup(&backup_path(path), original, permissions)?;
     }
     // The temp file is created 0600; a new config file stays so (agents' configs can hold

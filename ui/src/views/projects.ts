@@ -1,6 +1,7 @@
 import { barChart, timelineChart } from "../charts";
 import { el, showError, type View } from "../dom";
 import { api, type ProjectStatus, type WatchConfig } from "../transport";
+import { hookPanel } from "./hooks";
 import { stateLabel } from "./overview";
 
 const lines = (text: string) => text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
@@ -48,7 +49,8 @@ async function card(p: ProjectStatus, refresh: () => void): Promise<HTMLElement>
     el("div", { className: "charts" },
       barChart("Tags", p.stats.top_tags.map((t) => ({ label: t.tag, value: t.count }))),
       timelineChart("Agent memories per day", days)),
-    watchForm(p.project, config, refresh));
+    watchForm(p.project, config, refresh),
+    hookPanel(p.project, p.stats.agent_memories));
   section.dataset.project = p.project;
   return section;
 }
@@ -58,8 +60,8 @@ export function projects(app: HTMLElement): View {
   app.replaceChildren(container);
   const view = {
     async refresh() {
-      // An open settings form is being edited: keep it until it is saved.
-      if (container.querySelector("details.watch-config[open]")) return;
+      // An open settings form is being edited: keep it until it is saved (or closed).
+      if (container.querySelector("details.watch-config[open], details.hook-settings[open]")) return;
       const projects = await api.projects();
       const refresh = () => { view.refresh().catch(showError); };
       const cards = await Promise.all(projects.map((p) => card(p, refresh)));
