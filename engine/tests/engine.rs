@@ -10,6 +10,7 @@ mod curate;
 mod embed;
 mod events;
 mod fuzzed;
+mod hooks;
 mod index;
 mod install;
 mod instructions;

@@ -462,6 +462,8 @@ fn project_scope_writes_into_the_project_and_is_refused_where_a_client_has_none(
         scope: Scope::Project,
         command: Some(COMMAND.into()),
         instructions: true,
+        hooks: false,
+        hook_budget_ms: None,
     };
     let plan = run(&env, Operation::Install, &request);
     let files: Vec<_> = plan.rows.iter().map(|r| r.file.clone().expect("file")).collect();

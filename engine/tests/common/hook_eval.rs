@@ -3,6 +3,9 @@
 //! Included by path from the engine's hooks test (which guards the numbers at the default
 //! bar) and from `cargo bench --bench hooks` (which sweeps the bar and reports them).
 
+// Each includer uses its own part of this file.
+#![allow(dead_code)]
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
