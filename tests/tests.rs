@@ -9,6 +9,7 @@ mod cli_data;
 mod clients;
 mod connect;
 mod doctor;
+mod hooks;
 mod http_api;
 mod install;
 mod malformed;

@@ -124,6 +124,9 @@ fn watchdog(deadline: Arc<Deadline>, log: Arc<std::sync::Mutex<Option<PathBuf>>>
 /// Appends the reason to the owner's log in the data dir, once that is known.
 fn note(log: &std::sync::Mutex<Option<PathBuf>>, event: Event, reason: &str) {
     let Some(path) = log.lock().ok().and_then(|l| l.clone()) else { return };
+    if let Some(dir) = path.parent() {
+        let _ = crate::private_files::create_dir(dir);
+    }
     let Ok(mut file) = crate::private_files::append(&path) else { return };
     let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let event = match event {
