@@ -19,6 +19,7 @@ use annal::memory::NewMemory;
 use annal::project::ProjectName;
 use annal::store::{Store, StoreItem};
 
+#[allow(dead_code, reason = "the benchmarks' shared helpers; this one leaves `fill` out")]
 mod common;
 use common::owner::{Owner, annal, home};
 use common::{Sentences as _, Xorshift, model_dir, quantile, vocabulary};
@@ -50,7 +51,7 @@ fn main() -> anyhow::Result<()> {
 async fn evaluate() -> anyhow::Result<()> {
     let home = tempfile::tempdir()?;
     let pool = open_pool(home.path()).await?;
-    let eval = hook_eval::load(&common::workspace_dir());
+    let eval = hook_eval::load(Path::new(env!("CARGO_MANIFEST_DIR")));
     let ids = hook_eval::store_all(&pool, &eval).await;
     println!("\nPrompt recall alone (no brief), per injection bar (cosine):\n");
     println!(
@@ -106,7 +107,7 @@ async fn open_pool(home: &Path) -> anyhow::Result<std::sync::Arc<annal::pool::Po
 /// The evaluation's memories of [`PROJECT`] embedded for real, and generated ones (seeded unit
 /// vectors, a fifth of them decisions, some preferences and pinned) up to `total`.
 async fn fill(data_dir: &Path, total: usize) -> anyhow::Result<()> {
-    let eval = hook_eval::load(&common::workspace_dir());
+    let eval = hook_eval::load(Path::new(env!("CARGO_MANIFEST_DIR")));
     let store = Store::open(data_dir).await?;
     let project = ProjectName::parse(PROJECT)?;
     let embedder =
@@ -161,7 +162,7 @@ fn hook_once(home: &Path, event: &str, input: &str) -> anyhow::Result<(Duration,
 }
 
 fn latencies(runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
-    let eval = hook_eval::load(&common::workspace_dir());
+    let eval = hook_eval::load(Path::new(env!("CARGO_MANIFEST_DIR")));
     let prompts: Vec<&str> = eval
         .sessions
         .iter()

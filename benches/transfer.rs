@@ -9,7 +9,7 @@
 #![allow(clippy::print_stdout, reason = "the benchmark prints its table")]
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -26,6 +26,14 @@ const EXPORTED: usize = 100_000;
 const IMPORTED: usize = 10_000;
 const STATUS_RUNS: usize = 20;
 const ROUNDS: usize = 2;
+
+fn run(home: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let out = annal(home).args(args).stdout(Stdio::null()).output()?;
+    if !out.status.success() {
+        bail!("annal {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
 
 /// What only this bench asks of the owner: its memory.
 trait Measured {

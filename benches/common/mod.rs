@@ -1,7 +1,7 @@
 //! Helpers shared by the benchmarks: deterministic texts and vectors (`support`), the model
-#![allow(dead_code, reason = "each bench uses its own part of these helpers")]
 //! location, and quantiles.
 
+#[allow(dead_code, reason = "only the benches that run the binary use it")]
 pub mod owner;
 
 use std::time::Duration;
@@ -13,7 +13,7 @@ use annal::store::{Store, StoreItem};
 #[path = "../../engine/tests/common/support.rs"]
 mod support;
 
-pub use support::{Xorshift, model_dir, workspace_dir};
+pub use support::{Xorshift, model_dir};
 
 /// Words for made-up memories.
 pub trait Sentences {

@@ -164,12 +164,20 @@ fn find_ours(groups: &CstArray, tail: &str) -> Option<(CstObject, CstObject)> {
     })
 }
 
-/// What each of our hooks runs now: (event, command, timeout), for those present.
+/// One of our hooks as found in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Found {
+    pub event: &'static str,
+    pub command: String,
+    pub timeout: Option<u64>,
+}
+
+/// What each of our hooks runs now, for those present.
 pub(super) fn read(
     text: &str,
     strict: bool,
     entries: &[HookEntry],
-) -> Result<Vec<(&'static str, String, Option<u64>)>, EditError> {
+) -> Result<Vec<Found>, EditError> {
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
@@ -183,7 +191,11 @@ pub(super) fn read(
         let Some(groups) = array_at(&hooks, entry.event)? else { continue };
         if let Some((_, hook)) = find_ours(&groups, &entry.tail) {
             let command = string_field(&hook, "command").unwrap_or_default();
-            found.push((entry.event, command, number_field(&hook, "timeout")));
+            found.push(Found {
+                event: entry.event,
+                command,
+                timeout: number_field(&hook, "timeout"),
+            });
         }
     }
     Ok(found)
@@ -205,9 +217,9 @@ pub(super) fn upsert(
 ) -> Result<(String, Upserted), EditError> {
     let current = read(text, strict, entries)?;
     let up_to_date = entries.iter().all(|e| {
-        current.iter().any(|(event, command, timeout)| {
-            *event == e.event && *command == e.command && *timeout == Some(e.timeout)
-        })
+        current
+            .iter()
+            .any(|f| f.event == e.event && f.command == e.command && f.timeout == Some(e.timeout))
     });
     if up_to_date {
         return Ok((text.to_owned(), Upserted::AlreadyConfigured));
@@ -310,7 +322,7 @@ fn check(
 ) -> Result<(), EditError> {
     let found = read(edited, strict, entries).map_err(|e| EditError::Check(e.to_string()))?;
     let ok = if present {
-        entries.iter().all(|e| found.iter().any(|(ev, c, _)| *ev == e.event && *c == e.command))
+        entries.iter().all(|e| found.iter().any(|f| f.event == e.event && f.command == e.command))
     } else {
         found.is_empty()
     };
