@@ -102,8 +102,37 @@ fn clients() -> Vec<Check> {
     install::status(&env, install::Scope::User)
         .into_iter()
         .filter(|c| c.detected || c.configured || c.problem.is_some())
-        .map(|c| client(&c))
+        .flat_map(|c| [Some(client(&c)), hooks(&c)])
+        .flatten()
         .collect()
+}
+
+/// A connected client that runs hooks: are Annal's there and current?
+fn hooks(c: &ClientStatus) -> Option<Check> {
+    let hooks = c.hooks.as_ref().filter(|h| c.configured || h.present || h.problem.is_some())?;
+    let name = format!("{} hooks", c.client.id());
+    let file = hooks.file.display();
+    let install = format!("run `annal install --client {}`", c.client.id());
+    Some(match (&hooks.problem, hooks.present, hooks.current) {
+        (Some(problem), _, _) => Check::fail(
+            &name,
+            format!("{file}: {problem}"),
+            format!("fix {file} (the client cannot read it either), then {install}"),
+        ),
+        (None, true, true) => {
+            Check::ok(&name, format!("session brief and prompt recall in {file}"))
+        }
+        (None, true, false) => Check::warn(
+            &name,
+            format!("{file} has Annal's hooks for another Annal than this one"),
+            format!("{install} to bring them up to date"),
+        ),
+        (None, false, _) => Check::warn(
+            &name,
+            format!("no session brief or prompt recall in {file}"),
+            format!("{install} to add them (or leave them out: `--no-hooks`)"),
+        ),
+    })
 }
 
 fn client(c: &ClientStatus) -> Check {

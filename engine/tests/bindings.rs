@@ -14,7 +14,8 @@ use annal_engine::events::{Event, EventDetail, EventKind, IndexCompleted};
 use annal_engine::hooks::{HookOverrides, HookSettings, HookView, Injection};
 use annal_engine::index::{ReconcileReport, Skipped};
 use annal_engine::install::{
-    Action, Client, ClientStatus, FileKind, InstructionStatus, Operation, Plan, Row, Scope,
+    Action, Client, ClientStatus, FileKind, HookStatus, InstructionStatus, Operation, Plan, Row,
+    Scope,
 };
 use annal_engine::memory::{ChunkType, FileInfo, Memory};
 use annal_engine::pool::{Activity, IndexState, IndexStatus, InitReply, LastReconcile};
@@ -68,6 +69,7 @@ fn generated() -> String {
         Row::decl(),
         Plan::decl(),
         InstructionStatus::decl(),
+        HookStatus::decl(),
         ClientStatus::decl(),
         ConnectParams::decl(),
         ConnectConfirm::decl(),

@@ -68,6 +68,7 @@ fn request(client: Client) -> Request {
         clients: vec![client],
         command: Some(COMMAND.into()),
         instructions: false,
+        hooks: false,
         ..Request::default()
     }
 }
@@ -439,8 +440,8 @@ fn no_client_named_means_every_detected_one() {
     }
     let kinds: Vec<_> =
         plan.rows.iter().filter(|r| r.client == Client::Codex).map(|r| r.kind).collect();
-    assert_eq!(kinds, [FileKind::Config, FileKind::Instructions]);
-    assert_eq!(plan.rows.len(), 10, "nine clients and Codex's AGENTS.md");
+    assert_eq!(kinds, [FileKind::Config, FileKind::Hooks, FileKind::Instructions]);
+    assert_eq!(plan.rows.len(), 11, "nine clients, Codex's hooks.json and AGENTS.md");
 
     // A program on PATH counts too.
     let mut env = home.env.clone();
@@ -650,4 +651,95 @@ fn plans_and_statuses_serialise_without_the_bytes_they_carry() {
     assert!(Plan::decl().contains("fingerprint: string"), "{}", Plan::decl());
     assert!(!install::Row::decl().contains("Change"), "{}", install::Row::decl());
     assert!(install::ClientStatus::decl().contains("command_found: boolean"));
+}
+
+/// The hooks: Claude Code's settings.json, Codex's hooks.json and Gemini's settings.json (the
+/// file its MCP servers are in), written beside what the user has and undone to the byte.
+#[test]
+fn hooks_go_beside_the_users_own_and_uninstall_gives_back_the_original_bytes() {
+    let home = home();
+    let claude = home.dir.path().join(".claude/settings.json");
+    let gemini = config_file(&home, Client::Gemini);
+    let codex = home.dir.path().join(".codex/hooks.json");
+    let claude_original = b"{\n  \"model\": \"opus\",\n  \"hooks\": {\n    \"UserPromptSubmit\": [\n      { \"hooks\": [{ \"type\": \"command\", \"command\": \"~/bin/log.sh\" }] }\n    ]\n  }\n}\n";
+    let gemini_original = b"// my settings\n{ \"theme\": \"GitHub\" }\n";
+    put(&claude, claude_original);
+    put(&gemini, gemini_original);
+    std::fs::create_dir_all(codex.parent().expect("dir")).expect("codex home");
+    let request = Request {
+        clients: vec![Client::ClaudeCode, Client::Gemini, Client::Codex],
+        hooks: true,
+        ..request(Client::ClaudeCode)
+    };
+    let plan = run(&home.env, Operation::Install, &request);
+    let hook_rows: Vec<_> = plan.rows.iter().filter(|r| r.kind == FileKind::Hooks).collect();
+    assert_eq!(hook_rows.len(), 3, "{:?}", plan.rows);
+    assert!(hook_rows.iter().all(|r| r.action == Action::Added), "{:?}", hook_rows);
+    let json = |file: &Path| -> serde_json::Value {
+        let text = String::from_utf8(read(file)).expect("utf-8");
+        let text: String = text.lines().filter(|l| !l.trim_start().starts_with("//")).collect();
+        serde_json::from_str(&text).expect("json")
+    };
+    let claude_now = json(&claude);
+    assert_eq!(claude_now["model"], "opus");
+    let prompt_hooks = claude_now["hooks"]["UserPromptSubmit"].as_array().expect("list");
+    assert_eq!(prompt_hooks.len(), 2, "the user's hook stays: {claude_now}");
+    assert_eq!(
+        claude_now["hooks"]["SessionStart"][0]["hooks"][0]["command"],
+        format!("{COMMAND} hook session-start --client claude-code")
+    );
+    assert_eq!(claude_now["hooks"]["SessionStart"][0]["hooks"][0]["timeout"], 1, "seconds");
+    let gemini_now = json(&gemini);
+    assert_eq!(gemini_now["theme"], "GitHub");
+    assert!(gemini_now["mcpServers"]["annal"].is_object());
+    assert_eq!(
+        gemini_now["hooks"]["BeforeAgent"][0]["hooks"][0]["command"],
+        format!("{COMMAND} hook prompt-submit --client gemini")
+    );
+    assert_eq!(gemini_now["hooks"]["BeforeAgent"][0]["hooks"][0]["timeout"], 900, "milliseconds");
+    assert!(String::from_utf8(read(&gemini)).expect("utf-8").starts_with("// my settings"));
+    assert_eq!(json(&codex)["hooks"]["UserPromptSubmit"][0]["hooks"][0]["timeout"], 1);
+    // One backup per file, of the user's bytes (Gemini's file was changed by two rows).
+    assert_eq!(read(&backup_path(&gemini)), gemini_original);
+    assert_eq!(read(&backup_path(&claude)), claude_original);
+    // Idempotent; the status sees them.
+    let again = run(&home.env, Operation::Install, &request);
+    assert!(again.rows.iter().all(|r| !r.changes()), "{:?}", again.rows);
+    let status = install::status(&home.env, Scope::User);
+    for client in [Client::ClaudeCode, Client::Gemini, Client::Codex] {
+        let row = status.iter().find(|s| s.client == client).expect("row");
+        let hooks = row.hooks.as_ref().expect("hooks");
+        assert!(hooks.present && !hooks.current, "{client:?}: runs {COMMAND}, not this binary");
+    }
+    assert!(status.iter().find(|s| s.client == Client::Cursor).expect("cursor").hooks.is_none());
+    // Uninstall: every file back to its bytes, the one install created gone.
+    let removed = run(&home.env, Operation::Uninstall, &request);
+    assert!(removed.rows.iter().all(|r| !r.action.is_failure()), "{:?}", removed.rows);
+    assert_eq!(read(&claude), claude_original);
+    assert_eq!(read(&gemini), gemini_original);
+    assert!(!codex.exists(), "hooks.json was install's own");
+}
+
+#[test]
+fn a_settings_file_that_does_not_parse_is_left_alone_and_no_hooks_means_none() {
+    let home = home();
+    let claude = home.dir.path().join(".claude/settings.json");
+    put(&claude, b"{ \"hooks\": { \"SessionStart\": [ }\n");
+    let with_hooks = Request { hooks: true, ..request(Client::ClaudeCode) };
+    let plan = run(&home.env, Operation::Install, &with_hooks);
+    let row = plan.rows.iter().find(|r| r.kind == FileKind::Hooks).expect("hooks row");
+    match &row.action {
+        Action::Failed(reason) => assert!(reason.contains("line 1"), "{reason}"),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    assert_eq!(read(&claude), b"{ \"hooks\": { \"SessionStart\": [ }\n");
+    assert_eq!(*config_action(&plan), Action::Added, "the MCP entry does not depend on it");
+    let shaped = b"{ \"hooks\": [] }\n";
+    put(&claude, shaped);
+    let plan = run(&home.env, Operation::Install, &with_hooks);
+    let row = plan.rows.iter().find(|r| r.kind == FileKind::Hooks).expect("hooks row");
+    assert!(row.action.is_failure(), "{:?}", row.action);
+    assert_eq!(read(&claude), shaped);
+    let without = run(&home.env, Operation::Install, &request(Client::Gemini));
+    assert!(without.rows.iter().all(|r| r.kind != FileKind::Hooks));
 }

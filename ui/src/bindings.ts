@@ -111,7 +111,7 @@ export type Scope = "user" | "project";
 
 export type Operation = "install" | "uninstall";
 
-export type FileKind = "config" | "instructions";
+export type FileKind = "config" | "instructions" | "hooks";
 
 export type Action = { "kind": "added" } | { "kind": "already-configured" } | { "kind": "updated" } | { "kind": "removed" } | { "kind": "not-configured" } | { "kind": "skipped", "reason": string } | { "kind": "failed", "reason": string };
 
@@ -146,6 +146,20 @@ present: boolean,
  * The block has the current text.
  */
 current: boolean, };
+
+export type HookStatus = { file: string, 
+/**
+ * Both hooks are there.
+ */
+present: boolean, 
+/**
+ * They run the command `annal install` would write now.
+ */
+current: boolean, 
+/**
+ * Why the file could not be read.
+ */
+problem: string | null, };
 
 export type ClientStatus = { client: Client, 
 /**
@@ -182,6 +196,10 @@ up_to_date: boolean,
  * Why the file could not be read, with line and column when it does not parse.
  */
 problem: string | null, instructions: InstructionStatus | null, 
+/**
+ * Its hooks, for a client that runs them at this scope.
+ */
+hooks: HookStatus | null, 
 /**
  * What a person would add by hand: the file's content for a fresh install, running
  * this binary.

@@ -36,7 +36,7 @@ pub use block::{BEGIN as BLOCK_BEGIN, END as BLOCK_END};
 pub use clients::{Client, Scope};
 pub use environment::Environment;
 pub use plan::plan;
-pub use status::{ClientStatus, InstructionStatus, status};
+pub use status::{ClientStatus, HookStatus, InstructionStatus, status};
 pub use write::backup_path;
 
 /// Errors that stop a whole plan; a problem with one file is that file's row instead.

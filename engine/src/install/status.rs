@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use ts_rs::TS;
 
-use super::{Client, Environment, Scope, block, write};
+use super::{Client, Environment, Scope, block, hooks, write};
 
 /// One client as the dashboard's Connect view and `annal doctor` show it.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -33,9 +33,23 @@ pub struct ClientStatus {
     /// Why the file could not be read, with line and column when it does not parse.
     pub problem: Option<String>,
     pub instructions: Option<InstructionStatus>,
+    /// Its hooks, for a client that runs them at this scope.
+    pub hooks: Option<HookStatus>,
     /// What a person would add by hand: the file's content for a fresh install, running
     /// this binary.
     pub snippet: String,
+}
+
+/// Annal's session-start and prompt hooks in a client's settings.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct HookStatus {
+    pub file: PathBuf,
+    /// Both hooks are there.
+    pub present: bool,
+    /// They run the command `annal install` would write now.
+    pub current: bool,
+    /// Why the file could not be read.
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -100,9 +114,42 @@ fn client_status(
             .then(|| client.instruction_file(env))
             .flatten()
             .map(instruction_status),
+        hooks: hook_status(env, client, scope, &install_command),
         snippet: format.upsert(shape, "", &install_command).map(|(s, _)| s).unwrap_or_default(),
         file,
     }
+}
+
+fn hook_status(
+    env: &Environment,
+    client: Client,
+    scope: Scope,
+    command: &str,
+) -> Option<HookStatus> {
+    let spec = client.hook_spec()?;
+    let file = client.hook_file(env, scope)?;
+    let entries =
+        hooks::entries(client, spec, command, crate::hooks::HookSettings::default().budget_ms);
+    let text = match write::read(&file) {
+        Ok(bytes) => String::from_utf8(bytes.unwrap_or_default())
+            .map_err(|_| "it is not UTF-8 text".to_owned()),
+        Err(err) => Err(format!("cannot read it: {err}")),
+    };
+    let found = text.and_then(|text| {
+        let found = hooks::read(&text, spec.strict, &entries).map_err(|e| e.to_string())?;
+        let present = found.len() == entries.len();
+        // The timeout follows the configured budget, which this does not know: the command
+        // says whether they run this Annal.
+        let current = present
+            && found
+                .iter()
+                .all(|f| entries.iter().any(|e| e.event == f.event && e.command == f.command));
+        Ok((present, current))
+    });
+    Some(match found {
+        Ok((present, current)) => HookStatus { file, present, current, problem: None },
+        Err(problem) => HookStatus { file, present: false, current: false, problem: Some(problem) },
+    })
 }
 
 fn instruction_status(file: PathBuf) -> InstructionStatus {
