@@ -126,7 +126,7 @@ fn claude_codex_and_gemini_list_annal_after_install_and_not_after_uninstall() {
     let table = home.annal(&["install"], &path);
     for client in ["Claude Code", "Codex CLI", "Gemini CLI"] {
         let rows: Vec<&str> = table.lines().filter(|l| l.starts_with(client)).collect();
-        assert_eq!(rows.len(), 2, "the config and the instruction file: {table}");
+        assert_eq!(rows.len(), 3, "the config, the hooks and the instruction file: {table}");
         assert!(rows.iter().all(|r| r.ends_with("added")), "{client}: {table}");
     }
     let claude_json =
@@ -172,4 +172,52 @@ fn claude_reads_the_entry_annal_wrote_into_its_file_itself() {
     home.annal(&["uninstall", "--client", "claude-code"], &path);
     let claude = home.list(&bin, "claude", &path);
     assert!(annal_line(&claude).is_none(), "{claude}");
+}
+
+/// Claude Code runs the hooks `annal install` wrote: `claude -p` against a closed API port fires
+/// SessionStart and UserPromptSubmit before its model call fails. The brief is kept empty
+/// (a budget too small for it) so that the prompt's recall, not the brief, injects the memory,
+/// which counts it as a hit.
+#[test]
+fn claude_runs_the_installed_hooks_and_the_recall_reaches_it() {
+    let Some(bin) = clients_bin() else { return };
+    let home = Home::new();
+    let path = format!("{}:{}", bin.display(), system_path());
+    let table = home.annal(&["install", "--client", "claude-code", "--no-instructions"], &path);
+    assert!(table.contains("settings.json"), "{table}");
+    let memory = "Login redirect loop: the session cookie was SameSite=Strict on the OAuth \
+                  callback; it must be Lax.";
+    std::fs::write(home.path().join("config.yaml"), "port: 0\nhooks:\n  brief_tokens: 50\n")
+        .expect("config");
+    home.annal(&["store", "--tags", "bug,auth", memory], &path);
+    let debug = home.path().join("claude-debug.txt");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let out = home
+        .command(&bin.join("claude"), &path)
+        .args(["-p", "why does login keep redirecting back to itself after the oauth callback?"])
+        .env("ANTHROPIC_API_KEY", "test-key-not-used")
+        .env("ANTHROPIC_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env("CLAUDE_CODE_MAX_RETRIES", "0")
+        .arg("--debug-file")
+        .arg(&debug)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("claude -p");
+    let said =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let found = home.annal(&["search", "--json", "oauth callback login redirect loop"], &path);
+    let found: serde_json::Value = serde_json::from_str(&found).expect("search json");
+    let hits = found["hits"][0]["memory"]["hit_count"].as_u64().expect("hit_count");
+    assert!(hits >= 1, "the prompt hook did not inject the memory (claude said: {said})");
+    let debug = std::fs::read_to_string(&debug).unwrap_or_default();
+    let ran = |event: &str| {
+        debug.lines().any(|l| {
+            l.contains(event) && l.contains("hook ") && l.contains("finished with status 0")
+        })
+    };
+    assert!(ran("SessionStart") && ran("UserPromptSubmit"), "claude's log of its hooks:\n{debug}");
+    let log = std::fs::read_to_string(home.path().join("data/annal.log")).unwrap_or_default();
+    assert!(!log.contains("annal hook"), "a hook failed: {log}");
 }
