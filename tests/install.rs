@@ -44,9 +44,14 @@ fn install_prints_a_table_and_a_second_run_changes_nothing() {
         [
             vec!["client", "file", "action"],
             vec!["Codex CLI", "~/.codex/config.toml", "added"],
+            vec!["Codex CLI", "~/.codex/hooks.json", "added"],
             vec!["Codex CLI", "~/.codex/AGENTS.md", "added"],
             vec!["Cursor", "~/.cursor/mcp.json", "added"],
         ]
+    );
+    assert!(
+        stdout.contains("Codex runs new or changed hooks only once you trust them"),
+        "{stdout}"
     );
     assert!(stdout.contains("entries run: /opt/annal/bin/annal"), "{stdout}");
     let codex = std::fs::read_to_string(home.path().join(".codex/config.toml")).expect("config");
@@ -55,7 +60,7 @@ fn install_prints_a_table_and_a_second_run_changes_nothing() {
     let (out, stdout, _) = run(home.path(), &args);
     assert!(out.status.success());
     let actions: Vec<String> = table(&stdout).into_iter().skip(1).map(|r| r[2].clone()).collect();
-    assert_eq!(actions, ["already configured"; 3]);
+    assert_eq!(actions, ["already configured"; 4]);
 
     let (out, stdout, _) =
         run(home.path(), &["uninstall", "--client", "cursor", "--no-instructions"]);
@@ -126,8 +131,10 @@ fn a_failed_row_is_shown_and_makes_the_exit_status_non_zero() {
     let rows = table(&stdout);
     assert_eq!(rows[1][0], "Gemini CLI");
     assert!(rows[1][2].starts_with("failed: cannot parse it (line 2, column 17)"), "{rows:?}");
-    assert_eq!(rows[2], ["Cursor", "~/.cursor/mcp.json", "added"], "the others still go ahead");
-    assert!(stderr.contains("1 of 2 files could not be changed"), "{stderr}");
+    assert_eq!(rows[2][0], "Gemini CLI");
+    assert!(rows[2][2].starts_with("failed: cannot parse it"), "its hooks too: {rows:?}");
+    assert_eq!(rows[3], ["Cursor", "~/.cursor/mcp.json", "added"], "the others still go ahead");
+    assert!(stderr.contains("2 of 3 files could not be changed"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&file).expect("read"), "{\n  \"mcpServers\": {\n");
 }
 
