@@ -18,6 +18,7 @@ fn request(client: Client) -> Request {
         clients: vec![client],
         command: Some("/opt/annal/bin/annal".into()),
         instructions: true,
+        hooks: false,
         ..Request::default()
     }
 }
