@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 
 use annal::embed::{EmbedService, ModelSearch, Priority, SLICE_TOKENS};
 
+// The allocator the `annal` binary uses, so the numbers are the owner's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../engine/tests/common/support.rs"]
 mod support;
 use support::model_dir;
@@ -40,7 +44,8 @@ fn long_texts(n: usize) -> Vec<String> {
 }
 
 fn mixed_texts() -> anyhow::Result<Vec<String>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("engine/tests/data/hooks_eval.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("engine/tests/data/hooks_eval.json");
     let eval: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
     let memories = eval["memories"].as_array().map(Vec::as_slice).unwrap_or_default();
     Ok(memories.iter().filter_map(|m| m["content"].as_str().map(str::to_owned)).collect())

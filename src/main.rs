@@ -92,6 +92,13 @@ enum ModelCommand {
     },
 }
 
+// glibc's malloc serves the model's large activations with fresh mmaps and gives them back
+// after each pass, so every forward pass page-faults its buffers in again (a tenth of the CPU
+// in the embedding profile); mimalloc keeps and reuses them: +30% embedding throughput on
+// 256-token texts and a third of the system time (`cargo bench --bench embedding`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let started = Instant::now();
     let cli = match Cli::try_parse() {

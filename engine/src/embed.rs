@@ -24,10 +24,12 @@ pub const DIMENSIONS: usize = 384;
 /// sentence-transformers' `max_seq_length` for this model; longer texts are truncated.
 pub const MAX_TOKENS: usize = 256;
 /// Padded tokens one forward pass may hold (texts × the longest of them): what an interactive
-/// request can wait behind. Slicing by count let sixteen 256-token texts hold a query for over
-/// a second; chosen with `cargo bench --bench embedding` (the latency behind bulk work against
-/// the throughput lost to smaller passes).
-pub const SLICE_TOKENS: usize = 1024;
+/// request can wait behind. Slicing by count let sixteen 256-token texts hold a query for
+/// 1.7 s; at 512 a query behind bulk work waits p50 203 ms, at 1,024 390 ms, at 4,096 1.6 s,
+/// for 4% less throughput on long texts than the largest (`cargo bench --bench embedding`). One
+/// 256-token text alone takes ~100 ms on two cores, so no slicing gets below that: a lane of
+/// its own for interactive work is what would.
+pub const SLICE_TOKENS: usize = 512;
 /// Most texts in one pass, however short.
 const MAX_SLICE: usize = 64;
 const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
@@ -311,13 +313,16 @@ impl EmbedService {
 
     /// [`EmbedService::minilm`] with its own slice budget.
     pub fn minilm_sliced(search: ModelSearch, slice_tokens: usize) -> Self {
-        Self::start_sliced(move || {
-            let dir = search.locate()?;
-            let started = std::time::Instant::now();
-            let model = MiniLm::load(&dir)?;
-            tracing::info!(dir = %dir.display(), ms = started.elapsed().as_millis(), "model loaded");
-            Ok(model)
-        }, slice_tokens)
+        Self::start_sliced(
+            move || {
+                let dir = search.locate()?;
+                let started = std::time::Instant::now();
+                let model = MiniLm::load(&dir)?;
+                tracing::info!(dir = %dir.display(), ms = started.elapsed().as_millis(), "model loaded");
+                Ok(model)
+            },
+            slice_tokens,
+        )
     }
 
     pub async fn embed(
