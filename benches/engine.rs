@@ -98,7 +98,7 @@ fn main() -> anyhow::Result<()> {
         unit: "ms",
     });
 
-    let mut model = MiniLm::load(&dir)?;
+    let model = MiniLm::load(&dir)?;
     let shorts: Vec<String> = (0..256).map(short_text).collect();
     let started = Instant::now();
     for chunk in shorts.chunks(16) {

@@ -184,7 +184,7 @@ fn model(search: &ModelSearch) -> Check {
         Ok(dir) => dir,
         Err(err) => return Check::fail("model", err.to_string(), fetch),
     };
-    let mut model = match MiniLm::load(&dir) {
+    let model = match MiniLm::load(&dir) {
         Ok(model) => model,
         Err(err) => return Check::fail("model", err.to_string(), fetch),
     };

@@ -23,13 +23,12 @@ use tokio::sync::oneshot;
 pub const DIMENSIONS: usize = 384;
 /// sentence-transformers' `max_seq_length` for this model; longer texts are truncated.
 pub const MAX_TOKENS: usize = 256;
-/// Padded tokens one forward pass may hold (texts × the longest of them): what an interactive
-/// request can wait behind. Slicing by count let sixteen 256-token texts hold a query for
-/// 1.7 s; at 512 a query behind bulk work waits p50 203 ms, at 1,024 390 ms, at 4,096 1.6 s,
-/// for 4% less throughput on long texts than the largest (`cargo bench --bench embedding`). One
-/// 256-token text alone takes ~100 ms on two cores, so no slicing gets below that: a lane of
-/// its own for interactive work is what would.
-pub const SLICE_TOKENS: usize = 512;
+/// Padded tokens one forward pass may hold (texts × the longest of them). With a lane of its
+/// own, a query no longer waits for a bulk pass but shares the cores with it, op by op; the
+/// budget still bounds how long interactive jobs wait behind each other (a `store_batch` is
+/// interactive). Chosen with `cargo bench --bench embedding`: at 1,024 a query during bulk work
+/// takes p50 20 / p95 44 ms (idle 10 / 12), bulk throughput within 3% of larger passes.
+pub const SLICE_TOKENS: usize = 1024;
 /// Most texts in one pass, however short.
 const MAX_SLICE: usize = 64;
 const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
@@ -56,8 +55,9 @@ pub enum EmbedError {
 
 /// Turns texts into unit-length vectors. Implementations are synchronous and CPU-bound; call
 /// them through [`EmbedService`] from async code.
-pub trait Embedder: Send {
-    fn embed(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
+/// `&self` and `Sync`: the interactive lane and the bulk lane embed with one model at once.
+pub trait Embedder: Send + Sync {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
 }
 
 /// The places a model is looked for, in order (SPEC §4).
@@ -204,7 +204,7 @@ impl MiniLm {
 }
 
 impl Embedder for MiniLm {
-    fn embed(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
@@ -296,7 +296,7 @@ impl EmbedService {
         let worker = Arc::clone(&shared);
         let spawned = std::thread::Builder::new()
             .name("annal-embed".into())
-            .spawn(move || run_worker(&worker, load, slice_tokens.max(1)));
+            .spawn(move || run_worker(worker, load, slice_tokens.max(1)));
         if let Err(err) = spawned {
             // Without a thread nothing can embed; every request gets this error.
             let mut queues = shared.lock();
@@ -347,7 +347,8 @@ impl EmbedService {
                 Priority::Bulk => queues.bulk.push_back(job),
             }
         }
-        self.handle.shared.ready.notify_one();
+        // Either lane may be the one free to take it.
+        self.handle.shared.ready.notify_all();
         answer.await.unwrap_or(Err(EmbedError::Stopped))
     }
 
@@ -374,12 +375,6 @@ fn load_model<E, F: FnMut() -> Result<E, EmbedError>>(load: &mut F) -> Result<E,
     })
 }
 
-// A panic in the model is caught around the call rather than by letting the thread die and
-// restarting it. A dying thread takes the job it holds with it, so its caller would only learn
-// that the service stopped, and handing the queues to a new thread needs a supervisor. Caught
-// here, the job is still ours: its caller gets a clear error and the queued requests are
-// untouched. What a panic may have left half-updated is the model's own state, so that model
-// is dropped and a fresh one loaded; the thread itself holds nothing else that could be.
 /// Tokens `text` is expected to take, capped at the model's window: about four bytes a token
 /// for prose (identifiers and code run denser, which only makes a slice a little longer).
 fn expected_tokens(text: &str) -> usize {
@@ -399,12 +394,81 @@ fn slice_len(texts: &[(usize, String)], budget: usize) -> usize {
     count.max(1).min(texts.len())
 }
 
-fn run_worker<E: Embedder, F: FnMut() -> Result<E, EmbedError>>(
+/// Which jobs a worker thread takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    /// Interactive jobs first, then bulk ones.
+    All,
+    /// Interactive jobs only: while the other lane runs a bulk pass, a query does not wait for
+    /// it (the passes share the cores, op by op).
+    Interactive,
+}
+
+/// The model both lanes use, and what loads a fresh one.
+struct ModelSlot<E, F> {
+    current: Mutex<Result<Arc<E>, EmbedError>>,
+    load: Mutex<F>,
+}
+
+impl<E, F: FnMut() -> Result<E, EmbedError>> ModelSlot<E, F> {
+    /// The model to use; while the other lane loads a fresh one, that one, once loaded.
+    fn current(&self) -> Result<Arc<E>, EmbedError> {
+        let now = self.current.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if !matches!(now, Err(EmbedError::Stopped)) {
+            return now;
+        }
+        // A reload holds `load` until the fresh model is in place.
+        drop(self.load.lock().unwrap_or_else(|p| p.into_inner()));
+        self.current.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// After `broken` panicked: drops it and loads a fresh model, unless the other lane already
+    /// did (then its fresh model stays).
+    fn replace(&self, broken: &Arc<E>) {
+        let mut load = self.load.lock().unwrap_or_else(|p| p.into_inner());
+        {
+            let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+            if !current.as_ref().is_ok_and(|m| Arc::ptr_eq(m, broken)) {
+                return;
+            }
+            // The old model goes first: two at once would double the memory.
+            *current = Err(EmbedError::Stopped);
+        }
+        let fresh = load_model(&mut *load).map(Arc::new);
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
+    }
+}
+
+// A panic in the model is caught around the call rather than by letting the thread die and
+// restarting it. A dying thread takes the job it holds with it, so its caller would only learn
+// that the service stopped, and handing the queues to a new thread needs a supervisor. Caught
+// here, the job is still ours: its caller gets a clear error and the queued requests are
+// untouched. What a panic may have left half-updated is the model's own state, so that model
+// is dropped and a fresh one loaded; the threads themselves hold nothing else that could be.
+fn run_worker<E, F>(shared: Arc<Shared>, mut load: F, slice_tokens: usize)
+where
+    E: Embedder + 'static,
+    F: FnMut() -> Result<E, EmbedError> + Send + 'static,
+{
+    let first = load_model(&mut load).map(Arc::new);
+    let slot = Arc::new(ModelSlot { current: Mutex::new(first), load: Mutex::new(load) });
+    let (lane_shared, lane_slot) = (Arc::clone(&shared), Arc::clone(&slot));
+    let spawned = std::thread::Builder::new()
+        .name("annal-embed-interactive".into())
+        .spawn(move || serve(&lane_shared, &lane_slot, slice_tokens, Lane::Interactive));
+    if let Err(err) = spawned {
+        // One lane still serves everything, only slower to answer behind bulk work.
+        tracing::warn!("cannot start the interactive embedding lane: {err}");
+    }
+    serve(&shared, &slot, slice_tokens, Lane::All);
+}
+
+fn serve<E: Embedder, F: FnMut() -> Result<E, EmbedError>>(
     shared: &Shared,
-    mut load: F,
+    slot: &ModelSlot<E, F>,
     slice_tokens: usize,
+    lane: Lane,
 ) {
-    let mut embedder = load_model(&mut load);
     loop {
         let (mut job, from_interactive) = {
             let mut queues = shared.lock();
@@ -412,7 +476,9 @@ fn run_worker<E: Embedder, F: FnMut() -> Result<E, EmbedError>>(
                 if let Some(job) = queues.interactive.pop_front() {
                     break (job, true);
                 }
-                if let Some(job) = queues.bulk.pop_front() {
+                if lane == Lane::All
+                    && let Some(job) = queues.bulk.pop_front()
+                {
                     break (job, false);
                 }
                 if queues.closed {
@@ -421,10 +487,10 @@ fn run_worker<E: Embedder, F: FnMut() -> Result<E, EmbedError>>(
                 queues = shared.ready.wait(queues).unwrap_or_else(|p| p.into_inner());
             }
         };
-        let model = match &mut embedder {
+        let model = match slot.current() {
             Ok(model) => model,
             Err(err) => {
-                let _ = job.reply.send(Err(err.clone()));
+                let _ = job.reply.send(Err(err));
                 continue;
             }
         };
@@ -454,9 +520,7 @@ fn run_worker<E: Embedder, F: FnMut() -> Result<E, EmbedError>>(
                 let message = panic_text(&*panic);
                 tracing::error!(%message, "the embedding model panicked; loading a fresh one");
                 let _ = job.reply.send(Err(EmbedError::Panicked(message)));
-                // The old model goes first: two at once would double the memory.
-                drop(std::mem::replace(&mut embedder, Err(EmbedError::Stopped)));
-                embedder = load_model(&mut load);
+                slot.replace(&model);
                 continue;
             }
         }
@@ -465,6 +529,7 @@ fn run_worker<E: Embedder, F: FnMut() -> Result<E, EmbedError>>(
             let _ = job.reply.send(Ok(job.done.into_iter().map(|(_, v)| v).collect()));
         } else if from_interactive {
             shared.lock().interactive.push_back(job);
+            shared.ready.notify_all();
         } else {
             shared.lock().bulk.push_front(job);
         }

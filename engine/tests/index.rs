@@ -130,7 +130,7 @@ struct Counting {
 }
 
 impl Embedder for Counting {
-    fn embed(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         self.texts.fetch_add(texts.len(), Ordering::SeqCst);
         self.inner.embed(texts)
     }

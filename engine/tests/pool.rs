@@ -295,7 +295,7 @@ struct Gated {
 }
 
 impl Embedder for Gated {
-    fn embed(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         if texts.iter().any(|t| t.contains("GATE")) {
             let _ = self.entered.send(());
             let _ = self.release.lock().expect("release").recv();

@@ -352,7 +352,7 @@ async fn all_or_nothing_stores_nothing_when_the_write_fails() {
 struct Counting(Arc<AtomicUsize>);
 
 impl Embedder for Counting {
-    fn embed(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         self.0.fetch_add(texts.len(), Ordering::SeqCst);
         Ok(texts.iter().map(|t| unit_vector(t.len() as u64)).collect())
     }

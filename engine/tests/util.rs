@@ -58,7 +58,7 @@ pub const PANIC_TRIGGER: &str = "PANIC-IN-THE-MODEL";
 struct Panicking(MiniLm);
 
 impl Embedder for Panicking {
-    fn embed(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         if texts.iter().any(|t| t.contains(PANIC_TRIGGER)) {
             panic!("the test model met {PANIC_TRIGGER}");
         }
