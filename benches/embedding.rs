@@ -2,21 +2,28 @@
 //! the throughput of bulk embedding (long texts, and real memories of mixed length) and how
 //! long a single interactive embedding (a search query) waits while another job runs — a
 //! bulk job (an indexing run) or an interactive one (another session's `store_batch`) of 100
-//! texts of 28 KB. Run with `cargo bench --bench embedding`; prints a table.
+//! texts of 28 KB. Then, at the default budget, whole searches (`search_memories` over 1,120
+//! memories: embedding, both legs, fusion, loading) idle, during an indexing-like bulk job and
+//! during another session's `store_batch` of 100 × 28 KB. Run with `cargo bench --bench
+//! embedding`; prints tables.
 
 #![allow(clippy::print_stdout, reason = "the benchmark prints its table")]
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use annal::embed::{EmbedService, ModelSearch, Priority, SLICE_TOKENS};
+use annal::events::EventBus;
+use annal::memories::{BatchItem, Memories};
+use annal::search::SearchRequest;
+use annal::store::Store;
 
 // The allocator the `annal` binary uses, so the numbers are the owner's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[path = "../engine/tests/common/support.rs"]
-mod support;
-use support::model_dir;
+#[allow(dead_code, reason = "the benchmarks' shared helpers; this one needs fill")]
+mod common;
+use common::{model_dir, quantile};
 
 const BUDGETS: [usize; 4] = [512, 1024, 2048, 4096];
 /// all-MiniLM-L6-v2: 6 layers, hidden 384, feed-forward 1,536.
@@ -51,11 +58,6 @@ fn mixed_texts() -> anyhow::Result<Vec<String>> {
     Ok(memories.iter().filter_map(|m| m["content"].as_str().map(str::to_owned)).collect())
 }
 
-fn quantile(sorted: &[Duration], q: f64) -> f64 {
-    let at = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted[at].as_secs_f64() * 1e3
-}
-
 /// p50 and p95 (ms) of `QUERIES` sequential single embeddings, optionally while `background`
 /// (one job of these texts at this priority) runs; and the background job's seconds.
 async fn queries_during(
@@ -83,6 +85,93 @@ async fn queries_during(
     };
     times.sort();
     Ok((quantile(&times, 0.5), quantile(&times, 0.95), background))
+}
+
+/// p50 and p95 (ms) of `QUERIES` sequential searches, while `background` runs.
+async fn searches_during(
+    memories: &Memories,
+    background: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+) -> anyhow::Result<(f64, f64)> {
+    tokio::task::yield_now().await;
+    let mut times = Vec::with_capacity(QUERIES);
+    for i in 0..QUERIES {
+        let started = Instant::now();
+        memories
+            .search(SearchRequest::new("bench", format!("how do we deploy the worker {i}?")))
+            .await?;
+        times.push(started.elapsed());
+    }
+    if let Some(job) = background {
+        job.await??;
+    }
+    times.sort();
+    Ok((quantile(&times, 0.5), quantile(&times, 0.95)))
+}
+
+async fn whole_searches() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path()).await?;
+    let events = EventBus::open(store.clone()).await?;
+    let search = ModelSearch { env_dir: Some(model_dir()), ..Default::default() };
+    let memories = Memories::new(store, EmbedService::minilm(search), events);
+    // The real memories embedded, and 1,000 generated ones (seeded vectors) beside them.
+    for chunk in mixed_texts()?.chunks(100) {
+        let items = chunk
+            .iter()
+            .map(|t| BatchItem {
+                content: Some(t.clone()),
+                tags: Some(vec!["bench".into()]),
+                ..Default::default()
+            })
+            .collect();
+        memories.remember_batch("bench", items).await?;
+    }
+    let project = annal::project::ProjectName::parse("bench")?;
+    common::fill(
+        memories.store(),
+        &[project],
+        1000,
+        &mut common::Xorshift(7),
+        &common::vocabulary(),
+    )
+    .await?;
+    let (idle50, idle95) = searches_during(&memories, None).await?;
+    let bulk = {
+        let embedder = memories.embedder().clone();
+        tokio::spawn(async move {
+            embedder.embed(long_texts(100), Priority::Bulk).await.map(drop).map_err(Into::into)
+        })
+    };
+    let (bulk50, bulk95) = searches_during(&memories, Some(bulk)).await?;
+    let batch = {
+        let memories = memories.clone();
+        tokio::spawn(async move {
+            let items = long_texts(100)
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| BatchItem {
+                    content: Some(format!("batch {i} {t}")),
+                    tags: Some(vec!["big".into()]),
+                    ..Default::default()
+                })
+                .collect();
+            memories.remember_batch("other", items).await.map(drop).map_err(Into::into)
+        })
+    };
+    let (batch50, batch95) = searches_during(&memories, Some(batch)).await?;
+    println!("\nWhole searches over 1,120 memories ({QUERIES} sequential, ms):\n");
+    println!("| while | p50 | p95 | p95 / idle p95 |");
+    println!("|---|---:|---:|---:|");
+    println!("| idle | {idle50:.1} | {idle95:.1} | 1.0 |");
+    println!(
+        "| a bulk job of 100 × 28 KB (an index run) | {bulk50:.1} | {bulk95:.1} | {:.1} |",
+        bulk95 / idle95
+    );
+    println!(
+        "| another session's store_batch of 100 × 28 KB | {batch50:.1} | {batch95:.1} | {:.1} |",
+        batch95 / idle95
+    );
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -127,6 +216,7 @@ fn main() -> anyhow::Result<()> {
             flops_per_token(32.0) / 1e6,
             100.0 * gflops / PEAK_GFLOPS
         );
+        whole_searches().await?;
         anyhow::Ok(())
     })
 }
