@@ -75,6 +75,24 @@ async fn an_interactive_request_does_not_wait_for_a_bulk_job() {
     assert_eq!(bulk.await.expect("join").expect("bulk").len(), 160);
 }
 
+/// Another session's `store_batch` is interactive work too: a query beside it takes its turn
+/// (or the other lane) instead of waiting for the whole batch.
+#[tokio::test]
+async fn a_query_does_not_wait_for_another_sessions_batch() {
+    let service = embedder();
+    let sentence = "The indexer walks every watch path and embeds each heading section. ";
+    let texts: Vec<String> =
+        (0..60).map(|i| format!("Memory {i}. {}", sentence.repeat(400))).collect();
+    let batch_service = service.clone();
+    let batch =
+        tokio::spawn(async move { batch_service.embed(texts, Priority::Interactive).await });
+    tokio::task::yield_now().await;
+    let query = service.embed_one("what did we decide about the watcher?".into()).await;
+    assert!(query.is_ok());
+    assert!(!batch.is_finished(), "the query waited for the whole batch of 60 long texts");
+    assert_eq!(batch.await.expect("join").expect("batch").len(), 60);
+}
+
 #[test]
 fn a_missing_model_names_every_place_searched() {
     let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().expect("dir")).collect();
