@@ -27,7 +27,9 @@ function stateText(c: ClientStatus): string {
   if (!c.configured) return c.detected ? "detected, not connected" : "not detected";
   const target = `connected, runs ${c.command ?? "?"}`;
   if (!c.command_found) return `${target}, which does not exist`;
-  return c.up_to_date ? target : `${target} (Connect updates it to this Annal)`;
+  if (!c.up_to_date) return `${target} (Connect updates it to this Annal)`;
+  if (c.hooks && !c.hooks.current) return `${target}; no session brief or prompt recall yet (Update adds the hooks)`;
+  return c.hooks ? `${target}, with the session brief and prompt recall` : target;
 }
 
 /**
@@ -61,7 +63,8 @@ function clientCard(c: ClientStatus, changed: () => void, busy: (on: boolean) =>
   connect.onclick = () => propose("install");
   const disconnect = el("button", { className: "disconnect", textContent: "Disconnect" });
   disconnect.onclick = () => propose("uninstall");
-  if (!c.configured || !c.up_to_date || (c.instructions && !c.instructions.current)) buttons.append(connect, " ");
+  const stale = (c.instructions && !c.instructions.current) || (c.hooks && !c.hooks.current);
+  if (!c.configured || !c.up_to_date || stale) buttons.append(connect, " ");
   if (c.configured) buttons.append(disconnect);
   const card = el("article", { className: `client ${c.configured ? "configured" : "not-configured"}` },
     el("h3", {}, c.name, " ", el("small", {}, c.file)),
