@@ -267,8 +267,19 @@ fn hooks_undone(
     strict: bool,
     entries: &[hooks::HookEntry],
 ) -> Option<Option<String>> {
-    let reinstalled =
-        |original: &str| hooks::upsert(original, strict, entries).ok().map(|(t, _)| t);
+    original_of(file, text, |original| {
+        hooks::upsert(original, strict, entries).ok().map(|(t, _)| t)
+    })
+}
+
+/// What `file` held before install, when installing into that gives back `text`: the
+/// backup's bytes (`Some`), or no file at all (`None`, install created it). `None` outside:
+/// the file changed otherwise since, and only our part may go.
+fn original_of(
+    file: &Path,
+    text: &str,
+    reinstalled: impl Fn(&str) -> Option<String>,
+) -> Option<Option<String>> {
     match write::read(&write::backup_path(file)) {
         Ok(Some(backup)) => {
             let backup = String::from_utf8(backup).ok()?;
@@ -350,18 +361,10 @@ fn undone(format: Format, shape: Shape, file: &Path, text: &str) -> Option<Optio
     let command = format.read(shape, text).ok()??.command?;
     // Installing into `original` must give `text`; an original that had an entry of its own
     // was updated, not added to, and is not ours to bring back.
-    let reinstalled = |original: &str| match format.read(shape, original).ok()? {
+    original_of(file, text, |original| match format.read(shape, original).ok()? {
         Some(_) => None,
         None => Some(format.upsert(shape, original, &command).ok()?.0),
-    };
-    match write::read(&write::backup_path(file)) {
-        Ok(Some(backup)) => {
-            let backup = String::from_utf8(backup).ok()?;
-            (reinstalled(&backup)? == text).then_some(Some(backup))
-        }
-        Ok(None) => (reinstalled("")? == text).then_some(None),
-        Err(_) => None,
-    }
+    })
 }
 
 /// Our entry from an edited `.claude.json`, as `claude mcp add-json` takes it.
