@@ -6,9 +6,10 @@
 
 use std::path::PathBuf;
 
-use jsonc_parser::cst::{CstArray, CstInputValue, CstNode, CstObject, CstRootNode};
+use jsonc_parser::cst::{CstArray, CstInputValue, CstNode, CstObject};
 
-use super::document::{EditError, Upserted, keep_line_endings, line_column};
+use super::document::{EditError, Upserted, keep_line_endings};
+use super::json::parse;
 use super::{Client, Environment, Scope};
 
 /// How a client with hooks runs ours.
@@ -104,25 +105,6 @@ pub(super) struct HookEntry {
     pub tail: String,
     /// In the client's unit.
     pub timeout: u64,
-}
-
-fn parse(text: &str, strict: bool) -> Result<CstRootNode, EditError> {
-    let error = |err: jsonc_parser::errors::ParseError| {
-        let (line, column) = line_column(text, err.range().start);
-        EditError::Parse { message: err.kind().to_string(), line, column }
-    };
-    let options = jsonc_parser::ParseOptions {
-        allow_comments: !strict,
-        allow_loose_object_property_names: false,
-        allow_trailing_commas: !strict,
-        allow_missing_commas: false,
-        allow_single_quoted_strings: false,
-        allow_hexadecimal_numbers: false,
-        allow_unary_plus_numbers: false,
-    };
-    // The CST parser does not enforce strictness itself (see `json`): the value parser does.
-    jsonc_parser::parse_to_value(text, &options).map_err(error)?;
-    CstRootNode::parse(text, &options).map_err(error)
 }
 
 fn object_at(parent: &CstObject, key: &str) -> Result<Option<CstObject>, EditError> {

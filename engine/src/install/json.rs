@@ -24,7 +24,7 @@ fn options(strict: bool) -> ParseOptions {
     }
 }
 
-fn parse(text: &str, strict: bool) -> Result<CstRootNode, EditError> {
+pub(super) fn parse(text: &str, strict: bool) -> Result<CstRootNode, EditError> {
     let error = |err: jsonc_parser::errors::ParseError| {
         let (line, column) = line_column(text, err.range().start);
         EditError::Parse { message: err.kind().to_string(), line, column }
