@@ -422,18 +422,23 @@ impl<E, F: FnMut() -> Result<E, EmbedError>> ModelSlot<E, F> {
         self.current.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// After `broken` panicked: drops it and loads a fresh model, unless the other lane already
-    /// did (then its fresh model stays).
-    fn replace(&self, broken: &Arc<E>) {
+    /// After `broken` panicked: retires it, then `answer`s the request that met the panic, then
+    /// loads a fresh model — unless the other lane already did (then its fresh model stays).
+    /// Retiring before answering matters: a caller that sends its next request on seeing the
+    /// error must get the fresh model, never the one that panicked.
+    fn replace(&self, broken: &Arc<E>, answer: impl FnOnce()) {
         let mut load = self.load.lock().unwrap_or_else(|p| p.into_inner());
         {
             let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
             if !current.as_ref().is_ok_and(|m| Arc::ptr_eq(m, broken)) {
+                drop(current);
+                answer();
                 return;
             }
             // The old model goes first: two at once would double the memory.
             *current = Err(EmbedError::Stopped);
         }
+        answer();
         let fresh = load_model(&mut *load).map(Arc::new);
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
     }
@@ -519,8 +524,10 @@ fn serve<E: Embedder, F: FnMut() -> Result<E, EmbedError>>(
             Err(panic) => {
                 let message = panic_text(&*panic);
                 tracing::error!(%message, "the embedding model panicked; loading a fresh one");
-                let _ = job.reply.send(Err(EmbedError::Panicked(message)));
-                slot.replace(&model);
+                let reply = job.reply;
+                slot.replace(&model, move || {
+                    let _ = reply.send(Err(EmbedError::Panicked(message)));
+                });
                 continue;
             }
         }
