@@ -139,6 +139,36 @@ async fn a_broken_model_fails_every_request_clearly() {
     }
 }
 
+#[test]
+fn a_model_of_another_kind_is_refused_at_load_naming_what_differs() {
+    let original: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(model_dir().join("config.json")).expect("config"),
+    )
+    .expect("config json");
+    let cases = [
+        ("hidden_act", serde_json::json!("relu"), "hidden_act"),
+        ("position_embedding_type", serde_json::json!("relative_key"), "position_embedding_type"),
+        ("num_attention_heads", serde_json::json!(7), "num_attention_heads"),
+        ("hidden_size", serde_json::json!("wide"), "config.json"),
+    ];
+    for (key, value, named) in cases {
+        let dir = tempfile::tempdir().expect("dir");
+        for file in ["tokenizer.json", "model.safetensors"] {
+            std::os::unix::fs::symlink(model_dir().join(file), dir.path().join(file))
+                .expect("link");
+        }
+        let mut config = original.clone();
+        config[key] = value;
+        std::fs::write(dir.path().join("config.json"), config.to_string()).expect("write");
+        match MiniLm::load(dir.path()) {
+            Err(EmbedError::Load { message, .. }) => {
+                assert!(message.contains(named), "{key}: {message}");
+            }
+            other => panic!("{key}: expected a load error, got {other:?}"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_panic_in_the_model_fails_the_request_it_held_and_later_ones_work() {
     let (service, loads) = panicking_embedder();

