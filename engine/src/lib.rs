@@ -23,6 +23,7 @@ pub mod pool;
 pub mod private_files;
 pub mod project;
 pub mod search;
+pub mod secrets;
 pub mod store;
 pub mod transfer;
 pub mod vector_index;

@@ -18,5 +18,6 @@ mod layering;
 mod model_fetch;
 mod pool;
 mod search;
+mod secrets;
 mod store;
 mod transfer;
