@@ -19,3 +19,4 @@ mod private_files;
 mod query_routes;
 mod reliability;
 mod sidecar;
+mod start_order;

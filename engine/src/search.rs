@@ -547,8 +547,9 @@ impl Memories {
         filter_tags: &[String],
     ) -> Result<HashSet<String>, SearchError> {
         let mut known: Vec<String> = Vec::new();
+        let index = self.store().index().await?;
         for project in scope {
-            if let Some(shard) = self.store().index().project(project) {
+            if let Some(shard) = index.project(project) {
                 known.extend(read(&shard).known_tags().map(str::to_owned));
             }
         }
@@ -579,8 +580,10 @@ impl Memories {
         let ranking = ranking.for_query(&plan.query);
         let pool = (plan.limit * 4).max(40);
         let mut candidates: HashMap<String, Candidate> = HashMap::new();
+        // Both legs filter by the index's metadata: a search right after start waits for it.
+        let index = self.store().index().await?;
         if ranking.uses_vectors() {
-            let index = std::sync::Arc::clone(self.store().index());
+            let index = std::sync::Arc::clone(index);
             let (scope, filter, vector) = (plan.scope.clone(), plan.filter.clone(), query.to_vec());
             // The scan is CPU work (milliseconds at 100k): keep it off the async workers.
             let by_vector = tokio::task::spawn_blocking(move || {
@@ -614,16 +617,15 @@ impl Memories {
         }
         if ranking.uses_keywords() {
             let terms = keyword_terms(&plan.query);
-            let (index, filter) =
-                (std::sync::Arc::clone(self.store().index()), plan.filter.clone());
+            let (shards, filter) = (std::sync::Arc::clone(index), plan.filter.clone());
             let passes = move |project: &str, id: &str| {
-                index
+                shards
                     .project(project)
                     .is_some_and(|shard| read(&shard).meta(id).is_some_and(|m| filter.matches(m)))
             };
             let matches = self.store().keyword_matches(plan.scope.clone(), &terms, pool, passes);
             for (rank, found) in matches.await?.into_iter().enumerate() {
-                let Some(shard) = self.store().index().project(&found.project) else { continue };
+                let Some(shard) = index.project(&found.project) else { continue };
                 let shard = read(&shard);
                 let Some(meta) = shard.meta(&found.id) else { continue };
                 let keyword = Some((rank, found.relevance));

@@ -55,6 +55,18 @@ impl ProjectVectors {
         index
     }
 
+    /// An empty index with room for `entries`, so a load grows no array (at 100k entries the
+    /// copies and page faults of doubling took most of the load's time).
+    pub fn with_capacity(entries: usize) -> Self {
+        Self {
+            ids: Vec::with_capacity(entries),
+            data: Vec::with_capacity(entries * DIMENSIONS),
+            meta: Vec::with_capacity(entries),
+            positions: HashMap::with_capacity(entries),
+            tag_counts: HashMap::new(),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.ids.len()
     }
@@ -108,7 +120,13 @@ impl ProjectVectors {
     fn count_tags(&mut self, tags: &[String], add: bool) {
         for tag in tags {
             if add {
-                *self.tag_counts.entry(tag.clone()).or_default() += 1;
+                // Most tags are already counted: copy a tag's name only the first time.
+                match self.tag_counts.get_mut(tag) {
+                    Some(count) => *count += 1,
+                    None => {
+                        self.tag_counts.insert(tag.clone(), 1);
+                    }
+                }
             } else if let Some(count) = self.tag_counts.get_mut(tag) {
                 *count -= 1;
                 if *count == 0 {

@@ -20,4 +20,5 @@ mod pool;
 mod search;
 mod secrets;
 mod store;
+mod store_loading;
 mod transfer;

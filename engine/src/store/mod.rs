@@ -4,6 +4,11 @@
 //! Writes go through one writer connection; reads use a separate connection, so in WAL mode a
 //! search never waits behind an indexing transaction. Both connections run on their own
 //! threads (tokio-rusqlite), never on the async runtime.
+//!
+//! Opening returns once the schema is migrated; the vector index then loads on the writer
+//! thread, in the job that migrated (most of a second at 100,000 memories), so an owner answers
+//! its clients meanwhile. What needs the index waits for it: [`Store::index`] for readers, and the
+//! writes queue behind the load on the writer thread.
 
 mod brief;
 mod events;
@@ -16,8 +21,10 @@ mod write;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use tokio::sync::{oneshot, watch};
 use tokio_rusqlite::Connection;
 use tokio_rusqlite::rusqlite::{self, OpenFlags};
 
@@ -74,6 +81,11 @@ pub enum StoreError {
     BadVector { found: usize, expected: usize },
     #[error("stored value for memory {id:?} is corrupt: {what}")]
     Corrupt { id: String, what: String },
+    #[error(
+        "the vector index could not be loaded from the database ({reason}), so searching and \
+         saving are refused; `annal doctor` checks the database"
+    )]
+    IndexLoad { reason: String },
 }
 
 impl From<tokio_rusqlite::Error<StoreError>> for StoreError {
@@ -86,6 +98,28 @@ impl From<tokio_rusqlite::Error<StoreError>> for StoreError {
     }
 }
 
+/// How far the vector index's load from the database has come.
+#[derive(Debug, Clone)]
+enum IndexLoad {
+    Loading,
+    Ready,
+    Failed(Arc<str>),
+}
+
+impl IndexLoad {
+    fn outcome(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Ready => Ok(()),
+            Self::Failed(reason) => Err(StoreError::IndexLoad { reason: reason.to_string() }),
+            // Seen only where the load can no longer finish: its job was dropped unrun (the
+            // writer closed) or panicked.
+            Self::Loading => {
+                Err(StoreError::IndexLoad { reason: "the load stopped before it finished".into() })
+            }
+        }
+    }
+}
+
 /// Handle to the database: one writer connection, one reader connection, and the in-memory
 /// vector index, which every write updates right after its commit.
 #[derive(Debug, Clone)]
@@ -94,12 +128,15 @@ pub struct Store {
     reader: Connection,
     path: PathBuf,
     index: Arc<VectorIndex>,
+    /// The index's load, which runs on the writer after [`Store::open`] has returned.
+    loaded: watch::Receiver<IndexLoad>,
     /// Whether `path` still names the file the writer has open.
     file: Arc<guard::FileGuard>,
 }
 
 impl Store {
-    /// Opens (creating and migrating as needed) the database in `data_dir`.
+    /// Opens (creating and migrating as needed) the database in `data_dir`, and starts loading
+    /// the vector index, which [`Store::index`] waits for.
     pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let data_dir_err = |source| StoreError::DataDir { path: data_dir.to_path_buf(), source };
         private_files::create_dir(data_dir).map_err(data_dir_err)?;
@@ -116,22 +153,24 @@ impl Store {
         let open_err = |source| StoreError::Open { path: path.clone(), source };
         let writer = Connection::open(&path).await.map_err(open_err)?;
         let index = Arc::new(VectorIndex::default());
-        let loading = Arc::clone(&index);
-        let opened = path.clone();
-        let file = writer
-            .call(move |conn| {
-                conn.execute_batch(
-                    "PRAGMA journal_mode = WAL;
-                     PRAGMA synchronous = NORMAL;
-                     PRAGMA foreign_keys = ON;
-                     PRAGMA busy_timeout = 10000;",
-                )?;
-                schema::migrate(conn)?;
-                read::load_index(conn, &loading)?;
-                guard::FileGuard::new(&opened)
-                    .map_err(|source| StoreError::Identify { path: opened.clone(), source })
-            })
-            .await?;
+        let (loaded_tx, loaded) = watch::channel(IndexLoad::Loading);
+        let (migrated_tx, migrated) = oneshot::channel();
+        let (loading, opened) = (Arc::clone(&index), path.clone());
+        // One job does the migration, hands the result to `open`, then loads the index: every
+        // write is queued behind it on the same thread, so the index sees each commit exactly
+        // once and in order, and `open` does not wait for the load.
+        let job = move |conn: &mut rusqlite::Connection| {
+            let prepared = prepare(conn, &opened);
+            let failed = prepared.is_err();
+            if migrated_tx.send(prepared).is_err() || failed {
+                return;
+            }
+            loaded_tx.send_replace(load(conn, &loading));
+        };
+        let queue = writer.clone();
+        // The task only queues the job and awaits its end: the work is on the writer's thread.
+        tokio::spawn(async move { queue.call_raw(job).await });
+        let file = migrated.await.map_err(|_| StoreError::Closed)??;
         let reader = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -144,16 +183,24 @@ impl Store {
                 Ok::<_, StoreError>(())
             })
             .await?;
-        Ok(Self { writer, reader, path, index, file: Arc::new(file) })
+        Ok(Self { writer, reader, path, index, loaded, file: Arc::new(file) })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The in-memory vector index, always in line with the last commit.
-    pub fn index(&self) -> &Arc<VectorIndex> {
-        &self.index
+    /// The in-memory vector index, in line with the last commit. While it is still loading
+    /// after [`Store::open`] this waits (holding no thread) for the load; a failed load is
+    /// [`StoreError::IndexLoad`].
+    pub async fn index(&self) -> Result<&Arc<VectorIndex>, StoreError> {
+        let mut loaded = self.loaded.clone();
+        match loaded.wait_for(|state| !matches!(state, IndexLoad::Loading)).await {
+            Ok(state) => state.outcome()?,
+            // The sender went with a job that never finished.
+            Err(_) => IndexLoad::Loading.outcome()?,
+        }
+        Ok(&self.index)
     }
 
     async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
@@ -188,9 +235,13 @@ impl Store {
     {
         let index = Arc::clone(&self.index);
         let file = Arc::clone(&self.file);
+        let loaded = self.loaded.clone();
         Ok(self
             .writer
             .call(move |conn| {
+                // The load ran before this job on this thread; without the index a write
+                // could not keep it in line (nor check for duplicates against it).
+                loaded.borrow().outcome()?;
                 file.check(conn)?;
                 let written = f(conn, &index)?;
                 file.check(conn)?;
@@ -210,6 +261,36 @@ impl Store {
             })?;
         }
         Ok(())
+    }
+}
+
+/// The writer's settings and the migration, and the file's identity for the guard.
+fn prepare(conn: &mut rusqlite::Connection, path: &Path) -> Result<guard::FileGuard, StoreError> {
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 10000;",
+    )?;
+    schema::migrate(conn)?;
+    guard::FileGuard::new(path)
+        .map_err(|source| StoreError::Identify { path: path.to_path_buf(), source })
+}
+
+/// Loads the index on the writer connection, saying in the log how it went.
+fn load(conn: &mut rusqlite::Connection, index: &VectorIndex) -> IndexLoad {
+    let started = Instant::now();
+    tracing::info!("loading the vector index");
+    match read::load_index(conn, index) {
+        Ok(memories) => {
+            let ms = started.elapsed().as_millis();
+            tracing::info!(memories, ms, "vector index loaded");
+            IndexLoad::Ready
+        }
+        Err(err) => {
+            tracing::error!(%err, "vector index not loaded: searches and writes are refused");
+            IndexLoad::Failed(err.to_string().into())
+        }
     }
 }
 

@@ -1,14 +1,17 @@
 //! Queries, all on the reader connection so they never wait behind a write transaction.
 //! Counts are SQL aggregates over indexed columns, never scans in Rust.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tokio_rusqlite::rusqlite::{Connection, Row, Rows, ToSql, params};
+use tokio_rusqlite::rusqlite::{self, Connection, Row, Rows, ToSql, params};
 
 use super::{Store, StoreError, blob_to_vector, parse_time, require_project};
+use crate::embed::DIMENSIONS;
 use crate::memory::{ChunkType, FileInfo, Memory, MemoryId, format_timestamp};
 use crate::project::ProjectName;
-use crate::vector_index::{EntryMeta, VectorIndex, write};
+use crate::vector_index::{EntryMeta, ProjectVectors, VectorIndex, write};
 
 pub(super) const MEMORY_COLUMNS: &str = "m.id, m.project, m.content, m.source, m.chunk_type, m.created_at, \
     m.updated_at, m.superseded_by, m.hit_count, m.last_accessed_at, m.file_path, \
@@ -200,17 +203,81 @@ fn index_row(row: &Row<'_>) -> Result<IndexRow, StoreError> {
     Ok((row.get(1)?, id, vector, meta))
 }
 
-/// Fills the index with every stored memory. Runs on the writer connection at open, so no
-/// write can slip between the load and the first update.
-pub(super) fn load_index(conn: &Connection, index: &VectorIndex) -> Result<(), StoreError> {
-    let sql = format!("SELECT {INDEX_COLUMNS} FROM memories m ORDER BY m.project");
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query([])?;
+/// Fills the index with every stored memory and returns how many there are. Runs on the
+/// writer connection as its first job after open, so no write can slip between the load and
+/// the first update. Memories and their tags are read side by side in rowid order (two plain
+/// scans in one read transaction: no sort, no per-row subquery), and each project's vectors are
+/// built at their counted size before they are put in place, so a failed load leaves the index
+/// empty.
+pub(super) fn load_index(conn: &mut Connection, index: &VectorIndex) -> Result<usize, StoreError> {
+    let tx = conn.transaction()?;
+    let mut memories = tx.prepare(
+        "SELECT rowid, id, project, embedding, chunk_type, created_at, \
+         superseded_by IS NOT NULL, source FROM memories ORDER BY rowid",
+    )?;
+    let mut tags =
+        tx.prepare("SELECT memory_rowid, tag FROM memory_tags ORDER BY memory_rowid, position")?;
+    let mut tag_rows = tags.query([])?;
+    let mut next_tag = next_tag_row(&mut tag_rows)?;
+    let mut projects: HashMap<String, ProjectVectors> = {
+        let mut sizes = tx.prepare("SELECT project, count(*) FROM memories GROUP BY project")?;
+        let sizes = sizes.query_map([], |row| {
+            let entries = row.get::<_, i64>(1)?.max(0) as usize;
+            Ok((row.get(0)?, ProjectVectors::with_capacity(entries)))
+        })?;
+        sizes.collect::<Result<_, _>>()?
+    };
+    let mut vector = Vec::with_capacity(DIMENSIONS);
+    let mut loaded = 0;
+    let mut rows = memories.query([])?;
     while let Some(row) = rows.next()? {
-        let (project, id, vector, meta) = index_row(row)?;
-        write(&index.project_or_default(&project)).upsert(&id, &vector, meta);
+        let rowid: i64 = row.get(0)?;
+        let id: String = row.get(1)?;
+        let corrupt = |what: &str| StoreError::Corrupt { id: id.clone(), what: what.to_owned() };
+        let mut memory_tags = Vec::new();
+        while next_tag.as_ref().is_some_and(|(owner, _)| *owner <= rowid) {
+            // Rows of a memory that is gone cannot exist (the foreign key cascades): skipped.
+            if let Some((owner, tag)) = next_tag.take()
+                && owner == rowid
+            {
+                memory_tags.push(tag);
+            }
+            next_tag = next_tag_row(&mut tag_rows)?;
+        }
+        let blob = row.get_ref(3)?.as_blob().map_err(|_| corrupt("embedding type"))?;
+        if !blob.len().is_multiple_of(4) {
+            return Err(corrupt("embedding length"));
+        }
+        vector.clear();
+        vector.extend(blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+        let chunk_type = row.get_ref(4)?.as_str().map_err(rusqlite::Error::from)?;
+        let created_at = row.get_ref(5)?.as_str().map_err(rusqlite::Error::from)?;
+        let meta = EntryMeta {
+            chunk_type: ChunkType::parse(chunk_type).ok_or_else(|| corrupt("chunk type"))?,
+            created_at: parse_time(&id, created_at)?,
+            superseded: row.get(6)?,
+            source: row.get(7)?,
+            tags: memory_tags,
+        };
+        let project = row.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
+        let shard = match projects.get_mut(project) {
+            Some(shard) => shard,
+            None => projects.entry(project.to_owned()).or_default(),
+        };
+        shard.upsert(&id, &vector, meta);
+        loaded += 1;
     }
-    Ok(())
+    for (project, vectors) in projects {
+        *write(&index.project_or_default(&project)) = vectors;
+    }
+    Ok(loaded)
+}
+
+fn next_tag_row(rows: &mut Rows<'_>) -> Result<Option<(i64, String)>, StoreError> {
+    Ok(match rows.next()? {
+        Some(row) => Some((row.get(0)?, row.get(1)?)),
+        None => None,
+    })
 }
 
 /// Brings the index entries of `ids` in line with the database (upsert, or remove when gone).
