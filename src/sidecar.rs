@@ -99,11 +99,15 @@ async fn connect_or_start(launch: &Launch, hello: &str) -> Result<Connection, Si
     }
     spawn_owner(launch)?;
     let deadline = tokio::time::Instant::now() + OWNER_START;
+    // An owner binds its socket within tens of milliseconds (before its vectors load), and the
+    // agent waits for `initialize` meanwhile: look often at first, then back off.
+    let mut pause = Duration::from_millis(2);
     while tokio::time::Instant::now() < deadline {
         if let Some(connection) = connect(&socket, hello).await {
             return Ok(connection);
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(50));
     }
     Err(SidecarError::NoOwner { socket, log: launch.data_dir.join(LOG_FILE) })
 }
