@@ -18,5 +18,6 @@ mod owner;
 mod private_files;
 mod query_routes;
 mod reliability;
+mod secret_writes;
 mod sidecar;
 mod start_order;

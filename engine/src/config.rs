@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hooks::{HookOverrides, HookSettings};
 use crate::project::{InvalidProjectName, ProjectName};
+use crate::secrets::Policy;
 
 pub const DEFAULT_PORT: u16 = 9200;
 const CONFIG_FILE_NAME: &str = "config.yaml";
@@ -87,8 +88,17 @@ pub struct Config {
     /// What agent hooks inject (`annal hook`), for every project that does not say otherwise.
     #[serde(skip_serializing_if = "HookSettings::is_default")]
     pub hooks: HookSettings,
+    /// What a write does with a secret in what an agent or a person stores (`redact`, `refuse`
+    /// or `allow`), for every project that does not say otherwise. File chunks are redacted
+    /// whatever this says.
+    #[serde(skip_serializing_if = "is_default_policy")]
+    pub secrets: Policy,
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_yaml::Value>,
+}
+
+fn is_default_policy(policy: &Policy) -> bool {
+    *policy == Policy::default()
 }
 
 impl Default for Config {
@@ -99,6 +109,7 @@ impl Default for Config {
             model_dir: None,
             projects: BTreeMap::new(),
             hooks: HookSettings::default(),
+            secrets: Policy::default(),
             extra: BTreeMap::new(),
         }
     }
@@ -114,6 +125,9 @@ pub struct ProjectConfig {
     /// This project's own hook settings (e.g. `enabled: false` to keep its hooks quiet).
     #[serde(skip_serializing_if = "HookOverrides::is_empty")]
     pub hooks: HookOverrides,
+    /// This project's own secrets policy; unset, the top-level `secrets` applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<Policy>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_yaml::Value>,
 }
@@ -126,6 +140,7 @@ impl Default for ProjectConfig {
             watch_exclude: DEFAULT_WATCH_EXCLUDE.iter().map(|s| s.to_string()).collect(),
             watch: true,
             hooks: HookOverrides::default(),
+            secrets: None,
             extra: BTreeMap::new(),
         }
     }
@@ -222,6 +237,11 @@ impl Config {
             project.hooks.validate(&format!("projects.{name}.hooks"))?;
         }
         Ok(())
+    }
+
+    /// The secrets policy writes to `project` run with.
+    pub fn secrets_for(&self, project: &ProjectName) -> Policy {
+        self.projects.get(project).and_then(|config| config.secrets).unwrap_or(self.secrets)
     }
 
     /// The hook settings `project` runs with.
@@ -454,7 +474,7 @@ pub fn merge_project(existing: Option<&ProjectConfig>, init: ResolvedInit) -> Me
 pub struct ConfigFile {
     path: PathBuf,
     paths: Paths,
-    current: RwLock<Arc<Config>>,
+    current: ConfigView,
     /// Orders read-modify-write-save cycles so concurrent updates never lose each other. Only
     /// config writers ever wait on it; readers use `current`.
     writer: tokio::sync::Mutex<()>,
@@ -482,7 +502,7 @@ impl ConfigFile {
         Ok(Self {
             path: paths.config_file.clone(),
             paths,
-            current: RwLock::new(Arc::new(config)),
+            current: ConfigView(Arc::new(RwLock::new(Arc::new(config)))),
             writer: tokio::sync::Mutex::new(()),
         })
     }
@@ -496,12 +516,13 @@ impl ConfigFile {
     }
 
     pub fn snapshot(&self) -> Arc<Config> {
-        // A poisoned lock only means a panic elsewhere while swapping an Arc; the Arc inside
-        // is always whole.
-        match self.current.read() {
-            Ok(guard) => Arc::clone(&guard),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
+        self.current.snapshot()
+    }
+
+    /// A handle that always reads what this file holds now, for a part of the engine that
+    /// looks a setting up on each operation (the secrets policy of a write).
+    pub fn view(&self) -> ConfigView {
+        self.current.clone()
     }
 
     /// Re-reads the file, applies `change` to what is on disk (so keys a person added while
@@ -532,7 +553,7 @@ impl ConfigFile {
                 .await
                 .map_err(|join| self.join_error(join))??;
         }
-        match self.current.write() {
+        match self.current.0.write() {
             Ok(mut guard) => *guard = Arc::new(next),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(next),
         }
@@ -558,6 +579,22 @@ impl ConfigFile {
             Ok(outcome)
         })
         .await
+    }
+}
+
+/// The current contents of a [`ConfigFile`], shared with it: a save is seen at once. Cheap to
+/// clone; a read takes an `Arc` snapshot and never waits for I/O.
+#[derive(Debug, Clone)]
+pub struct ConfigView(Arc<RwLock<Arc<Config>>>);
+
+impl ConfigView {
+    pub fn snapshot(&self) -> Arc<Config> {
+        // A poisoned lock only means a panic elsewhere while swapping an Arc; the Arc inside
+        // is always whole.
+        match self.0.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
     }
 }
 

@@ -1,12 +1,19 @@
 //! What a memory is, and the validation every write goes through before it reaches the store.
 //!
 //! Validation lives in constructors ([`Content`], [`Tags`], [`Source`]) so an invalid value
-//! cannot be built, and the store never has to re-check what it is given.
+//! cannot be built, and the store never has to re-check what it is given. The secret filter
+//! lives there too: every constructor of free text runs it ([`Screen`]), so no text reaches the
+//! store unscreened. A write applies its project's policy (`secrets:` in the config) through
+//! the `screened` constructors; the plain ones redact, which is the default policy and what
+//! file chunks always get.
+
+use std::fmt;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::excerpt::excerpt;
+use crate::secrets::{Policy, Refused, SecretKind};
 
 /// Largest agent memory, in bytes of UTF-8. Agents store notes, not documents; anything larger
 /// is almost always a mistake (a pasted file) and the embedding only sees the first 256 tokens.
@@ -42,6 +49,100 @@ pub enum InvalidMemory {
     NoTagEdit,
     #[error("this edit would leave the memory without tags; keep at least one")]
     WouldRemoveAllTags,
+    #[error(
+        "{field}: {refused}; not written, as the secrets policy is refuse: write it without \
+         the secret (say where the secret is kept instead)"
+    )]
+    Secret { field: Field, refused: Refused },
+}
+
+/// The free-text field of a write a secret was found in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Content,
+    Source,
+    /// The tag at this index of the list as given.
+    Tag(usize),
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Content => f.write_str("content"),
+            Self::Source => f.write_str("source"),
+            Self::Tag(index) => write!(f, "tags[{index}]"),
+        }
+    }
+}
+
+/// On the wire as its name: `content`, `source`, `tags[1]`.
+impl Serialize for Field {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A secret replaced by `[redacted:<kind>]` in what was stored: the field, the kind and the
+/// byte range in the text as given — never the secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct Redaction {
+    /// `content`, `source` or `tags[<index>]`.
+    #[ts(type = "string")]
+    pub field: Field,
+    /// The detector's name, as in `[redacted:<kind>]` (e.g. `github-token`).
+    #[ts(type = "string")]
+    pub kind: SecretKind,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl fmt::Display for Redaction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.field {
+            Field::Content => write!(f, "{} at bytes {}..{}", self.kind, self.start, self.end),
+            field => write!(f, "{} in {field} at bytes {}..{}", self.kind, self.start, self.end),
+        }
+    }
+}
+
+/// The secret filter as one write applies it: each free-text field passes through it under
+/// the write's policy, and what it redacted is kept for the reply.
+#[derive(Debug)]
+pub struct Screen {
+    policy: Policy,
+    redactions: Vec<Redaction>,
+}
+
+impl Screen {
+    pub fn new(policy: Policy) -> Self {
+        Self { policy, redactions: Vec::new() }
+    }
+
+    /// `text` as the policy lets it be stored, or the refusal naming `field`.
+    fn text(&mut self, field: Field, text: String) -> Result<String, InvalidMemory> {
+        let redacted =
+            self.policy.apply(&text).map_err(|refused| InvalidMemory::Secret { field, refused })?;
+        if redacted.findings.is_empty() {
+            return Ok(text);
+        }
+        self.redactions.extend(redacted.findings.iter().map(|finding| Redaction {
+            field,
+            kind: finding.kind,
+            start: finding.start,
+            end: finding.end,
+        }));
+        Ok(redacted.text.into_owned())
+    }
+
+    /// What has been redacted so far, in the order the fields were screened.
+    pub fn redactions(&self) -> &[Redaction] {
+        &self.redactions
+    }
+
+    /// What was redacted, in the order the fields were screened.
+    pub fn into_redactions(self) -> Vec<Redaction> {
+        self.redactions
+    }
 }
 
 /// Whether a memory was written by an agent or cut from an indexed file.
@@ -81,14 +182,31 @@ impl ChunkType {
 pub struct Content(String);
 
 impl Content {
+    /// Valid content with every secret redacted: what file chunks always get.
     pub fn new(text: impl Into<String>, kind: ChunkType) -> Result<Self, InvalidMemory> {
+        Self::screened(text, kind, &mut Screen::new(Policy::Redact))
+    }
+
+    /// Valid content as `screen`'s policy lets it be stored.
+    pub fn screened(
+        text: impl Into<String>,
+        kind: ChunkType,
+        screen: &mut Screen,
+    ) -> Result<Self, InvalidMemory> {
         let text = text.into();
         if text.trim().is_empty() {
             return Err(InvalidMemory::EmptyContent);
         }
         let limit = kind.content_limit();
+        let too_large = |text: &str| InvalidMemory::ContentTooLarge { bytes: text.len(), limit };
+        // Checked before the scan too, so an oversized paste costs no scan.
         if text.len() > limit {
-            return Err(InvalidMemory::ContentTooLarge { bytes: text.len(), limit });
+            return Err(too_large(&text));
+        }
+        let text = screen.text(Field::Content, text)?;
+        // A marker can be longer than a short secret it replaces.
+        if text.len() > limit {
+            return Err(too_large(&text));
         }
         Ok(Self(text))
     }
@@ -103,8 +221,20 @@ impl Content {
 pub struct Tags(Vec<String>);
 
 impl Tags {
+    /// Valid tags with every secret redacted.
     pub fn new<S: AsRef<str>>(raw: impl IntoIterator<Item = S>) -> Result<Self, InvalidMemory> {
-        let tags = normalize_tags(raw)?;
+        Self::screened(raw, &mut Screen::new(Policy::Redact))
+    }
+
+    /// Valid tags as `screen`'s policy lets them be stored.
+    pub fn screened<S: AsRef<str>>(
+        raw: impl IntoIterator<Item = S>,
+        screen: &mut Screen,
+    ) -> Result<Self, InvalidMemory> {
+        Self::from_normalized(normalize(raw, Some(screen))?)
+    }
+
+    fn from_normalized(tags: Vec<String>) -> Result<Self, InvalidMemory> {
         if tags.is_empty() {
             return Err(InvalidMemory::NoTags);
         }
@@ -117,13 +247,27 @@ impl Tags {
 }
 
 /// Trims, lower-cases and de-duplicates tags; an empty result is allowed here (a removal list
-/// may be empty), the callers that need a tag use [`Tags::new`].
+/// may be empty), the callers that need a tag use [`Tags::new`]. Nothing here is screened: a
+/// list to store goes through [`Tags::screened`] or [`TagEdit::screened`].
 pub fn normalize_tags<S: AsRef<str>>(
     raw: impl IntoIterator<Item = S>,
 ) -> Result<Vec<String>, InvalidMemory> {
+    normalize(raw, None)
+}
+
+/// [`normalize_tags`], each tag screened (before lower-casing, which would hide the case that
+/// tells a key from a word) when a screen is given.
+fn normalize<S: AsRef<str>>(
+    raw: impl IntoIterator<Item = S>,
+    mut screen: Option<&mut Screen>,
+) -> Result<Vec<String>, InvalidMemory> {
     let mut tags: Vec<String> = Vec::new();
-    for tag in raw {
-        let tag = tag.as_ref().trim().to_lowercase();
+    for (index, tag) in raw.into_iter().enumerate() {
+        let tag = tag.as_ref().trim();
+        let tag = match screen.as_deref_mut() {
+            Some(screen) => screen.text(Field::Tag(index), tag.to_owned())?.to_lowercase(),
+            None => tag.to_lowercase(),
+        };
         if tag.is_empty() || tags.contains(&tag) {
             continue;
         }
@@ -146,17 +290,19 @@ pub enum TagEdit {
 }
 
 impl TagEdit {
-    pub fn from_parts(
+    /// The edit, the tags it adds or sets screened by `screen` (a removal list is not stored).
+    pub fn screened(
         add: Option<Vec<String>>,
         remove: Option<Vec<String>>,
         set: Option<Vec<String>>,
+        screen: &mut Screen,
     ) -> Result<Self, InvalidMemory> {
         match (add, remove, set) {
-            (None, None, Some(set)) => Ok(Self::Set(Tags::new(set)?)),
+            (None, None, Some(set)) => Ok(Self::Set(Tags::screened(set, screen)?)),
             (_, _, Some(_)) => Err(InvalidMemory::MixedTagEdit),
             (None, None, None) => Err(InvalidMemory::NoTagEdit),
             (add, remove, None) => {
-                let add = normalize_tags(add.unwrap_or_default())?;
+                let add = normalize(add.unwrap_or_default(), Some(screen))?;
                 let remove = normalize_tags(remove.unwrap_or_default())?;
                 if add.is_empty() && remove.is_empty() {
                     return Err(InvalidMemory::NoTagEdit);
@@ -166,16 +312,19 @@ impl TagEdit {
         }
     }
 
-    /// The tags after applying this edit to `current`.
+    /// The tags after applying this edit to `current` (the stored tags, screened when they
+    /// were written, as `add` was when this edit was made: neither is screened again).
     pub fn apply(&self, current: &[String]) -> Result<Tags, InvalidMemory> {
         match self {
             Self::Set(tags) => Ok(tags.clone()),
             Self::Change { add, remove } => {
                 let kept = current.iter().filter(|t| !remove.contains(t));
-                Tags::new(kept.chain(add.iter())).map_err(|err| match err {
-                    InvalidMemory::NoTags => InvalidMemory::WouldRemoveAllTags,
-                    other => other,
-                })
+                normalize_tags(kept.chain(add.iter())).and_then(Tags::from_normalized).map_err(
+                    |err| match err {
+                        InvalidMemory::NoTags => InvalidMemory::WouldRemoveAllTags,
+                        other => other,
+                    },
+                )
             }
         }
     }
@@ -186,10 +335,21 @@ impl TagEdit {
 pub struct Source(String);
 
 impl Source {
+    /// A valid source with every secret redacted.
     pub fn new(text: impl Into<String>) -> Result<Self, InvalidMemory> {
+        Self::screened(text, &mut Screen::new(Policy::Redact))
+    }
+
+    /// A valid source as `screen`'s policy lets it be stored.
+    pub fn screened(text: impl Into<String>, screen: &mut Screen) -> Result<Self, InvalidMemory> {
         let text = text.into().trim().to_owned();
+        let too_long = |text: &str| InvalidMemory::SourceTooLong { bytes: text.len() };
         if text.len() > MAX_SOURCE_BYTES {
-            return Err(InvalidMemory::SourceTooLong { bytes: text.len() });
+            return Err(too_long(&text));
+        }
+        let text = screen.text(Field::Source, text)?;
+        if text.len() > MAX_SOURCE_BYTES {
+            return Err(too_long(&text));
         }
         Ok(Self(text))
     }
@@ -247,17 +407,27 @@ pub struct NewMemory {
 }
 
 impl NewMemory {
-    /// An agent memory with a fresh id, created now.
+    /// An agent memory with a fresh id, created now, its secrets redacted.
     pub fn agent<S: AsRef<str>>(
         content: impl Into<String>,
         tags: impl IntoIterator<Item = S>,
         source: impl Into<String>,
     ) -> Result<Self, InvalidMemory> {
+        Self::screened_agent(content, tags, source, &mut Screen::new(Policy::Redact))
+    }
+
+    /// An agent memory with a fresh id, created now, as `screen`'s policy lets it be stored.
+    pub fn screened_agent<S: AsRef<str>>(
+        content: impl Into<String>,
+        tags: impl IntoIterator<Item = S>,
+        source: impl Into<String>,
+        screen: &mut Screen,
+    ) -> Result<Self, InvalidMemory> {
         Ok(Self {
             id: MemoryId::generate(),
-            content: Content::new(content, ChunkType::AgentMemory)?,
-            tags: Tags::new(tags)?,
-            source: Source::new(source)?,
+            content: Content::screened(content, ChunkType::AgentMemory, screen)?,
+            tags: Tags::screened(tags, screen)?,
+            source: Source::screened(source, screen)?,
             chunk_type: ChunkType::AgentMemory,
             created_at: Utc::now(),
             file: None,
@@ -304,17 +474,42 @@ mod tests {
     #[test]
     fn tag_edits_set_or_change_but_never_both() {
         let tags = |t: &[&str]| Some(t.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert_eq!(
-            TagEdit::from_parts(tags(&["a"]), None, tags(&["b"])),
-            Err(InvalidMemory::MixedTagEdit)
-        );
-        assert_eq!(TagEdit::from_parts(None, None, None), Err(InvalidMemory::NoTagEdit));
-        assert_eq!(TagEdit::from_parts(tags(&[" "]), None, None), Err(InvalidMemory::NoTagEdit));
-        let edit = TagEdit::from_parts(tags(&["New"]), tags(&["old"]), None).expect("valid");
+        let edit = |add, remove, set| {
+            TagEdit::screened(add, remove, set, &mut Screen::new(Policy::Redact))
+        };
+        assert_eq!(edit(tags(&["a"]), None, tags(&["b"])), Err(InvalidMemory::MixedTagEdit));
+        assert_eq!(edit(None, None, None), Err(InvalidMemory::NoTagEdit));
+        assert_eq!(edit(tags(&[" "]), None, None), Err(InvalidMemory::NoTagEdit));
+        let change = edit(tags(&["New"]), tags(&["old"]), None).expect("valid");
         let current = ["old".to_string(), "keep".to_string()];
-        assert_eq!(edit.apply(&current).expect("tags").as_slice(), ["keep", "new"]);
-        let strip = TagEdit::from_parts(None, tags(&["old", "keep"]), None).expect("valid");
+        assert_eq!(change.apply(&current).expect("tags").as_slice(), ["keep", "new"]);
+        let strip = edit(None, tags(&["old", "keep"]), None).expect("valid");
         assert_eq!(strip.apply(&current), Err(InvalidMemory::WouldRemoveAllTags));
+    }
+
+    #[test]
+    fn tags_are_screened_before_lower_casing_and_an_allowed_tag_survives_a_change() {
+        // An AWS key id is upper case: lower-cased first, it would pass as a word.
+        let key = format!("AKIA{}", "Q7RZ2XW4LM5TN6VB");
+        let mut screen = Screen::new(Policy::Redact);
+        let tags = Tags::screened(["ops", &key], &mut screen).expect("tags");
+        assert_eq!(tags.as_slice(), ["ops", "[redacted:aws-access-key]"]);
+        let redactions = screen.into_redactions();
+        assert_eq!(redactions[0].to_string(), "aws-access-key in tags[1] at bytes 0..20");
+
+        let mut refuse = Screen::new(Policy::Refuse);
+        let refused = Source::screened(format!(" key {key}"), &mut refuse).expect_err("refused");
+        assert!(
+            refused.to_string().starts_with(
+                "source: the text holds a secret: aws-access-key at bytes 4..24; not written"
+            ),
+            "{refused}"
+        );
+
+        let mut allow = Screen::new(Policy::Allow);
+        let edit = TagEdit::screened(Some(vec![key.clone()]), None, None, &mut allow).expect("ok");
+        let kept = edit.apply(&["ops".to_owned()]).expect("tags");
+        assert_eq!(kept.as_slice(), ["ops".to_owned(), key.to_lowercase()]);
     }
 
     #[test]

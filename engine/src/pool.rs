@@ -173,7 +173,8 @@ impl Pool {
         }
         let store = Store::open(&data_dir).await?;
         let events = EventBus::open(store.clone()).await?;
-        let memories = Memories::new(store.clone(), embedder, events.clone());
+        let memories =
+            Memories::new(store.clone(), embedder, events.clone()).with_config(config.view());
         let pool = Arc::new(Self {
             _lock: lock,
             config,

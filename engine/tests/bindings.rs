@@ -17,7 +17,8 @@ use annal_engine::install::{
     Action, Client, ClientStatus, FileKind, HookStatus, InstructionStatus, Operation, Plan, Row,
     Scope,
 };
-use annal_engine::memory::{ChunkType, FileInfo, Memory};
+use annal_engine::memories::{Stored, Updated};
+use annal_engine::memory::{ChunkType, FileInfo, Memory, Redaction};
 use annal_engine::pool::{Activity, IndexState, IndexStatus, InitReply, LastReconcile};
 use annal_engine::search::SearchHit;
 use annal_engine::store::{DayCount, Page, Similar, Stats, StoreOutcome, TagCount};
@@ -35,6 +36,9 @@ fn generated() -> String {
         Stats::decl(),
         Similar::decl(),
         StoreOutcome::decl(),
+        Redaction::decl(),
+        Stored::decl(),
+        Updated::decl(),
         Skipped::decl(),
         ReconcileReport::decl(),
         LastReconcile::decl(),

@@ -18,6 +18,7 @@ mod layering;
 mod model_fetch;
 mod pool;
 mod search;
+mod secret_writes;
 mod secrets;
 mod store;
 mod store_loading;

@@ -59,13 +59,13 @@ impl AnnalServer {
     /// Store a memory: a decision, bug root cause, pattern or preference worth keeping.
     #[tool(annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false))]
     async fn store_memory(&self, Parameters(Args(p)): Parameters<Args<StoreMemory>>) -> ToolResult {
-        let outcome = self
+        let stored = self
             .pool
             .memories()
-            .remember(&p.project, p.content, p.tags.into_vec(), p.source, p.supersedes)
+            .store_memory(&p.project, p.content, p.tags.into_vec(), p.source, p.supersedes)
             .await
             .map_err(error)?;
-        Ok(render::stored(&outcome))
+        Ok(render::stored(&stored))
     }
 
     /// Store up to 100 memories at once; each is de-duplicated and reported.
@@ -81,9 +81,8 @@ impl AnnalServer {
                 supersedes: m.supersedes,
             })
             .collect();
-        let outcomes =
-            self.pool.memories().remember_batch(&p.project, items).await.map_err(error)?;
-        Ok(render::batch(&outcomes))
+        let stored = self.pool.memories().store_batch(&p.project, items).await.map_err(error)?;
+        Ok(render::batch(&stored))
     }
 
     /// Search memories and indexed docs by meaning and by exact words.
@@ -137,22 +136,22 @@ impl AnnalServer {
         &self,
         Parameters(Args(p)): Parameters<Args<UpdateMemory>>,
     ) -> ToolResult {
-        let memory = self
+        let updated = self
             .pool
             .memories()
-            .update(&p.project, &p.memory_id, p.content, list(p.tags), p.source)
+            .update_memory(&p.project, &p.memory_id, p.content, list(p.tags), p.source)
             .await
             .map_err(error)?;
-        Ok(format!("Updated memory {} (tags: {})", memory.id, memory.tags.join(", ")))
+        Ok(render::updated(&updated))
     }
 
     /// Change a memory's tags: set_tags replaces them; add_tags/remove_tags edit them.
     #[tool(annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true))]
     async fn retag_memory(&self, Parameters(Args(p)): Parameters<Args<RetagMemory>>) -> ToolResult {
-        let tags = self
+        let retagged = self
             .pool
             .memories()
-            .retag(
+            .retag_memory(
                 &p.project,
                 &p.memory_id,
                 list(p.add_tags),
@@ -161,7 +160,7 @@ impl AnnalServer {
             )
             .await
             .map_err(error)?;
-        Ok(format!("Memory {} now has tags: {}", p.memory_id, tags.join(", ")))
+        Ok(render::retagged(&p.memory_id, &retagged))
     }
 
     /// Delete one memory.

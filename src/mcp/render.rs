@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 
 use crate::config::ProjectChange;
-use crate::memories::{Expanded, PruneReport};
-use crate::memory::{ChunkType, Memory};
+use crate::memories::{Expanded, PruneReport, Retagged, Stored, Updated};
+use crate::memory::{ChunkType, Memory, Redaction};
 use crate::pool::{IndexState, IndexStatus, InitReply};
 use crate::search::{Mode, SearchResults};
 use crate::store::{StoreOutcome, TagCount};
@@ -67,7 +67,28 @@ pub fn search(results: &SearchResults) -> String {
     out
 }
 
-pub fn stored(outcome: &StoreOutcome) -> String {
+/// `redacted 2 secrets: github-token at bytes 10..50, jwt in source at bytes 0..120`, or
+/// nothing when nothing was redacted.
+fn redacted(redactions: &[Redaction]) -> Option<String> {
+    let (first, rest) = redactions.split_first()?;
+    let noun = if rest.is_empty() { "secret" } else { "secrets" };
+    let mut out = format!("redacted {} {noun}: {first}", redactions.len());
+    for redaction in rest {
+        let _ = write!(out, ", {redaction}");
+    }
+    Some(out)
+}
+
+/// `text`, then the redaction line (if any) on a line of its own.
+fn with_redactions(mut text: String, redactions: &[Redaction]) -> String {
+    if let Some(line) = redacted(redactions) {
+        text.push('\n');
+        text.push_str(&line);
+    }
+    text
+}
+
+fn outcome(outcome: &StoreOutcome) -> String {
     match outcome {
         StoreOutcome::Stored { id, similar: None } => format!("Stored memory {id}"),
         StoreOutcome::Stored { id, similar: Some(similar) } => format!(
@@ -85,13 +106,33 @@ pub fn stored(outcome: &StoreOutcome) -> String {
     }
 }
 
-pub fn batch(outcomes: &[StoreOutcome]) -> String {
-    let count = outcomes.iter().filter(|o| matches!(o, StoreOutcome::Stored { .. })).count();
-    let mut out = format!("Stored {count} of {} memories:\n", outcomes.len());
-    for (index, outcome) in outcomes.iter().enumerate() {
-        let _ = writeln!(out, "[{index}] {}", stored(outcome));
+pub fn stored(stored: &Stored) -> String {
+    with_redactions(outcome(&stored.outcome), &stored.redactions)
+}
+
+pub fn batch(stored: &[Stored]) -> String {
+    let count = stored.iter().filter(|s| matches!(s.outcome, StoreOutcome::Stored { .. })).count();
+    let mut out = format!("Stored {count} of {} memories:\n", stored.len());
+    for (index, item) in stored.iter().enumerate() {
+        let _ = write!(out, "[{index}] {}", outcome(&item.outcome));
+        // On the item's own line, so each line stays one item.
+        if let Some(line) = redacted(&item.redactions) {
+            let _ = write!(out, " ({line})");
+        }
+        out.push('\n');
     }
     out
+}
+
+pub fn updated(updated: &Updated) -> String {
+    let memory = &updated.memory;
+    let text = format!("Updated memory {} (tags: {})", memory.id, memory.tags.join(", "));
+    with_redactions(text, &updated.redactions)
+}
+
+pub fn retagged(id: &str, retagged: &Retagged) -> String {
+    let text = format!("Memory {id} now has tags: {}", retagged.tags.join(", "));
+    with_redactions(text, &retagged.redactions)
 }
 
 pub fn expanded(expanded: &Expanded) -> String {

@@ -2,7 +2,7 @@
 // by engine/tests/bindings.rs; do not edit.
 // Regenerate: ANNAL_UPDATE_BINDINGS=1 cargo test -p annal-engine --test engine bindings
 
-import type { Activity, ClientStatus, ConnectConfirm, ConnectParams, DayCount, Deleted, ErrorKind, Event, EventKind, HookOverrides, HookView, IndexStatus, InitReply, ListParams, Matching, Memory, MemoryDraft, MemoryEdit, Page, Plan, SearchParams, SearchReply, Selection, StoreOutcome, TagCount, WatchConfig, WatchEdit } from "./bindings";
+import type { Activity, ClientStatus, ConnectConfirm, ConnectParams, DayCount, Deleted, ErrorKind, Event, EventKind, HookOverrides, HookView, IndexStatus, InitReply, ListParams, Matching, Memory, MemoryDraft, MemoryEdit, Page, Plan, SearchParams, SearchReply, Selection, Stored, TagCount, Updated, WatchConfig, WatchEdit } from "./bindings";
 
 export const EVENT_KINDS: EventKind[] = ["memory_stored", "memory_updated", "memory_deleted", "index_started", "index_progress", "index_complete", "index_failed", "project_updated", "watcher_error", "database_lost"];
 export const ERROR_KINDS: ErrorKind[] = ["not_found", "invalid", "conflict", "unavailable", "internal"];
@@ -13,8 +13,8 @@ export interface Api {
   projectStatus(project: string): Promise<IndexStatus>;
   memories(project: string, params: ListParams): Promise<Page>;
   search(project: string, params: SearchParams): Promise<SearchReply>;
-  createMemory(project: string, draft: MemoryDraft): Promise<StoreOutcome>;
-  editMemory(project: string, id: string, edit: MemoryEdit): Promise<Memory>;
+  createMemory(project: string, draft: MemoryDraft): Promise<Stored>;
+  editMemory(project: string, id: string, edit: MemoryEdit): Promise<Updated>;
   deleteMemory(project: string, id: string): Promise<void>;
   chain(project: string, id: string): Promise<Array<Memory>>;
   deleteSelected(project: string, selection: Selection): Promise<Deleted>;

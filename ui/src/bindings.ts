@@ -37,6 +37,20 @@ export type Similar = { id: string, score: number, };
 
 export type StoreOutcome = { "status": "stored", id: string, similar: Similar | null, } | { "status": "skipped", duplicate_of: string, score: number, in_batch: boolean, };
 
+export type Redaction = { 
+/**
+ * `content`, `source` or `tags[<index>]`.
+ */
+field: string, 
+/**
+ * The detector's name, as in `[redacted:<kind>]` (e.g. `github-token`).
+ */
+kind: string, start: number, end: number, };
+
+export type Stored = { redactions: Array<Redaction>, } & ({ "status": "stored", id: string, similar: Similar | null, } | { "status": "skipped", duplicate_of: string, score: number, in_batch: boolean, });
+
+export type Updated = { redactions: Array<Redaction>, id: string, project: string, content: string, tags: Array<string>, source: string, chunk_type: ChunkType, created_at: string, updated_at: string | null, superseded_by: string | null, hit_count: number, last_accessed_at: string | null, file: FileInfo | null, };
+
 export type Skipped = { path: string, reason: string, };
 
 export type ReconcileReport = { files_seen: number, files_indexed: number, files_unchanged: number, files_removed: number, chunks_embedded: number, chunks_kept: number, chunks_removed: number, skipped: Array<Skipped>, duration_ms: number, };

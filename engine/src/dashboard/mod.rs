@@ -26,12 +26,12 @@ use crate::config::{ConfigError, ProjectInit};
 use crate::events::Event;
 use crate::hooks::{HookError, HookOverrides, HookView};
 use crate::install::{ClientStatus, InstallError, Plan};
-use crate::memories::MemoryError;
+use crate::memories::{MemoryError, Stored, Updated};
 use crate::memory::Memory;
 use crate::pool::{Activity, IndexStatus, InitReply, Pool, PoolError};
 use crate::project::ProjectName;
 use crate::search::SearchError;
-use crate::store::{DayCount, Page, StoreError, StoreOutcome, TagCount};
+use crate::store::{DayCount, Page, StoreError, TagCount};
 
 /// How a dashboard failure should be shown: HTTP picks a status from it, the desktop app
 /// passes it to the page next to the message.
@@ -162,16 +162,18 @@ impl Dashboard {
         Ok(SearchReply { hits: results.hits, projects_searched: results.projects_searched })
     }
 
-    pub async fn create_memory(&self, project: &str, draft: MemoryDraft) -> Reply<StoreOutcome> {
+    /// Stores a memory as `store_memory` does (secrets redacted or refused per the project's
+    /// policy; the reply lists what was redacted).
+    pub async fn create_memory(&self, project: &str, draft: MemoryDraft) -> Reply<Stored> {
         let memories = self.pool.memories();
         Ok(memories
-            .remember(project, draft.content, draft.tags, draft.source, draft.supersedes)
+            .store_memory(project, draft.content, draft.tags, draft.source, draft.supersedes)
             .await?)
     }
 
-    pub async fn edit_memory(&self, project: &str, id: &str, edit: MemoryEdit) -> Reply<Memory> {
+    pub async fn edit_memory(&self, project: &str, id: &str, edit: MemoryEdit) -> Reply<Updated> {
         let memories = self.pool.memories();
-        Ok(memories.update(project, id, edit.content, edit.tags, edit.source).await?)
+        Ok(memories.update_memory(project, id, edit.content, edit.tags, edit.source).await?)
     }
 
     pub async fn delete_memory(&self, project: &str, id: &str) -> Reply<()> {

@@ -33,9 +33,9 @@ macro_rules! dashboard_queries {
                 query(params: $crate::dashboard::SearchParams)
                 -> $crate::dashboard::SearchReply, OK;
             create_memory: write POST "/api/projects/{project}/memories" [project]
-                body(draft: $crate::dashboard::MemoryDraft) -> $crate::store::StoreOutcome, CREATED;
+                body(draft: $crate::dashboard::MemoryDraft) -> $crate::memories::Stored, CREATED;
             edit_memory: write PUT "/api/projects/{project}/memories/{id}" [project, id]
-                body(edit: $crate::dashboard::MemoryEdit) -> $crate::memory::Memory, OK;
+                body(edit: $crate::dashboard::MemoryEdit) -> $crate::memories::Updated, OK;
             delete_memory: write DELETE "/api/projects/{project}/memories/{id}" [project, id]
                 -> (), NO_CONTENT;
             chain: read GET "/api/projects/{project}/memories/{id}/chain" [project, id]

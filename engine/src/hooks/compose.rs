@@ -1,6 +1,12 @@
 //! The text hooks inject, built to fit a token budget: one line per memory with its id (so the
 //! agent can `expand_memories`), sections in priority order, each line whole or left out.
+//!
+//! Stored text was screened for secrets when it was written, but a memory stored under
+//! `secrets: allow` (or before the filter existed) may still hold one, and a hook prints into
+//! an agent's context unasked. So content is redacted before it is shortened (a cut could
+//! leave half a key its detector no longer knows), and every line again as it is added.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::tokens::{estimate, truncate};
@@ -8,6 +14,7 @@ use super::{HookSettings, Injection, day};
 use crate::memory::{ChunkType, Memory};
 use crate::project::ProjectName;
 use crate::search::SearchHit;
+use crate::secrets::redact;
 use crate::store::BriefCandidates;
 
 /// Estimated tokens of a brief line's summary: about one sentence.
@@ -25,11 +32,17 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// `text` with its secrets redacted, borrowed when it has none.
+fn clean(text: &str) -> Cow<'_, str> {
+    redact(text).text
+}
+
 /// The first non-empty line of a memory, shortened to `budget` tokens.
 fn summary(memory: &Memory, budget: u64) -> String {
-    let first = memory.content.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let content = clean(&memory.content);
+    let first = content.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
     let first = one_line(first);
-    let more = memory.content.trim().len() > first.len();
+    let more = content.trim().len() > first.len();
     let (cut, truncated) = truncate(&first, budget);
     if truncated || more { format!("{cut} …") } else { cut.to_owned() }
 }
@@ -51,8 +64,11 @@ impl Budgeted {
         Self { lines: Vec::new(), tokens: 0, budget, memories: Vec::new() }
     }
 
-    /// Adds `line` if it fits, joined by a newline (counted as nothing: whitespace).
+    /// Adds `line`, redacted, if it fits, joined by a newline (counted as nothing:
+    /// whitespace).
     fn push(&mut self, line: String) -> bool {
+        let redacted = redact(&line);
+        let line = if redacted.findings.is_empty() { line } else { redacted.text.into_owned() };
         let cost = estimate(&line);
         if self.tokens + cost > self.budget {
             return false;
@@ -165,7 +181,7 @@ pub fn recall(project: &ProjectName, hits: &[SearchHit], settings: &HookSettings
         if room < MIN_RECALL_TOKENS {
             break;
         }
-        let content = one_line(&memory.content);
+        let content = one_line(&clean(&memory.content));
         let (cut, truncated) = truncate(&content, room);
         let ellipsis = if truncated { " …" } else { "" };
         let line = format!(

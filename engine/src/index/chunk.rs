@@ -2,10 +2,18 @@
 //!
 //! A chunk's text starts with its heading path (`guide.md > Setup > Linux`), so the path is
 //! both embedded and found by keyword search, and an agent reading a chunk sees where it is.
+//!
+//! Chunks come out with their secrets redacted, whatever the config's `secrets` policy says:
+//! a file is not an agent's write to refuse, and a key in a checked-in `.env.example` or a
+//! pasted config must not become searchable. Redacting here, where chunks are made, means the
+//! hash that decides re-embedding, the embedding and the stored text are all of the redacted
+//! text.
 
 use std::path::Path;
 
-/// One piece of a file, ready to embed.
+use crate::secrets::redact;
+
+/// One piece of a file, ready to embed, its secrets redacted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chunk {
     /// `file.md > Section > Subsection`, or the file name for a whole-file chunk.
@@ -41,11 +49,15 @@ pub fn chunk_file(file_name: &str, kind: FileKind, text: &str) -> Vec<Chunk> {
     }
 }
 
+/// The chunk of one section, heading path and body redacted apart (a secret cannot span the
+/// blank line between them, and the path alone becomes the chunk's source).
 fn section(heading_path: String, body: &str) -> Option<Chunk> {
     let body = body.trim();
     if body.is_empty() {
         return None;
     }
+    let heading_path = redact(&heading_path).text.into_owned();
+    let body = redact(body).text;
     Some(Chunk { text: format!("{heading_path}\n\n{body}"), heading_path })
 }
 
@@ -185,6 +197,18 @@ mod tests {
         assert_eq!(heading("    # code block"), None);
         assert_eq!(heading("#hashtag"), None);
         assert_eq!(heading("####### seven"), None);
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_bodies_and_headings() {
+        // Built from parts, so no scanner mistakes this file for a leak.
+        let token = format!("gh{}_{}", "p", "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bD1fH3jL5");
+        let text = format!("# Deploy {token}\nexport GITHUB_TOKEN={token}\n");
+        let chunks = chunk_file("guide.md", FileKind::Markdown, &text);
+        assert_eq!(chunks[0].heading_path, "guide.md > Deploy [redacted:github-token]");
+        assert!(chunks[0].text.ends_with("export GITHUB_TOKEN=[redacted:github-token]"));
+        let yaml = chunk_file("ci.yaml", FileKind::Whole, &format!("token: {token}\n"));
+        assert_eq!(yaml[0].text, "ci.yaml\n\ntoken: [redacted:github-token]");
     }
 
     #[test]

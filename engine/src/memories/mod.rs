@@ -2,6 +2,11 @@
 //!
 //! This is the one code path behind every adapter (MCP tools, HTTP routes, CLI, Tauri
 //! commands); adapters parse their input, call one function here and render the result.
+//!
+//! Every write screens its text for secrets under its project's policy (`secrets:` in the
+//! config) while it validates, before anything is embedded: the replies list what was
+//! redacted, a refusal is a validation error, and nothing but screened text is embedded,
+//! stored, indexed for keywords or published.
 
 mod curate;
 
@@ -11,12 +16,15 @@ use std::sync::{Arc, Mutex};
 use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::config::ConfigView;
 use crate::embed::{EmbedError, EmbedService, Priority};
 use crate::events::{EventBus, EventDetail};
 use crate::memory::{
-    ChunkType, Content, InvalidMemory, Memory, MemoryId, NewMemory, Source, TagEdit, Tags,
+    ChunkType, Content, InvalidMemory, Memory, MemoryId, NewMemory, Redaction, Screen, Source,
+    TagEdit, Tags,
 };
 use crate::project::{InvalidProjectName, ProjectName};
+use crate::secrets::Policy;
 use crate::store::{MemoryUpdate, Store, StoreError, StoreItem, StoreOutcome};
 
 /// Most memories one dashboard page may hold.
@@ -62,6 +70,31 @@ pub struct BatchItem {
     pub supersedes: Option<String>,
 }
 
+/// What storing one memory did, and the secrets taken out of it first. On the wire the
+/// outcome's fields with `redactions` beside them.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct Stored {
+    #[serde(flatten)]
+    pub outcome: StoreOutcome,
+    pub redactions: Vec<Redaction>,
+}
+
+/// A memory after an edit, and the secrets taken out of the edit first. On the wire the
+/// memory's fields with `redactions` beside them.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct Updated {
+    #[serde(flatten)]
+    pub memory: Memory,
+    pub redactions: Vec<Redaction>,
+}
+
+/// A memory's tags after `retag_memory`, and the secrets taken out of the added ones.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Retagged {
+    pub tags: Vec<String>,
+    pub redactions: Vec<Redaction>,
+}
+
 /// The result of `expand_memories`: what was found, and which ids were not.
 #[derive(Debug, Clone, Serialize)]
 pub struct Expanded {
@@ -87,11 +120,28 @@ pub struct Memories {
     /// Embeddings of tag names for fuzzy tag filters. Keyed by the tag text, whose embedding
     /// never changes, so entries never go stale; which tags exist comes from the index.
     tag_vectors: Arc<Mutex<HashMap<String, Vec<f32>>>>,
+    /// Where each write looks up its project's secrets policy; without a config every write
+    /// redacts (the default policy).
+    config: Option<ConfigView>,
 }
 
 impl Memories {
     pub fn new(store: Store, embedder: EmbedService, events: EventBus) -> Self {
-        Self { store, embedder, events, tag_vectors: Arc::default() }
+        Self { store, embedder, events, tag_vectors: Arc::default(), config: None }
+    }
+
+    /// Writes take their project's secrets policy from `config` as it is at each write.
+    pub fn with_config(self, config: ConfigView) -> Self {
+        Self { config: Some(config), ..self }
+    }
+
+    /// The secrets policy of a write to `project` now.
+    pub fn secrets_for(&self, project: &ProjectName) -> Policy {
+        self.config.as_ref().map_or_else(Policy::default, |c| c.snapshot().secrets_for(project))
+    }
+
+    fn screen(&self, project: &ProjectName) -> Screen {
+        Screen::new(self.secrets_for(project))
     }
 
     pub fn store(&self) -> &Store {
@@ -127,7 +177,30 @@ impl Memories {
     }
 
     /// `store_memory`: stores an agent memory unless it repeats a live one (SPEC §5),
-    /// registering the project if it is new.
+    /// registering the project if it is new; its secrets are redacted or refused first, as
+    /// the project's policy says.
+    pub async fn store_memory(
+        &self,
+        project: &str,
+        content: String,
+        tags: Vec<String>,
+        source: Option<String>,
+        supersedes: Option<String>,
+    ) -> Result<Stored, MemoryError> {
+        let project = ProjectName::parse(project)?;
+        let mut screen = self.screen(&project);
+        let memory =
+            NewMemory::screened_agent(content, tags, source.unwrap_or_default(), &mut screen)?;
+        let supersedes = supersedes.as_deref().map(MemoryId::parse).transpose()?;
+        let vector = self.embedder.embed_one(memory.content.as_str().to_owned()).await?;
+        let item = StoreItem { memory, vector, supersedes };
+        let mut outcomes = self.store.insert_deduplicated(&project, vec![item]).await?;
+        self.publish_stored(&project, &outcomes);
+        let outcome = outcomes.pop().ok_or(StoreError::Closed)?;
+        Ok(Stored { outcome, redactions: screen.into_redactions() })
+    }
+
+    /// [`Memories::store_memory`] for a caller that needs only the outcome.
     pub async fn remember(
         &self,
         project: &str,
@@ -136,23 +209,18 @@ impl Memories {
         source: Option<String>,
         supersedes: Option<String>,
     ) -> Result<StoreOutcome, MemoryError> {
-        let project = ProjectName::parse(project)?;
-        let memory = NewMemory::agent(content, tags, source.unwrap_or_default())?;
-        let supersedes = supersedes.as_deref().map(MemoryId::parse).transpose()?;
-        let vector = self.embedder.embed_one(memory.content.as_str().to_owned()).await?;
-        let item = StoreItem { memory, vector, supersedes };
-        let mut outcomes = self.store.insert_deduplicated(&project, vec![item]).await?;
-        self.publish_stored(&project, &outcomes);
-        outcomes.pop().ok_or_else(|| StoreError::Closed.into())
+        let stored = self.store_memory(project, content, tags, source, supersedes).await?;
+        Ok(stored.outcome)
     }
 
-    /// `store_batch`: validates every item first (errors name the item), embeds them in one
+    /// `store_batch`: validates (and screens) every item first, so an invalid item or a
+    /// refused secret stores none of them and the error names the item; embeds them in one
     /// batch, and reports per item.
-    pub async fn remember_batch(
+    pub async fn store_batch(
         &self,
         project: &str,
         items: Vec<BatchItem>,
-    ) -> Result<Vec<StoreOutcome>, MemoryError> {
+    ) -> Result<Vec<Stored>, MemoryError> {
         let project = ProjectName::parse(project)?;
         if items.is_empty() {
             return Err(MemoryError::EmptyBatch);
@@ -160,17 +228,22 @@ impl Memories {
         if items.len() > MAX_BATCH {
             return Err(MemoryError::BatchTooLarge { count: items.len() });
         }
+        let policy = self.secrets_for(&project);
         let mut validated = Vec::with_capacity(items.len());
+        let mut redactions = Vec::with_capacity(items.len());
         for (index, item) in items.into_iter().enumerate() {
             let content =
                 item.content.ok_or(MemoryError::BatchItemMissing { index, field: "content" })?;
             let tags = item.tags.ok_or(MemoryError::BatchItemMissing { index, field: "tags" })?;
             let at = |problem| MemoryError::BatchItem { index, problem };
+            let mut screen = Screen::new(policy);
+            let source = item.source.unwrap_or_default();
             let memory =
-                NewMemory::agent(content, tags, item.source.unwrap_or_default()).map_err(at)?;
+                NewMemory::screened_agent(content, tags, source, &mut screen).map_err(at)?;
             let supersedes =
                 item.supersedes.as_deref().map(MemoryId::parse).transpose().map_err(at)?;
             validated.push((memory, supersedes));
+            redactions.push(screen.into_redactions());
         }
         let texts = validated.iter().map(|(m, _)| m.content.as_str().to_owned()).collect();
         let vectors = self.embedder.embed(texts, Priority::Interactive).await?;
@@ -181,7 +254,21 @@ impl Memories {
             .collect();
         let outcomes = self.store.insert_deduplicated(&project, items).await?;
         self.publish_stored(&project, &outcomes);
-        Ok(outcomes)
+        Ok(outcomes
+            .into_iter()
+            .zip(redactions)
+            .map(|(outcome, redactions)| Stored { outcome, redactions })
+            .collect())
+    }
+
+    /// [`Memories::store_batch`] for a caller that needs only the outcomes.
+    pub async fn remember_batch(
+        &self,
+        project: &str,
+        items: Vec<BatchItem>,
+    ) -> Result<Vec<StoreOutcome>, MemoryError> {
+        let stored = self.store_batch(project, items).await?;
+        Ok(stored.into_iter().map(|s| s.outcome).collect())
     }
 
     /// Full memories by id; counts as an access for the agent memories among them.
@@ -199,22 +286,26 @@ impl Memories {
         Ok(Expanded { memories, missing })
     }
 
-    /// Edits a memory in place, re-embedding when the content changes.
-    pub async fn update(
+    /// Edits a memory in place, re-embedding when the content changes; the new text is
+    /// screened for secrets as a store's is.
+    pub async fn update_memory(
         &self,
         project: &str,
         id: &str,
         content: Option<String>,
         tags: Option<Vec<String>>,
         source: Option<String>,
-    ) -> Result<Memory, MemoryError> {
+    ) -> Result<Updated, MemoryError> {
         let project = ProjectName::parse(project)?;
         let id = MemoryId::parse(id)?;
-        let tags = tags.map(Tags::new).transpose()?;
-        let source = source.map(Source::new).transpose()?;
+        let mut screen = self.screen(&project);
+        let content = content
+            .map(|text| Content::screened(text, ChunkType::AgentMemory, &mut screen))
+            .transpose()?;
+        let tags = tags.map(|tags| Tags::screened(tags, &mut screen)).transpose()?;
+        let source = source.map(|source| Source::screened(source, &mut screen)).transpose()?;
         let content = match content {
-            Some(text) => {
-                let content = Content::new(text, ChunkType::AgentMemory)?;
+            Some(content) => {
                 let vector = self
                     .embedder
                     .embed(vec![content.as_str().to_owned()], Priority::Interactive)
@@ -232,10 +323,41 @@ impl Memories {
         let detail =
             EventDetail::MemoryUpdated { id: memory.id.clone(), tags: memory.tags.clone() };
         self.events.publish(project.as_str(), detail);
-        Ok(memory)
+        Ok(Updated { memory, redactions: screen.into_redactions() })
     }
 
-    /// `retag_memory`: returns the final tags.
+    /// [`Memories::update_memory`] for a caller that needs only the memory.
+    pub async fn update(
+        &self,
+        project: &str,
+        id: &str,
+        content: Option<String>,
+        tags: Option<Vec<String>>,
+        source: Option<String>,
+    ) -> Result<Memory, MemoryError> {
+        Ok(self.update_memory(project, id, content, tags, source).await?.memory)
+    }
+
+    /// `retag_memory`: the final tags, and what was redacted from the added ones.
+    pub async fn retag_memory(
+        &self,
+        project: &str,
+        id: &str,
+        add: Option<Vec<String>>,
+        remove: Option<Vec<String>>,
+        set: Option<Vec<String>>,
+    ) -> Result<Retagged, MemoryError> {
+        let project = ProjectName::parse(project)?;
+        let id = MemoryId::parse(id)?;
+        let mut screen = self.screen(&project);
+        let edit = TagEdit::screened(add, remove, set, &mut screen)?;
+        let tags = self.store.retag(&project, &id, edit).await?;
+        let detail = EventDetail::MemoryUpdated { id: id.as_str().to_owned(), tags: tags.clone() };
+        self.events.publish(project.as_str(), detail);
+        Ok(Retagged { tags, redactions: screen.into_redactions() })
+    }
+
+    /// [`Memories::retag_memory`] for a caller that needs only the tags.
     pub async fn retag(
         &self,
         project: &str,
@@ -244,13 +366,7 @@ impl Memories {
         remove: Option<Vec<String>>,
         set: Option<Vec<String>>,
     ) -> Result<Vec<String>, MemoryError> {
-        let project = ProjectName::parse(project)?;
-        let id = MemoryId::parse(id)?;
-        let edit = TagEdit::from_parts(add, remove, set)?;
-        let tags = self.store.retag(&project, &id, edit).await?;
-        let detail = EventDetail::MemoryUpdated { id: id.as_str().to_owned(), tags: tags.clone() };
-        self.events.publish(project.as_str(), detail);
-        Ok(tags)
+        Ok(self.retag_memory(project, id, add, remove, set).await?.tags)
     }
 
     /// A page of a project's memories for the dashboard (1–200 per page).

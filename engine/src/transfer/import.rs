@@ -10,6 +10,9 @@
 //! finishes the job (what is stored is skipped). `all_or_nothing` holds everything embedded
 //! until the end — about 2 KiB a memory — and stores it in one transaction, so a failure
 //! anywhere stores nothing.
+//!
+//! Each line is screened for secrets as it is parsed, under the policy of the project it goes
+//! to: a line refused for a secret is a bad line like any other.
 
 use std::collections::BTreeSet;
 
@@ -37,6 +40,16 @@ pub enum Target {
     PerLine { default: ProjectName },
 }
 
+impl Target {
+    /// The project of a line with this `project` key.
+    fn resolve<'a>(&'a self, line: Option<&'a ProjectName>) -> &'a ProjectName {
+        match (self, line) {
+            (Self::Project(project), _) | (Self::PerLine { .. }, Some(project)) => project,
+            (Self::PerLine { default }, None) => default,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
     pub target: Target,
@@ -58,6 +71,9 @@ pub struct ImportReport {
     pub empty: u64,
     /// Agent memories without tags (the reference allowed them), given the tag `untagged`.
     pub untagged: u64,
+    /// Lines read whose secrets were replaced by `[redacted:<kind>]` (counted as read, like
+    /// `untagged`: one skipped for its stored id counts too).
+    pub redacted: u64,
     /// Projects written to, sorted.
     pub projects: Vec<String>,
 }
@@ -124,9 +140,11 @@ pub async fn import<R: AsyncBufRead + Unpin>(
         bytes: 0,
         now: Utc::now(),
         target: options.target,
+        memories,
         read: 0,
         empty: 0,
         untagged: 0,
+        redacted: 0,
     };
     let mut sink = Sink {
         store: memories.store(),
@@ -142,6 +160,7 @@ pub async fn import<R: AsyncBufRead + Unpin>(
         counts: sink.counts,
         empty: lines.empty,
         untagged: lines.untagged,
+        redacted: lines.redacted,
         projects: sink.projects.into_iter().collect(),
     };
     match result {
@@ -158,7 +177,7 @@ pub async fn import<R: AsyncBufRead + Unpin>(
 
 async fn run<R: AsyncBufRead + Unpin>(
     memories: &Memories,
-    lines: &mut Lines<R>,
+    lines: &mut Lines<'_, R>,
     sink: &mut Sink<'_>,
     progress: &mut (dyn FnMut(ImportProgress) + Send),
 ) -> Result<(), ImportProblem> {
@@ -222,7 +241,7 @@ enum Stop {
 }
 
 /// The input, read and parsed a line at a time.
-struct Lines<R> {
+struct Lines<'a, R> {
     input: R,
     buf: Vec<u8>,
     /// The number of the last line read.
@@ -232,12 +251,15 @@ struct Lines<R> {
     /// Stands in for a missing `created_at`.
     now: DateTime<Utc>,
     target: Target,
+    /// Where each line's secrets policy comes from.
+    memories: &'a Memories,
     read: u64,
     empty: u64,
     untagged: u64,
+    redacted: u64,
 }
 
-impl<R: AsyncBufRead + Unpin> Lines<R> {
+impl<R: AsyncBufRead + Unpin> Lines<'_, R> {
     async fn next_batch(&mut self) -> Batch {
         let mut items = Vec::with_capacity(BATCH);
         let stop = loop {
@@ -268,7 +290,9 @@ impl<R: AsyncBufRead + Unpin> Lines<R> {
                 continue;
             }
             self.read += 1;
-            let parsed = match parse_line(text, self.now) {
+            let (target, memories) = (&self.target, self.memories);
+            let policy = |key: Option<&ProjectName>| memories.secrets_for(target.resolve(key));
+            let parsed = match parse_line(text, self.now, policy) {
                 Ok(Line::Memory(parsed)) => *parsed,
                 Ok(Line::Empty) => {
                     self.empty += 1;
@@ -277,12 +301,8 @@ impl<R: AsyncBufRead + Unpin> Lines<R> {
                 Err(error) => return Err(ImportProblem::Line { line, error }),
             };
             self.untagged += u64::from(parsed.untagged);
-            let project = match (&self.target, &parsed.project) {
-                (Target::Project(project), _) | (Target::PerLine { .. }, Some(project)) => {
-                    project.clone()
-                }
-                (Target::PerLine { default }, None) => default.clone(),
-            };
+            self.redacted += u64::from(parsed.redacted);
+            let project = self.target.resolve(parsed.project.as_ref()).clone();
             return Ok(Some(Pending { line, project, parsed }));
         }
     }

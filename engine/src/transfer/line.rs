@@ -15,6 +15,9 @@
 //! absent values, keys we do not know. The reference stored memories without tags and with
 //! empty text (SPEC §14.1); an untagged one gets the tag [`UNTAGGED`], an empty one is
 //! nothing to remember and is left out — both counted in the import's report.
+//!
+//! A line's text, tags and source are screened for secrets like any other write: under its
+//! project's policy for an agent memory, always redacted for a file chunk.
 
 use std::io;
 
@@ -23,9 +26,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::memory::{
-    ChunkType, Content, FileInfo, InvalidMemory, Memory, MemoryId, NewMemory, Source, Tags,
+    ChunkType, Content, FileInfo, InvalidMemory, Memory, MemoryId, NewMemory, Screen, Source, Tags,
 };
 use crate::project::{InvalidProjectName, ProjectName};
+use crate::secrets::Policy;
 
 /// The tag an imported agent memory without tags gets (ours need at least one).
 pub const UNTAGGED: &str = "untagged";
@@ -219,6 +223,8 @@ pub struct Parsed {
     pub superseded_by: Option<MemoryId>,
     /// The line had no tags and was given [`UNTAGGED`].
     pub untagged: bool,
+    /// Secrets were redacted from the line's text, tags or source.
+    pub redacted: bool,
 }
 
 /// What a valid line holds.
@@ -260,11 +266,13 @@ fn tag_list(tags: Option<TagsIn>) -> Vec<String> {
 
 /// The file a chunk came from: the line's file fields, or, in the reference's exports, the
 /// path in its `file:<path>|<heading>` source and the hash of its text (what the indexer
-/// compares, so an unchanged file is not re-embedded).
+/// compares, so an unchanged file is not re-embedded). `text` is the text as stored; when
+/// redaction changed it, the line's own hash (of the text before) no longer applies.
 fn file_info(
     meta: &mut MetadataIn,
     source: &str,
     text: &str,
+    redacted: bool,
     kind: ChunkType,
 ) -> Result<Option<FileInfo>, LineError> {
     let from_source = || {
@@ -287,13 +295,21 @@ fn file_info(
         (None, Some(seconds)) => return Err(LineError::Mtime(seconds)),
         (None, None) => 0,
     };
-    let chunk_hash =
-        meta.chunk_hash.take().unwrap_or_else(|| format!("{:x}", Sha256::digest(text.as_bytes())));
+    let chunk_hash = meta
+        .chunk_hash
+        .take()
+        .filter(|_| !redacted)
+        .unwrap_or_else(|| format!("{:x}", Sha256::digest(text.as_bytes())));
     Ok(Some(FileInfo { path, mtime_ns, size: meta.file_size.unwrap_or(0), chunk_hash }))
 }
 
-/// Parses and validates one import line. `now` stands in for a missing `created_at`.
-pub fn parse_line(line: &str, now: DateTime<Utc>) -> Result<Line, LineError> {
+/// Parses and validates one import line. `now` stands in for a missing `created_at`;
+/// `policy` gives the secrets policy of an agent memory from the line's `project` key.
+pub fn parse_line(
+    line: &str,
+    now: DateTime<Utc>,
+    policy: impl FnOnce(Option<&ProjectName>) -> Policy,
+) -> Result<Line, LineError> {
     let LineIn { id, project, text, mut metadata } =
         serde_json::from_str(line).map_err(|e| LineError::Json(e.to_string()))?;
     let chunk_type = match metadata.chunk_type.as_deref() {
@@ -314,16 +330,25 @@ pub fn parse_line(line: &str, now: DateTime<Utc>) -> Result<Line, LineError> {
         let tag = if chunk_type == ChunkType::FileIndexed { "indexed" } else { UNTAGGED };
         tags = vec![tag.to_owned()];
     }
-    let source = metadata.source.take().unwrap_or_default();
-    let file = file_info(&mut metadata, &source, &text, chunk_type)?;
+    let policy = match chunk_type {
+        ChunkType::AgentMemory => policy(project.as_ref()),
+        ChunkType::FileIndexed => Policy::Redact,
+    };
+    let mut screen = Screen::new(policy);
+    let content = Content::screened(text, chunk_type, &mut screen)?;
+    let content_redacted = !screen.redactions().is_empty();
+    let tags = Tags::screened(tags, &mut screen)?;
+    let source = Source::screened(metadata.source.take().unwrap_or_default(), &mut screen)?;
+    let file =
+        file_info(&mut metadata, source.as_str(), content.as_str(), content_redacted, chunk_type)?;
     let memory = NewMemory {
         id,
-        tags: Tags::new(tags)?,
-        source: Source::new(source)?,
+        tags,
+        source,
         chunk_type,
         created_at: optional_time("created_at", metadata.created_at)?.unwrap_or(now),
         file,
-        content: Content::new(text, chunk_type)?,
+        content,
     };
     Ok(Line::Memory(Box::new(Parsed {
         project,
@@ -337,6 +362,7 @@ pub fn parse_line(line: &str, now: DateTime<Utc>) -> Result<Line, LineError> {
             .map(|s| MemoryId::parse(&s))
             .transpose()?,
         untagged: untagged && chunk_type == ChunkType::AgentMemory,
+        redacted: !screen.redactions().is_empty(),
     })))
 }
 
