@@ -18,3 +18,38 @@ pub mod jsonrpc;
 pub mod mcp;
 pub mod owner;
 pub mod sidecar;
+
+/// `ANNAL_LOG` (else `default_level`), through [`capped`].
+pub fn log_filter(default_level: &str) -> tracing_subscriber::EnvFilter {
+    capped(
+        tracing_subscriber::EnvFilter::try_from_env("ANNAL_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+    )
+}
+
+/// `filter` with rmcp held at `info` whatever it says: rmcp's debug lines print whole
+/// requests, and a request may carry a secret the filter redacts before storing it.
+pub fn capped(filter: tracing_subscriber::EnvFilter) -> tracing_subscriber::EnvFilter {
+    match "rmcp=info".parse() {
+        Ok(cap) => filter.add_directive(cap),
+        Err(_) => filter,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    #[test]
+    fn rmcp_is_held_at_info_whatever_the_filter_asks() {
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(std::io::sink)
+            .with_env_filter(super::capped(tracing_subscriber::EnvFilter::new("trace")))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            assert!(!tracing::enabled!(target: "rmcp::service", Level::DEBUG));
+            assert!(tracing::enabled!(target: "rmcp::service", Level::INFO));
+            assert!(tracing::enabled!(target: "annal_engine::memories", Level::TRACE));
+        });
+    }
+}

@@ -121,10 +121,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ANNAL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
+        .with_env_filter(annal::log_filter(default_level))
         .init();
     // The doctor must run where the config does not even parse: it reports that.
     if let Some(Command::Doctor { json }) = cli.command {

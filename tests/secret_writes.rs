@@ -130,16 +130,15 @@ impl Log {
 }
 
 /// Collects this thread's log lines (the test's runtime is single-threaded, so the MCP server
-/// and the pool's tasks log here): ours at every level, other crates' at the owner's default,
-/// `info`. (At `debug`, rmcp logs each request whole, secrets and all: `ANNAL_LOG=debug` is
-/// for debugging, not for a log anyone keeps.)
+/// and the pool's tasks log here) at every level, through the binaries' cap on rmcp (whose
+/// debug lines print each request whole, secrets and all).
 fn capture_logs() -> (Log, tracing::subscriber::DefaultGuard) {
     let log = Log::default();
     let writer = log.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_ansi(false)
         .with_writer(move || writer.clone())
-        .with_env_filter(tracing_subscriber::EnvFilter::new("info,annal=trace,annal_engine=trace"))
+        .with_env_filter(annal::capped(tracing_subscriber::EnvFilter::new("trace")))
         .finish();
     (log, tracing::subscriber::set_default(subscriber))
 }
@@ -184,7 +183,11 @@ async fn a_token_stored_through_the_tools_is_redacted_in_replies_search_database
     assert!(export.contains("[redacted:github-token]"), "{export}");
     s.pool.shutdown(std::time::Duration::from_secs(10)).await;
     let log = log.text();
-    assert!(log.contains("Service initialized as server"), "the log is captured: {log}");
+    // Our own lines prove the capture works; rmcp's are not asserted: another test's thread
+    // may have cached its callsites as unwanted before this subscriber existed (tracing's
+    // per-callsite interest), which makes them come and go. The cap on rmcp's debug lines is
+    // tested on its own (`annal::capped`).
+    assert!(log.contains("annal_engine::"), "the log is captured: {log}");
     held_nowhere(&s, &secrets, &[&found, &export, &log]);
 }
 

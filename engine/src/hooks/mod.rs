@@ -3,8 +3,8 @@
 //! prompt the few memories that clear the confidence bar, none twice in one session, each
 //! within a token budget. No LLM: search and the store's indexes only.
 //!
-//! Content tagged `secret` never leaves through a hook (until a secret filter exists, the tag
-//! is all we have to go by).
+//! Content tagged `secret` never leaves through a hook, and what does leave passes through the
+//! secret filter (`secrets::redact`) first, whatever the project's policy let the store keep.
 
 mod compose;
 mod sessions;
