@@ -7,8 +7,8 @@
 
 pub use annal_engine::{
     config, dashboard, doctor, embed, events, excerpt, hooks, index, install, instructions,
-    memories, memory, model_fetch, owner_lock, pool, private_files, project, search, store,
-    transfer, vector_index,
+    memories, memory, model_fetch, owner_lock, pool, private_files, project, search, secrets,
+    store, transfer, vector_index,
 };
 pub use annal_engine::{dashboard_queries, describe_queries};
 
