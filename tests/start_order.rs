@@ -14,10 +14,11 @@ use std::time::Duration;
 
 use annal::events::EventBus;
 use annal::memories::Memories;
-use annal::memory::format_timestamp;
 use annal::store::Store;
 use serde_json::{Value, json};
-use tokio_rusqlite::rusqlite;
+
+#[path = "../engine/tests/common/filler.rs"]
+mod filler;
 
 use crate::util::{KillOnDrop, Stored as _, embedder, isolate, model_dir, tags, unit_vector};
 
@@ -37,34 +38,7 @@ fn big_store(data_dir: &Path) {
         stored.await.stored("the known memory");
         store.close().await.expect("close");
     });
-    let mut conn = rusqlite::Connection::open(data_dir.join("annal.db")).expect("open directly");
-    let tx = conn.transaction().expect("transaction");
-    {
-        let mut memory = tx
-            .prepare(
-                "INSERT INTO memories (id, project, content, chunk_type, created_at, embedding) \
-                 VALUES (?1, 'app', ?2, 'agent-memory', ?3, ?4)",
-            )
-            .expect("prepare");
-        let mut tag = tx
-            .prepare(
-                "INSERT INTO memory_tags (memory_rowid, position, project, tag) \
-                 VALUES (?1, 0, 'app', 'filler')",
-            )
-            .expect("prepare");
-        let created_at = format_timestamp(chrono::Utc::now());
-        // A thousand vectors taken in turn: making 100,000 is most of the fill in a debug build.
-        let vectors: Vec<Vec<u8>> = (0..1000)
-            .map(|seed| unit_vector(seed).iter().flat_map(|x| x.to_le_bytes()).collect())
-            .collect();
-        for seed in 1..MEMORIES {
-            let vector = &vectors[seed as usize % vectors.len()];
-            let (id, content) = (format!("filler-{seed}"), format!("filler note {seed}"));
-            memory.execute(rusqlite::params![id, content, created_at, vector]).expect("memory");
-            tag.execute([tx.last_insert_rowid()]).expect("tag");
-        }
-    }
-    tx.commit().expect("commit");
+    filler::insert(data_dir, 1..MEMORIES, unit_vector);
 }
 
 /// Stops the owner of `data_dir` (SIGTERM) when dropped, even after a failed assertion.

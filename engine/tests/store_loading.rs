@@ -9,7 +9,6 @@ use std::path::Path;
 
 use annal_engine::events::EventBus;
 use annal_engine::memories::Memories;
-use annal_engine::memory::format_timestamp;
 use annal_engine::project::ProjectName;
 use annal_engine::search::SearchRequest;
 use annal_engine::store::{Store, StoreError};
@@ -17,6 +16,7 @@ use annal_engine::vector_index::read;
 use futures_util::FutureExt as _;
 use tokio_rusqlite::rusqlite;
 
+use crate::common::filler;
 use crate::util::{Stored as _, embedder, tags, unit_vector};
 
 const MEMORIES: usize = 100_000;
@@ -52,34 +52,7 @@ async fn big_store(dir: &Path) -> String {
         .await
         .stored("the known memory");
     store.close().await.expect("close");
-    let mut conn = rusqlite::Connection::open(dir.join("annal.db")).expect("open directly");
-    let tx = conn.transaction().expect("transaction");
-    {
-        let mut memory = tx
-            .prepare(
-                "INSERT INTO memories (id, project, content, chunk_type, created_at, embedding) \
-                 VALUES (?1, 'app', ?2, 'agent-memory', ?3, ?4)",
-            )
-            .expect("prepare");
-        let mut tag = tx
-            .prepare(
-                "INSERT INTO memory_tags (memory_rowid, position, project, tag) \
-                 VALUES (?1, 0, 'app', 'filler')",
-            )
-            .expect("prepare");
-        let created_at = format_timestamp(chrono::Utc::now());
-        // A thousand vectors taken in turn: making 100,000 is most of the fill in a debug build.
-        let vectors: Vec<Vec<u8>> = (0..1000)
-            .map(|seed| unit_vector(seed).iter().flat_map(|x| x.to_le_bytes()).collect())
-            .collect();
-        for seed in 1..MEMORIES as u64 {
-            let vector = &vectors[seed as usize % vectors.len()];
-            let (id, content) = (format!("filler-{seed}"), format!("filler note {seed}"));
-            memory.execute(rusqlite::params![id, content, created_at, vector]).expect("memory");
-            tag.execute([tx.last_insert_rowid()]).expect("tag");
-        }
-    }
-    tx.commit().expect("commit");
+    filler::insert(dir, 1..MEMORIES as u64, unit_vector);
     known
 }
 
