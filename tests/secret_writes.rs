@@ -18,22 +18,11 @@ use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
 
-use crate::util::open_pool;
+#[path = "../engine/tests/common/fake_secrets.rs"]
+mod fake_secrets;
 
-/// A GitHub token of the published shape, different per seed.
-fn token(seed: u64) -> String {
-    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let body: String = (0..36)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            char::from(ALNUM[(state % ALNUM.len() as u64) as usize])
-        })
-        .collect();
-    format!("gh{}_{body}", "p")
-}
+use crate::util::open_pool;
+use fake_secrets::github_token as token;
 
 struct Session {
     client: RunningService<RoleClient, ()>,

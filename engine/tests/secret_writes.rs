@@ -22,22 +22,8 @@ use annal_engine::store::StoreOutcome;
 use annal_engine::transfer::{self, ImportOptions, Scope, Target};
 use futures_util::TryStreamExt as _;
 
+use crate::common::fake_secrets::github_token as token;
 use crate::util::{assert_err_contains, memories_of_type, open_pool, tags};
-
-/// A GitHub token of the published shape, different per seed.
-fn token(seed: u64) -> String {
-    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let body: String = (0..36)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            char::from(ALNUM[(state % ALNUM.len() as u64) as usize])
-        })
-        .collect();
-    format!("gh{}_{body}", "p")
-}
 
 /// The password of a database URL, and the URL.
 fn url_password(seed: u64) -> (String, String) {

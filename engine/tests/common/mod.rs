@@ -1,5 +1,6 @@
 //! What several engine tests share.
 
+pub mod fake_secrets;
 pub mod filler;
 pub mod fixture_queries;
 pub mod typescript;
