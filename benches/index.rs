@@ -8,8 +8,7 @@
 //! is 1 KiB to 2 MiB, UTF-8 without NUL bytes and not byte-identical to one already taken,
 //! sorted by its path `<name>-<version>/<path in the crate>`; the first 500 are the corpus,
 //! the first 150 the small one, and ten copies of the 500 (each copy's files with a first line
-//! of their own) the large one. A crate missing from the registry sources is fetched with
-//! `cargo fetch`.
+//! of their own) the large one. `cargo fetch` first brings any pinned crate not downloaded yet.
 //!
 //! Sections (all without a flag): `--index` — the 500 files indexed cold (wall time, chunks/s,
 //! owner CPU per chunk, peak RSS), search latency idle and during a cold index of a second
@@ -182,34 +181,21 @@ struct Corpus {
 
 impl Corpus {
     fn select() -> anyhow::Result<Self> {
+        // `cargo tree --offline` needs every pinned crate downloaded, the other platforms'
+        // too; a fetch with everything present costs a second.
+        let status = Command::new(env!("CARGO"))
+            .args(["fetch", "--locked", "--manifest-path"])
+            .arg(workspace().join("Cargo.toml"))
+            .status()?;
+        if !status.success() {
+            bail!("cargo fetch failed: {status}");
+        }
         let packages = pinned_packages()?;
-        let mut sources = registry_sources()?;
-        let missing = |sources: &[PathBuf]| -> Vec<String> {
-            packages
-                .iter()
-                .filter(|p| !sources.iter().any(|s| s.join(p).is_dir()))
-                .cloned()
-                .collect()
-        };
-        let absent = missing(&sources);
+        let sources = registry_sources()?;
+        let absent: Vec<&String> =
+            packages.iter().filter(|p| !sources.iter().any(|s| s.join(p).is_dir())).collect();
         if !absent.is_empty() {
-            eprintln!(
-                "[index] {} pinned crates are not in the registry sources ({}…): cargo fetch",
-                absent.len(),
-                absent[0]
-            );
-            let status = Command::new(env!("CARGO"))
-                .args(["fetch", "--locked", "--manifest-path"])
-                .arg(workspace().join("Cargo.toml"))
-                .status()?;
-            if !status.success() {
-                bail!("cargo fetch failed: {status}");
-            }
-            sources = registry_sources()?;
-            let absent = missing(&sources);
-            if !absent.is_empty() {
-                bail!("still missing from the registry sources after cargo fetch: {absent:?}");
-            }
+            bail!("missing from the registry sources after cargo fetch: {absent:?}");
         }
         let mut paths = Vec::new();
         for package in &packages {
