@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
 
+use crate::code_links::ReviewReason;
 use crate::config::ProjectChange;
 use crate::index::ReconcileReport;
 use crate::store::Store;
@@ -25,6 +26,7 @@ pub enum EventKind {
     MemoryStored,
     MemoryUpdated,
     MemoryDeleted,
+    ReviewMarked,
     IndexStarted,
     IndexProgress,
     IndexComplete,
@@ -41,6 +43,7 @@ impl EventKind {
             Self::MemoryStored => "memory_stored",
             Self::MemoryUpdated => "memory_updated",
             Self::MemoryDeleted => "memory_deleted",
+            Self::ReviewMarked => "review_marked",
             Self::IndexStarted => "index_started",
             Self::IndexProgress => "index_progress",
             Self::IndexComplete => "index_complete",
@@ -79,16 +82,40 @@ impl Event {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "type", content = "detail", rename_all = "snake_case")]
 pub enum EventDetail {
-    MemoryStored { id: String },
-    MemoryUpdated { id: String, tags: Vec<String> },
-    MemoryDeleted { ids: Vec<String> },
+    MemoryStored {
+        id: String,
+    },
+    MemoryUpdated {
+        id: String,
+        tags: Vec<String>,
+    },
+    MemoryDeleted {
+        ids: Vec<String>,
+    },
+    /// Memories marked for review because a file they name changed, went or moved.
+    ReviewMarked {
+        ids: Vec<String>,
+        path: String,
+        reason: ReviewReason,
+    },
     IndexStarted {},
-    IndexProgress { files_done: usize },
+    IndexProgress {
+        files_done: usize,
+    },
     IndexComplete(IndexCompleted),
-    IndexFailed { error: String },
-    ProjectUpdated { changes: Vec<ProjectChange> },
-    WatcherError { error: String },
-    DatabaseLost { path: String, error: String },
+    IndexFailed {
+        error: String,
+    },
+    ProjectUpdated {
+        changes: Vec<ProjectChange>,
+    },
+    WatcherError {
+        error: String,
+    },
+    DatabaseLost {
+        path: String,
+        error: String,
+    },
 }
 
 /// How an indexing run ended: a reconcile's report, or nothing when the run only re-read the
@@ -106,6 +133,7 @@ impl EventDetail {
             Self::MemoryStored { .. } => EventKind::MemoryStored,
             Self::MemoryUpdated { .. } => EventKind::MemoryUpdated,
             Self::MemoryDeleted { .. } => EventKind::MemoryDeleted,
+            Self::ReviewMarked { .. } => EventKind::ReviewMarked,
             Self::IndexStarted {} => EventKind::IndexStarted,
             Self::IndexProgress { .. } => EventKind::IndexProgress,
             Self::IndexComplete(_) => EventKind::IndexComplete,

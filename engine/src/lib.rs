@@ -5,6 +5,7 @@
 //! The adapters in the `annal` package (MCP, HTTP, the owner and the sidecar) and the desktop
 //! shell call these functions and render their results.
 
+pub mod code_links;
 pub mod config;
 pub mod dashboard;
 pub mod doctor;

@@ -12,6 +12,7 @@ use std::fmt;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::code_links::{CodeLink, Review};
 use crate::excerpt::excerpt;
 use crate::secrets::{Policy, Refused, SecretKind};
 
@@ -404,6 +405,8 @@ pub struct NewMemory {
     pub chunk_type: ChunkType,
     pub created_at: DateTime<Utc>,
     pub file: Option<FileInfo>,
+    /// The project files an agent memory names, linked as they are now.
+    pub links: Vec<CodeLink>,
 }
 
 impl NewMemory {
@@ -431,6 +434,7 @@ impl NewMemory {
             chunk_type: ChunkType::AgentMemory,
             created_at: Utc::now(),
             file: None,
+            links: Vec::new(),
         })
     }
 }
@@ -451,6 +455,8 @@ pub struct Memory {
     pub hit_count: u64,
     pub last_accessed_at: Option<DateTime<Utc>>,
     pub file: Option<FileInfo>,
+    /// Set when a file the memory names changed, went or moved since it was written.
+    pub review: Option<Review>,
 }
 
 /// Formats a timestamp so that text order equals time order (fixed width, UTC, microseconds):

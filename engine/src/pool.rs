@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::code_links::{self, Scope};
 use crate::config::{ConfigError, ConfigFile, ProjectChange, ProjectConfig, ProjectInit};
 use crate::embed::{EmbedService, panic_text};
 use crate::events::{EventBus, EventDetail, IndexCompleted};
@@ -444,12 +445,17 @@ impl Pool {
             };
             let embedder = self.memories.embedder();
             if let RunKind::Paths(paths) = kind {
-                let needs_reconcile = self.index_paths(project, &config, paths).await?;
+                let needs_reconcile = self.index_paths(project, &config, paths.clone()).await?;
                 if !needs_reconcile {
+                    code_links::review(&self.store, &self.events, project, Scope::Paths(paths))
+                        .await?;
                     return Ok(None);
                 }
             }
-            reconcile(&self.store, embedder, project, &config, &progress).await.map(Some)
+            let report = reconcile(&self.store, embedder, project, &config, &progress).await?;
+            // A reconcile may follow events the watcher missed: every linked file is looked at.
+            code_links::review(&self.store, &self.events, project, Scope::All).await?;
+            Ok(Some(report))
         };
         match AssertUnwindSafe(work).catch_unwind().await {
             Ok(result) => result.map_err(|error: IndexError| error.to_string()),

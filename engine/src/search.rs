@@ -380,6 +380,9 @@ impl SearchResults {
             if let Some(at) = m.last_accessed_at {
                 object["last_accessed_at"] = json!(at);
             }
+            if let Some(review) = &m.review {
+                object["review"] = json!(review);
+            }
             object
         };
         let of_kind = |kind: ChunkType| -> Vec<Value> {

@@ -5,6 +5,7 @@ mod common;
 mod util;
 
 mod bindings;
+mod code_links;
 mod config;
 mod curate;
 mod embed;

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::code_links::Review;
 use crate::config::ProjectChange;
 use crate::memories::{Expanded, PruneReport, Retagged, Stored, Updated};
 use crate::memory::{ChunkType, Memory, Redaction};
@@ -17,6 +18,14 @@ fn date(memory: &Memory) -> String {
 fn meta_line(memory: &Memory) -> String {
     let source = if memory.source.is_empty() { "-" } else { memory.source.as_str() };
     format!("Source: {source} | {} | ID: {}", date(memory), memory.id)
+}
+
+/// The one line a search result gets when a file it names changed since it was written.
+fn review_line(review: &Review) -> String {
+    format!(
+        "Needs review: {review}; check it against the file, then update_memory (fixed, or as it \
+         is) clears this"
+    )
 }
 
 pub fn search(results: &SearchResults) -> String {
@@ -54,6 +63,9 @@ pub fn search(results: &SearchResults) -> String {
             if results.mode == Mode::Probe {
                 let _ =
                     writeln!(out, "{number}. {project}({:.2}) {content} — ID: {}", hit.score, m.id);
+                if let Some(review) = &m.review {
+                    let _ = writeln!(out, "   {}", review_line(review));
+                }
                 continue;
             }
             let _ = writeln!(out, "\n{number}. {project}(score {:.2}) {content}", hit.score);
@@ -61,6 +73,9 @@ pub fn search(results: &SearchResults) -> String {
             let _ = writeln!(out, "   {}", meta_line(m));
             if let Some(by) = &m.superseded_by {
                 let _ = writeln!(out, "   Superseded by: {by}");
+            }
+            if let Some(review) = &m.review {
+                let _ = writeln!(out, "   {}", review_line(review));
             }
         }
     }
@@ -236,6 +251,9 @@ pub fn status(status: &IndexStatus) -> String {
         "\nMemories: {} ({} agent, {} file chunks, {} superseded); stale: {}, never accessed: {}",
         s.total, s.agent_memories, s.file_chunks, s.superseded, s.stale, s.never_accessed
     );
+    if s.needs_review > 0 {
+        let _ = write!(out, "; {} need review (a file they name changed)", s.needs_review);
+    }
     if let Some(last) = &status.last_reconcile {
         let r = &last.report;
         let _ = write!(

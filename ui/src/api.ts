@@ -4,7 +4,7 @@
 
 import type { Activity, ClientStatus, ConnectConfirm, ConnectParams, DayCount, Deleted, ErrorKind, Event, EventKind, HookOverrides, HookView, IndexStatus, InitReply, ListParams, Matching, Memory, MemoryDraft, MemoryEdit, Page, Plan, SearchParams, SearchReply, Selection, Stored, TagCount, Updated, WatchConfig, WatchEdit } from "./bindings";
 
-export const EVENT_KINDS: EventKind[] = ["memory_stored", "memory_updated", "memory_deleted", "index_started", "index_progress", "index_complete", "index_failed", "project_updated", "watcher_error", "database_lost"];
+export const EVENT_KINDS: EventKind[] = ["memory_stored", "memory_updated", "memory_deleted", "review_marked", "index_started", "index_progress", "index_complete", "index_failed", "project_updated", "watcher_error", "database_lost"];
 export const ERROR_KINDS: ErrorKind[] = ["not_found", "invalid", "conflict", "unavailable", "internal"];
 
 /** Every dashboard query. */
@@ -16,6 +16,7 @@ export interface Api {
   createMemory(project: string, draft: MemoryDraft): Promise<Stored>;
   editMemory(project: string, id: string, edit: MemoryEdit): Promise<Updated>;
   deleteMemory(project: string, id: string): Promise<void>;
+  confirmMemory(project: string, id: string): Promise<Memory>;
   chain(project: string, id: string): Promise<Array<Memory>>;
   deleteSelected(project: string, selection: Selection): Promise<Deleted>;
   deleteMatching(project: string, matching: Matching): Promise<Deleted>;
@@ -49,6 +50,7 @@ export function httpApi(request: Request): Api {
     createMemory: (project, draft) => request("POST", `/api/projects/${encodeURIComponent(project)}/memories`, { body: draft }, true),
     editMemory: (project, id, edit) => request("PUT", `/api/projects/${encodeURIComponent(project)}/memories/${encodeURIComponent(id)}`, { body: edit }, true),
     deleteMemory: (project, id) => request("DELETE", `/api/projects/${encodeURIComponent(project)}/memories/${encodeURIComponent(id)}`, {}, false),
+    confirmMemory: (project, id) => request("POST", `/api/projects/${encodeURIComponent(project)}/memories/${encodeURIComponent(id)}/confirm`, {}, true),
     chain: (project, id) => request("GET", `/api/projects/${encodeURIComponent(project)}/memories/${encodeURIComponent(id)}/chain`, {}, true),
     deleteSelected: (project, selection) => request("POST", `/api/projects/${encodeURIComponent(project)}/delete-selected`, { body: selection }, true),
     deleteMatching: (project, matching) => request("POST", `/api/projects/${encodeURIComponent(project)}/delete-matching`, { body: matching }, true),
@@ -76,6 +78,7 @@ export function ipcApi(call: Call): Api {
     createMemory: (project, draft) => call("create_memory", { project, draft }),
     editMemory: (project, id, edit) => call("edit_memory", { project, id, edit }),
     deleteMemory: (project, id) => call("delete_memory", { project, id }),
+    confirmMemory: (project, id) => call("confirm_memory", { project, id }),
     chain: (project, id) => call("chain", { project, id }),
     deleteSelected: (project, selection) => call("delete_selected", { project, selection }),
     deleteMatching: (project, matching) => call("delete_matching", { project, matching }),

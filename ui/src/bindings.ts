@@ -13,7 +13,11 @@ mtime_ns: number, size: number,
  */
 chunk_hash: string, };
 
-export type Memory = { id: string, project: string, content: string, tags: Array<string>, source: string, chunk_type: ChunkType, created_at: string, updated_at: string | null, superseded_by: string | null, hit_count: number, last_accessed_at: string | null, file: FileInfo | null, };
+export type Memory = { id: string, project: string, content: string, tags: Array<string>, source: string, chunk_type: ChunkType, created_at: string, updated_at: string | null, superseded_by: string | null, hit_count: number, last_accessed_at: string | null, file: FileInfo | null, 
+/**
+ * Set when a file the memory names changed, went or moved since it was written.
+ */
+review: Review | null, };
 
 export type Page = { total: number, items: Array<Memory>, };
 
@@ -28,6 +32,10 @@ stale: number,
  * Agent memories never accessed and created before the cutoff.
  */
 never_accessed: number, 
+/**
+ * Memories marked for review because a file they name changed, went or moved.
+ */
+needs_review: number, 
 /**
  * The most used tags of live memories, most used first.
  */
@@ -49,7 +57,11 @@ kind: string, start: number, end: number, };
 
 export type Stored = { redactions: Array<Redaction>, } & ({ "status": "stored", id: string, similar: Similar | null, } | { "status": "skipped", duplicate_of: string, score: number, in_batch: boolean, });
 
-export type Updated = { redactions: Array<Redaction>, id: string, project: string, content: string, tags: Array<string>, source: string, chunk_type: ChunkType, created_at: string, updated_at: string | null, superseded_by: string | null, hit_count: number, last_accessed_at: string | null, file: FileInfo | null, };
+export type Updated = { redactions: Array<Redaction>, id: string, project: string, content: string, tags: Array<string>, source: string, chunk_type: ChunkType, created_at: string, updated_at: string | null, superseded_by: string | null, hit_count: number, last_accessed_at: string | null, file: FileInfo | null, 
+/**
+ * Set when a file the memory names changed, went or moved since it was written.
+ */
+review: Review | null, };
 
 export type Skipped = { path: string, reason: string, };
 
@@ -67,13 +79,13 @@ export type ProjectChange = { "field": "created" } | { "field": "watch_paths", b
 
 export type InitReply = { project: string, changes: Array<ProjectChange>, indexing: boolean, };
 
-export type EventKind = "memory_stored" | "memory_updated" | "memory_deleted" | "index_started" | "index_progress" | "index_complete" | "index_failed" | "project_updated" | "watcher_error" | "database_lost";
+export type EventKind = "memory_stored" | "memory_updated" | "memory_deleted" | "review_marked" | "index_started" | "index_progress" | "index_complete" | "index_failed" | "project_updated" | "watcher_error" | "database_lost";
 
 export type IndexCompleted = ReconcileReport | Record<string, never>;
 
-export type EventDetail = { "type": "memory_stored", "detail": { id: string, } } | { "type": "memory_updated", "detail": { id: string, tags: Array<string>, } } | { "type": "memory_deleted", "detail": { ids: Array<string>, } } | { "type": "index_started", "detail": Record<string, never> } | { "type": "index_progress", "detail": { files_done: number, } } | { "type": "index_complete", "detail": IndexCompleted } | { "type": "index_failed", "detail": { error: string, } } | { "type": "project_updated", "detail": { changes: Array<ProjectChange>, } } | { "type": "watcher_error", "detail": { error: string, } } | { "type": "database_lost", "detail": { path: string, error: string, } };
+export type EventDetail = { "type": "memory_stored", "detail": { id: string, } } | { "type": "memory_updated", "detail": { id: string, tags: Array<string>, } } | { "type": "memory_deleted", "detail": { ids: Array<string>, } } | { "type": "review_marked", "detail": { ids: Array<string>, path: string, reason: ReviewReason, } } | { "type": "index_started", "detail": Record<string, never> } | { "type": "index_progress", "detail": { files_done: number, } } | { "type": "index_complete", "detail": IndexCompleted } | { "type": "index_failed", "detail": { error: string, } } | { "type": "project_updated", "detail": { changes: Array<ProjectChange>, } } | { "type": "watcher_error", "detail": { error: string, } } | { "type": "database_lost", "detail": { path: string, error: string, } };
 
-export type Event = { seq: number, project: string, created_at: string, } & ({ "type": "memory_stored", "detail": { id: string, } } | { "type": "memory_updated", "detail": { id: string, tags: Array<string>, } } | { "type": "memory_deleted", "detail": { ids: Array<string>, } } | { "type": "index_started", "detail": Record<string, never> } | { "type": "index_progress", "detail": { files_done: number, } } | { "type": "index_complete", "detail": IndexCompleted } | { "type": "index_failed", "detail": { error: string, } } | { "type": "project_updated", "detail": { changes: Array<ProjectChange>, } } | { "type": "watcher_error", "detail": { error: string, } } | { "type": "database_lost", "detail": { path: string, error: string, } });
+export type Event = { seq: number, project: string, created_at: string, } & ({ "type": "memory_stored", "detail": { id: string, } } | { "type": "memory_updated", "detail": { id: string, tags: Array<string>, } } | { "type": "memory_deleted", "detail": { ids: Array<string>, } } | { "type": "review_marked", "detail": { ids: Array<string>, path: string, reason: ReviewReason, } } | { "type": "index_started", "detail": Record<string, never> } | { "type": "index_progress", "detail": { files_done: number, } } | { "type": "index_complete", "detail": IndexCompleted } | { "type": "index_failed", "detail": { error: string, } } | { "type": "project_updated", "detail": { changes: Array<ProjectChange>, } } | { "type": "watcher_error", "detail": { error: string, } } | { "type": "database_lost", "detail": { path: string, error: string, } });
 
 export type ErrorKind = "not_found" | "invalid" | "conflict" | "unavailable" | "internal";
 

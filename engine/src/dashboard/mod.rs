@@ -176,6 +176,11 @@ impl Dashboard {
         Ok(memories.update_memory(project, id, edit.content, edit.tags, edit.source).await?)
     }
 
+    /// The memory still holds after a file it names changed: clears its review mark.
+    pub async fn confirm_memory(&self, project: &str, id: &str) -> Reply<Memory> {
+        Ok(self.pool.memories().confirm(project, id).await?)
+    }
+
     pub async fn delete_memory(&self, project: &str, id: &str) -> Reply<()> {
         Ok(self.pool.memories().delete(project, id).await?)
     }

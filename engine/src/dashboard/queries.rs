@@ -38,6 +38,8 @@ macro_rules! dashboard_queries {
                 body(edit: $crate::dashboard::MemoryEdit) -> $crate::memories::Updated, OK;
             delete_memory: write DELETE "/api/projects/{project}/memories/{id}" [project, id]
                 -> (), NO_CONTENT;
+            confirm_memory: write POST "/api/projects/{project}/memories/{id}/confirm"
+                [project, id] -> $crate::memory::Memory, OK;
             chain: read GET "/api/projects/{project}/memories/{id}/chain" [project, id]
                 -> Vec<$crate::memory::Memory>, OK;
             delete_selected: write POST "/api/projects/{project}/delete-selected" [project]

@@ -289,6 +289,7 @@ pub async fn apply_file(
                 size: prepared.stamp.size,
                 chunk_hash,
             }),
+            links: Vec::new(),
         };
         add.push(StoreItem { memory, vector, supersedes: None });
     }

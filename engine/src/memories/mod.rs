@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::code_links::{self, CodeLink};
 use crate::config::ConfigView;
 use crate::embed::{EmbedError, EmbedService, Priority};
 use crate::events::{EventBus, EventDetail};
@@ -144,6 +145,34 @@ impl Memories {
         Screen::new(self.secrets_for(project))
     }
 
+    /// The files a project's memories may link to; none without watch paths.
+    fn link_roots(&self, project: &ProjectName) -> Option<code_links::Roots> {
+        let config = self.config.as_ref()?.snapshot().projects.get(project).cloned()?;
+        if config.watch_paths.is_empty() {
+            return None;
+        }
+        code_links::Roots::of(&config)
+            .inspect_err(|err| tracing::warn!(%project, %err, "memories not linked to files"))
+            .ok()
+    }
+
+    /// The links of agent memories with these texts to their project's files (see
+    /// [`code_links`]): none without watch paths. Only texts that name something path-like are
+    /// looked up on disk, on a blocking thread.
+    async fn links_for(&self, project: &ProjectName, texts: Vec<String>) -> Vec<Vec<CodeLink>> {
+        let none = || texts.iter().map(|_| Vec::new()).collect();
+        if texts.iter().all(|t| code_links::mentions(t).is_empty()) {
+            return none();
+        }
+        let Some(roots) = self.link_roots(project) else { return none() };
+        let count = texts.len();
+        let found = tokio::task::spawn_blocking(move || {
+            texts.iter().map(|text| code_links::find(text, &roots)).collect::<Vec<_>>()
+        })
+        .await;
+        found.unwrap_or_else(|_| (0..count).map(|_| Vec::new()).collect())
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -191,8 +220,11 @@ impl Memories {
         let mut screen = self.screen(&project);
         let memory =
             NewMemory::screened_agent(content, tags, source.unwrap_or_default(), &mut screen)?;
+        let mut memory = memory;
         let supersedes = supersedes.as_deref().map(MemoryId::parse).transpose()?;
         let vector = self.embedder.embed_one(memory.content.as_str().to_owned()).await?;
+        let links = self.links_for(&project, vec![memory.content.as_str().to_owned()]).await;
+        memory.links = links.into_iter().next().unwrap_or_default();
         let item = StoreItem { memory, vector, supersedes };
         let mut outcomes = self.store.insert_deduplicated(&project, vec![item]).await?;
         self.publish_stored(&project, &outcomes);
@@ -245,12 +277,18 @@ impl Memories {
             validated.push((memory, supersedes));
             redactions.push(screen.into_redactions());
         }
-        let texts = validated.iter().map(|(m, _)| m.content.as_str().to_owned()).collect();
-        let vectors = self.embedder.embed(texts, Priority::Interactive).await?;
+        let texts: Vec<String> =
+            validated.iter().map(|(m, _)| m.content.as_str().to_owned()).collect();
+        let vectors = self.embedder.embed(texts.clone(), Priority::Interactive).await?;
+        let links = self.links_for(&project, texts).await;
         let items = validated
             .into_iter()
             .zip(vectors)
-            .map(|((memory, supersedes), vector)| StoreItem { memory, vector, supersedes })
+            .zip(links)
+            .map(|(((mut memory, supersedes), vector), links)| {
+                memory.links = links;
+                StoreItem { memory, vector, supersedes }
+            })
             .collect();
         let outcomes = self.store.insert_deduplicated(&project, items).await?;
         self.publish_stored(&project, &outcomes);
@@ -304,22 +342,21 @@ impl Memories {
             .transpose()?;
         let tags = tags.map(|tags| Tags::screened(tags, &mut screen)).transpose()?;
         let source = source.map(|source| Source::screened(source, &mut screen)).transpose()?;
-        let content = match content {
+        let (content, links) = match content {
             Some(content) => {
-                let vector = self
-                    .embedder
-                    .embed(vec![content.as_str().to_owned()], Priority::Interactive)
-                    .await?;
+                let text = content.as_str().to_owned();
+                let vector = self.embedder.embed(vec![text.clone()], Priority::Interactive).await?;
                 let vector = vector.into_iter().next().ok_or(EmbedError::Stopped)?;
-                Some((content, vector))
+                let links = self.links_for(&project, vec![text]).await;
+                (Some((content, vector)), links.into_iter().next())
             }
-            None => None,
+            None => (None, None),
         };
         if content.is_none() && tags.is_none() && source.is_none() {
             return Err(StoreError::NothingToUpdate.into());
         }
-        let memory =
-            self.store.update(&project, &id, MemoryUpdate { content, tags, source }).await?;
+        let update = MemoryUpdate { content, tags, source, links };
+        let memory = self.store.update(&project, &id, update).await?;
         let detail =
             EventDetail::MemoryUpdated { id: memory.id.clone(), tags: memory.tags.clone() };
         self.events.publish(project.as_str(), detail);
@@ -336,6 +373,33 @@ impl Memories {
         source: Option<String>,
     ) -> Result<Memory, MemoryError> {
         Ok(self.update_memory(project, id, content, tags, source).await?.memory)
+    }
+
+    /// Confirms that a memory still holds after a file it names changed: clears its review
+    /// mark and links it to its files as they are now.
+    pub async fn confirm(&self, project: &str, id: &str) -> Result<Memory, MemoryError> {
+        let project = ProjectName::parse(project)?;
+        let id = MemoryId::parse(id)?;
+        let current = self.store.get(&project, vec![id.clone()]).await?;
+        let Some(current) = current.into_iter().next() else {
+            let id = id.as_str().to_owned();
+            return Err(StoreError::NotFound { project: project.to_string(), id }.into());
+        };
+        let kept = self.store.links_of(&project, &id).await?;
+        let links = match (current.chunk_type, self.link_roots(&project)) {
+            (ChunkType::AgentMemory, Some(roots)) => {
+                let text = current.content;
+                tokio::task::spawn_blocking(move || code_links::relink(&text, kept, &roots))
+                    .await
+                    .map_err(|_| StoreError::Closed)?
+            }
+            _ => Vec::new(),
+        };
+        let memory = self.store.confirm(&project, &id, links).await?;
+        let detail =
+            EventDetail::MemoryUpdated { id: memory.id.clone(), tags: memory.tags.clone() };
+        self.events.publish(project.as_str(), detail);
+        Ok(memory)
     }
 
     /// `retag_memory`: the final tags, and what was redacted from the added ones.

@@ -14,6 +14,7 @@ mod brief;
 mod events;
 mod files;
 mod guard;
+mod links;
 mod read;
 mod schema;
 mod transfer;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use tokio_rusqlite::rusqlite::{self, Connection, Row, Rows, ToSql, params};
 
 use super::{Store, StoreError, blob_to_vector, parse_time, require_project};
+use crate::code_links::{Review, ReviewReason};
 use crate::embed::DIMENSIONS;
 use crate::memory::{ChunkType, FileInfo, Memory, MemoryId, format_timestamp};
 use crate::project::ProjectName;
@@ -17,7 +18,8 @@ pub(super) const MEMORY_COLUMNS: &str = "m.id, m.project, m.content, m.source, m
     m.updated_at, m.superseded_by, m.hit_count, m.last_accessed_at, m.file_path, \
     m.file_mtime_ns, m.file_size, m.chunk_hash, \
     (SELECT json_group_array(tag) FROM \
-        (SELECT tag FROM memory_tags t WHERE t.memory_rowid = m.rowid ORDER BY position))";
+        (SELECT tag FROM memory_tags t WHERE t.memory_rowid = m.rowid ORDER BY position)), \
+    m.review_reason, m.review_path, m.review_to, m.review_since";
 
 /// How many live memories carry a tag.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -122,6 +124,9 @@ pub struct Stats {
     /// Agent memories never accessed and created before the cutoff.
     #[ts(type = "number")]
     pub never_accessed: u64,
+    /// Memories marked for review because a file they name changed, went or moved.
+    #[ts(type = "number")]
+    pub needs_review: u64,
     /// The most used tags of live memories, most used first.
     pub top_tags: Vec<TagCount>,
 }
@@ -146,6 +151,15 @@ fn memory_from_row(row: &Row<'_>) -> Result<Memory, StoreError> {
     let optional_time = |index| -> Result<Option<DateTime<Utc>>, StoreError> {
         row.get::<_, Option<String>>(index)?.map(|t| parse_time(&id, &t)).transpose()
     };
+    let review = match row.get::<_, Option<String>>(15)? {
+        Some(reason) => Some(Review {
+            reason: ReviewReason::parse(&reason).ok_or_else(|| corrupt("review reason"))?,
+            path: row.get::<_, Option<String>>(16)?.unwrap_or_default(),
+            to: row.get(17)?,
+            since: optional_time(18)?.ok_or_else(|| corrupt("review time"))?,
+        }),
+        None => None,
+    };
     Ok(Memory {
         project: row.get(1)?,
         content: row.get(2)?,
@@ -157,6 +171,7 @@ fn memory_from_row(row: &Row<'_>) -> Result<Memory, StoreError> {
         hit_count: row.get::<_, i64>(8)?.max(0) as u64,
         last_accessed_at: optional_time(9)?,
         file,
+        review,
         tags: serde_json::from_str(&tags_json).map_err(|_| corrupt("tags"))?,
         id,
     })
@@ -477,8 +492,14 @@ impl Store {
                     params![project, cutoff],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
                 )?;
+            let needs_review: i64 = conn.query_row(
+                "SELECT count(*) FROM memories WHERE project = ?1 AND review_reason IS NOT NULL",
+                [&project],
+                |r| r.get(0),
+            )?;
             let count = |n: i64| n.max(0) as u64;
             Ok(Stats {
+                needs_review: count(needs_review),
                 total: count(total),
                 agent_memories: count(agent),
                 file_chunks: count(file),

@@ -99,6 +99,28 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX memory_tags_by_tag ON memory_tags(project, tag, memory_rowid);
     CREATE INDEX memories_by_hits ON memories(project, chunk_type, hit_count);
     "#,
+    // 6: code-linked memories. Each link holds the file's hash when the memory was written and
+    // its stamp when last looked at (an untouched file is not read again); a memory whose file
+    // changed, went or moved carries a review mark until it is confirmed or edited.
+    r#"
+    CREATE TABLE memory_links (
+        memory_rowid INTEGER NOT NULL REFERENCES memories(rowid) ON DELETE CASCADE,
+        project      TEXT NOT NULL,
+        path         TEXT NOT NULL,
+        line         INTEGER,
+        content_hash TEXT NOT NULL,
+        mtime_ns     INTEGER NOT NULL,
+        size         INTEGER NOT NULL,
+        PRIMARY KEY (memory_rowid, path)
+    ) WITHOUT ROWID;
+    CREATE INDEX memory_links_by_path ON memory_links(project, path);
+    ALTER TABLE memories ADD COLUMN review_reason TEXT;
+    ALTER TABLE memories ADD COLUMN review_path TEXT;
+    ALTER TABLE memories ADD COLUMN review_to TEXT;
+    ALTER TABLE memories ADD COLUMN review_since TEXT;
+    CREATE INDEX memories_in_review ON memories(project, review_since)
+        WHERE review_reason IS NOT NULL;
+    "#,
 ];
 
 /// Brings the schema up to date in one transaction per migration.

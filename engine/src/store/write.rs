@@ -4,8 +4,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio_rusqlite::rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
+use super::links::{clear_review, write_links};
 use super::read::refresh_index;
 use super::{Store, StoreError, require_project, vector_to_blob};
+use crate::code_links::CodeLink;
 use crate::embed::DIMENSIONS;
 use crate::memory::{
     ChunkType, Content, Memory, MemoryId, NewMemory, Source, TagEdit, Tags, format_timestamp,
@@ -51,12 +53,14 @@ pub enum StoreOutcome {
     },
 }
 
-/// Fields to change in place; new content comes with its new embedding.
+/// Fields to change in place; new content comes with its new embedding and the links found in
+/// it. Any edit clears the memory's review mark.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryUpdate {
     pub content: Option<(Content, Vec<f32>)>,
     pub tags: Option<Tags>,
     pub source: Option<Source>,
+    pub links: Option<Vec<CodeLink>>,
 }
 
 /// Updates the index after a commit. The write has happened whatever this returns, so a
@@ -86,7 +90,7 @@ pub(super) fn begin(
     Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
 }
 
-fn rowid_of(tx: &Transaction<'_>, project: &str, id: &str) -> Result<i64, StoreError> {
+pub(super) fn rowid_of(tx: &Transaction<'_>, project: &str, id: &str) -> Result<i64, StoreError> {
     tx.query_row(
         "SELECT rowid FROM memories WHERE project = ?1 AND id = ?2",
         params![project, id],
@@ -270,6 +274,10 @@ impl Store {
             if let Some(tags) = &update.tags {
                 write_tags(&tx, rowid, &project, tags.as_slice())?;
             }
+            if let Some(links) = &update.links {
+                write_links(&tx, rowid, &project, links)?;
+            }
+            clear_review(&tx, rowid)?;
             tx.execute(
                 "UPDATE memories SET updated_at = ?1 WHERE rowid = ?2",
                 params![now, rowid],
@@ -458,6 +466,7 @@ pub(super) fn insert_one(
     )?;
     let rowid = tx.last_insert_rowid();
     write_tags(tx, rowid, project, memory.tags.as_slice())?;
+    write_links(tx, rowid, project, &memory.links)?;
     if let Some(old) = supersedes {
         mark_superseded(tx, project, &old, &memory.id)?;
     }

@@ -349,6 +349,7 @@ pub fn parse_line(
         created_at: optional_time("created_at", metadata.created_at)?.unwrap_or(now),
         file,
         content,
+        links: Vec::new(),
     };
     Ok(Line::Memory(Box::new(Parsed {
         project,
