@@ -12,6 +12,7 @@ use annal_engine::dashboard::{
 };
 use annal_engine::events::{Event, EventDetail, EventKind, IndexCompleted};
 use annal_engine::hooks::{HookOverrides, HookSettings, HookView, Injection};
+use annal_engine::code_links::{Review, ReviewReason};
 use annal_engine::index::{ReconcileReport, Skipped};
 use annal_engine::install::{
     Action, Client, ClientStatus, FileKind, HookStatus, InstructionStatus, Operation, Plan, Row,
@@ -30,6 +31,8 @@ fn generated() -> String {
     let declarations = [
         ChunkType::decl(),
         FileInfo::decl(),
+        ReviewReason::decl(),
+        Review::decl(),
         Memory::decl(),
         Page::decl(),
         TagCount::decl(),

@@ -13,6 +13,14 @@ mtime_ns: number, size: number,
  */
 chunk_hash: string, };
 
+export type ReviewReason = "changed" | "deleted" | "renamed";
+
+export type Review = { reason: ReviewReason, path: string, 
+/**
+ * Where a renamed file went.
+ */
+to?: string, since: string, };
+
 export type Memory = { id: string, project: string, content: string, tags: Array<string>, source: string, chunk_type: ChunkType, created_at: string, updated_at: string | null, superseded_by: string | null, hit_count: number, last_accessed_at: string | null, file: FileInfo | null, 
 /**
  * Set when a file the memory names changed, went or moved since it was written.

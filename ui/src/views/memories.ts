@@ -1,5 +1,5 @@
 import { el, relative, showError, tagList, type View } from "../dom";
-import { api, type ListParams, type Memory } from "../transport";
+import { api, type ListParams, type Memory, type Review } from "../transport";
 
 const PAGE = 20;
 
@@ -12,7 +12,14 @@ export interface MemoriesState {
 }
 
 /** What a row shows: a listed memory or a search hit. */
-type Row = Pick<Memory, "id" | "project" | "content" | "tags" | "created_at"> & { superseded_by?: string | null; chunk_type?: string };
+type Row = Pick<Memory, "id" | "project" | "content" | "tags" | "created_at"> & { superseded_by?: string | null; chunk_type?: string; review?: Review | null };
+
+/** Why a memory needs review, in a few words. */
+function reviewText(review: Review): string {
+  return review.reason === "renamed" && review.to
+    ? `${review.path} was renamed to ${review.to}`
+    : `${review.path} was ${review.reason}`;
+}
 
 export function memories(app: HTMLElement, state: MemoriesState): View {
   const select = el("select", { id: "project-select", title: "Project" });
@@ -100,6 +107,13 @@ export function memories(app: HTMLElement, state: MemoriesState): View {
       cell.append(more);
     }
     if (memory.superseded_by) cell.append(el("span", { className: "badge" }, "superseded"));
+    const actions: HTMLElement[] = [];
+    if (memory.review) {
+      cell.append(el("div", { className: "review", title: `since ${memory.review.since}` }, "Needs review: ", reviewText(memory.review)));
+      const confirmButton = el("button", { className: "confirm", textContent: "Still holds" });
+      confirmButton.onclick = () => api.confirmMemory(memory.project, memory.id).then(() => view.refresh(), showError);
+      actions.push(confirmButton);
+    }
     const edit = el("button", { className: "edit", textContent: "Edit" });
     edit.onclick = () => {
       editing = true;
@@ -124,7 +138,7 @@ export function memories(app: HTMLElement, state: MemoriesState): View {
       cell,
       el("td", {}, ...pills, project),
       el("td", {}, relative(memory.created_at)),
-      el("td", { className: "actions" }, edit, chain, remove));
+      el("td", { className: "actions" }, ...actions, edit, chain, remove));
   }
 
   async function showSearch(): Promise<void> {
