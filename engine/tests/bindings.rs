@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use annal_engine::code_links::{Review, ReviewReason};
 use annal_engine::config::ProjectChange;
 use annal_engine::dashboard::{
     ConnectConfirm, ConnectParams, Deleted, ErrorKind, ErrorReply, ListParams, Matching,
@@ -12,7 +13,6 @@ use annal_engine::dashboard::{
 };
 use annal_engine::events::{Event, EventDetail, EventKind, IndexCompleted};
 use annal_engine::hooks::{HookOverrides, HookSettings, HookView, Injection};
-use annal_engine::code_links::{Review, ReviewReason};
 use annal_engine::index::{ReconcileReport, Skipped};
 use annal_engine::install::{
     Action, Client, ClientStatus, FileKind, HookStatus, InstructionStatus, Operation, Plan, Row,

@@ -90,7 +90,7 @@ async fn linked(pool: &Pool) -> Vec<String> {
 
 /// Waits, with a deadline, until the memory carries a review mark, and returns it.
 async fn marked(pool: &Pool, id: &str) -> Review {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(review) = memory(pool, id).await.review {
             return review;
@@ -101,14 +101,20 @@ async fn marked(pool: &Pool, id: &str) -> Review {
 }
 
 /// The watcher has handled everything up to now: a change to an indexed file made after them
-/// shows up in search, and the watcher handles events in order.
+/// has been indexed (the watcher handles events in order). The deadline is generous because
+/// the file waits for the bulk embedding queue, which the rest of the suite keeps busy.
 async fn settled(pool: &Pool, tree: &Tree, marker: &str) {
-    std::fs::write(tree.path("docs/settle.md"), format!("# Settle\n{marker}\n")).expect("write");
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let path = tree.path("docs/settle.md");
+    let text = format!("# Settle\n{marker}\n");
+    std::fs::write(&path, &text).expect("write");
+    let project = ProjectName::parse("app").expect("name");
+    let key = tree.text("docs/settle.md");
+    let store = pool.memories().store();
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let request = SearchRequest::new("app", marker);
-        let results = pool.memories().search(request).await.expect("search");
-        if results.hits.iter().any(|h| h.memory.content.contains(marker)) {
+        let files = store.indexed_files(&project).await.expect("files");
+        let stamped = files.get(&key).is_some_and(|s| s.size == text.len() as u64);
+        if stamped && !store.file_chunks(&project, &key).await.expect("chunks").is_empty() {
             return;
         }
         assert!(Instant::now() < deadline, "the watcher never indexed {marker}");
@@ -140,7 +146,7 @@ async fn the_watcher_marks_memories_whose_files_change_go_or_move_and_confirming
     // Rewriting a file with the same bytes (a touch) marks nothing.
     std::fs::write(tree.path("src/c.rs"), "pub fn steady() {}\n").expect("touch");
     std::fs::write(&tree.outside, "fn outside() { changed() }\n").expect("outside");
-    settled(&pool, &tree, "first-settle").await;
+    settled(&pool, &tree, "first settle").await;
     for id in [&both, &steady, &outside] {
         assert_eq!(memory(&pool, id).await.review, None, "{id}");
     }
@@ -203,7 +209,7 @@ async fn the_watcher_marks_memories_whose_files_change_go_or_move_and_confirming
     let review = marked(&pool, &both).await;
     assert_eq!(reason(&review), (ReviewReason::Deleted, tree.text("docs/y.md"), None));
 
-    settled(&pool, &tree, "last-settle").await;
+    settled(&pool, &tree, "the last settle").await;
     assert_eq!(memory(&pool, &steady).await.review, None, "an untouched file never marks");
     assert_eq!(memory(&pool, &outside).await.review, None);
     pool.shutdown(Duration::from_secs(10)).await;
