@@ -10,16 +10,19 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use annal::code_links::{self, Roots, Scope};
 use annal::config::ProjectConfig;
 use annal::embed::{EmbedService, ModelSearch};
+use annal::events::EventBus;
 use annal::index::reconcile;
 use annal::index::reconcile::{Matcher, walk};
+use annal::memory::NewMemory;
 use annal::project::ProjectName;
-use annal::store::Store;
+use annal::store::{Store, StoreItem};
 
 #[allow(dead_code, reason = "the benchmarks' shared helpers; this one needs model_dir")]
 mod common;
-use common::model_dir;
+use common::{Xorshift, model_dir};
 
 const DIRS: usize = 500;
 const PER_DIR: usize = 100;
@@ -54,6 +57,61 @@ fn bare_walk(root: &Path) -> usize {
 fn median(mut times: Vec<Duration>) -> f64 {
     times.sort();
     times[times.len() / 2].as_secs_f64() * 1e3
+}
+
+/// Memories that name files of the tree, each two of them.
+const LINKED: usize = 2_000;
+
+struct Linking {
+    files: usize,
+    /// Median of an unchanged reconcile followed by the review of every linked file.
+    with: f64,
+    /// Median of the review alone.
+    alone: f64,
+}
+
+/// Stores memories linked to files of the tree, then times unchanged reconciles with the link
+/// check that follows each (as the pool runs them) and the check alone; nothing may be marked.
+async fn link_check(
+    store: &Store,
+    embedder: &EmbedService,
+    project: &ProjectName,
+    config: &ProjectConfig,
+) -> anyhow::Result<Linking> {
+    let roots = Roots::of(config)?;
+    let mut items = Vec::with_capacity(LINKED);
+    for i in 0..LINKED {
+        let (a, b) = (i % DIRS, (i * 7 + 3) % DIRS);
+        let text = format!(
+            "Area {a} is deployed from area-{a:03}/docs/note-{:03}.md; its owners are listed in \
+             area-{b:03}/docs/note-{:03}.md:4.",
+            i % PER_DIR,
+            (i / DIRS) % PER_DIR
+        );
+        let mut memory = NewMemory::agent(text.as_str(), ["decision"], "")?;
+        memory.links = code_links::find(&text, &roots);
+        anyhow::ensure!(memory.links.len() == 2, "{text}: {:?}", memory.links);
+        items.push(StoreItem {
+            memory,
+            vector: Xorshift::seeded(i as u64).unit_vector(),
+            supersedes: None,
+        });
+    }
+    store.insert(project, items).await?;
+    let files = store.linked_files(project, None).await?.len();
+    let events = EventBus::open(store.clone()).await?;
+    let (mut with, mut alone) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        reconcile(store, embedder, project, config, &|_| {}).await?;
+        let marked = code_links::review(store, &events, project, Scope::All).await?;
+        with.push(started.elapsed());
+        anyhow::ensure!(marked == 0, "{marked} memories marked in an unchanged tree");
+        let started = Instant::now();
+        code_links::review(store, &events, project, Scope::All).await?;
+        alone.push(started.elapsed());
+    }
+    Ok(Linking { files, with: median(with), alone: median(alone) })
 }
 
 fn main() -> anyhow::Result<()> {
@@ -99,7 +157,8 @@ fn main() -> anyhow::Result<()> {
             store.indexed_files(&project).await?;
             known.push(started.elapsed());
         }
-        let (reconciled, walked) = (median(unchanged), median(walks));
+        let (reconciled, walked) = (median(unchanged.clone()), median(walks));
+        let linking = link_check(&store, &embedder, &project, &config).await?;
         // The store's records are read during the walk, so they overlap it: what the reconcile
         // adds beyond its walk is the part of that read that did not, plus comparing.
         println!(
@@ -117,6 +176,18 @@ fn main() -> anyhow::Result<()> {
             DIRS * PER_DIR,
             cold.chunks_embedded,
             reconciled / walked
+        );
+        println!(
+            "\n| code links | unchanged reconcile | + link check of every linked file | link \
+             check alone | ratio |"
+        );
+        println!("|---|---:|---:|---:|---:|");
+        println!(
+            "| {LINKED} memories → {} files | {reconciled:.1} ms | {:.1} ms | {:.2} ms | {:.2} |",
+            linking.files,
+            linking.with,
+            linking.alone,
+            linking.with / reconciled
         );
         store.close().await?;
         anyhow::Ok(())
