@@ -131,6 +131,108 @@ async fn latencies_with(
     Ok(times)
 }
 
+#[derive(Deserialize)]
+struct ConflictSet {
+    pairs: Vec<ConflictPair>,
+}
+
+#[derive(Deserialize)]
+struct ConflictPair {
+    existing: PairMemory,
+    new: PairMemory,
+    label: String,
+}
+
+#[derive(Deserialize)]
+struct PairMemory {
+    content: String,
+}
+
+/// Precision, recall and F1 of `predict` over the pairs `take` selects.
+fn scored(
+    pairs: &[(f32, bool, bool)],
+    take: impl Fn(usize) -> bool,
+    predict: impl Fn(f32, bool) -> bool,
+) -> (f64, f64, f64) {
+    let (mut tp, mut fp, mut fneg) = (0.0, 0.0, 0.0);
+    for (index, &(score, cue, contradicts)) in pairs.iter().enumerate() {
+        if !take(index) {
+            continue;
+        }
+        match (predict(score, cue), contradicts) {
+            (true, true) => tp += 1.0,
+            (true, false) => fp += 1.0,
+            (false, true) => fneg += 1.0,
+            (false, false) => {}
+        }
+    }
+    let precision = if tp + fp > 0.0 { tp / (tp + fp) } else { 0.0 };
+    let recall = if tp + fneg > 0.0 { tp / (tp + fneg) } else { 0.0 };
+    let f1 = if precision + recall > 0.0 {
+        2.0 * precision * recall / (precision + recall)
+    } else {
+        0.0
+    };
+    (precision, recall, f1)
+}
+
+/// The contradiction-hint band on the labelled pairs: for each lower bound, precision and
+/// recall of the cosine band alone and of the band with the reversal reading, on the tuning
+/// half (even pairs) and the test half (odd pairs).
+async fn conflicts(embedder: &EmbedService) -> anyhow::Result<()> {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("engine/tests/data/contradictions.json");
+    let set: ConflictSet = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    let texts: Vec<String> = set
+        .pairs
+        .iter()
+        .flat_map(|p| [p.existing.content.clone(), p.new.content.clone()])
+        .collect();
+    let vectors = embedder.embed(texts, annal::embed::Priority::Interactive).await?;
+    let pairs: Vec<(f32, bool, bool)> = set
+        .pairs
+        .iter()
+        .zip(vectors.chunks(2))
+        .map(|(pair, v)| {
+            let score: f32 = v[0].iter().zip(&v[1]).map(|(a, b)| a * b).sum();
+            let cue =
+                annal::contradiction::reads_as_reversal(&pair.new.content, &pair.existing.content);
+            (score, cue, pair.label == "contradicts")
+        })
+        .collect();
+    let mean = |contradicts: bool| {
+        let scores: Vec<f32> = pairs.iter().filter(|p| p.2 == contradicts).map(|p| p.0).collect();
+        scores.iter().sum::<f32>() / scores.len().max(1) as f32
+    };
+    println!(
+        "\n{} pairs; mean cosine: contradicting {:.3}, related {:.3}; reversal reading on {} of \
+         the contradicting and {} of the related",
+        pairs.len(),
+        mean(true),
+        mean(false),
+        pairs.iter().filter(|p| p.1 && p.2).count(),
+        pairs.iter().filter(|p| p.1 && !p.2).count()
+    );
+    println!(
+        "\n| from | band: P / R / F1 (tune) | band + reading: P / R / F1 (tune) | band + reading: P / R / F1 (test) |"
+    );
+    println!("|---:|---|---|---|");
+    let even = |i: usize| i.is_multiple_of(2);
+    let odd = |i: usize| !i.is_multiple_of(2);
+    for step in 0..=12 {
+        let from = 0.30 + 0.05 * step as f32;
+        let band = |score: f32, _: bool| (from..=annal::store::DUPLICATE_ABOVE).contains(&score);
+        let read = |score: f32, cue: bool| cue && band(score, cue);
+        let (bp, br, bf) = scored(&pairs, even, band);
+        let (rp, rr, rf) = scored(&pairs, even, read);
+        let (tp, tr, tf) = scored(&pairs, odd, read);
+        println!(
+            "| {from:.2} | {bp:.2} / {br:.2} / {bf:.2} | {rp:.2} / {rr:.2} / {rf:.2} | {tp:.2} / {tr:.2} / {tf:.2} |"
+        );
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let eval_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("engine/tests/data/eval.json");
     let eval: Eval = serde_json::from_str(&std::fs::read_to_string(eval_path)?)?;
@@ -143,6 +245,9 @@ fn main() -> anyhow::Result<()> {
             let store = Store::open(dir.path()).await?;
             Memories::new(store.clone(), embedder.clone(), EventBus::open(store).await?)
         };
+        if std::env::args().any(|arg| arg == "--conflicts") {
+            return conflicts(&embedder).await;
+        }
         evaluate(&memories, &eval).await?;
         if std::env::args().any(|arg| arg == "--eval-only") {
             return Ok(());

@@ -6,9 +6,9 @@
 //! `annal_engine::config` are the same module.
 
 pub use annal_engine::{
-    code_links, config, dashboard, doctor, embed, events, excerpt, hooks, index, install,
-    instructions, memories, memory, model_fetch, owner_lock, pool, private_files, project, search,
-    secrets, store, transfer, vector_index,
+    code_links, config, contradiction, dashboard, doctor, embed, events, excerpt, hooks, index,
+    install, instructions, memories, memory, model_fetch, owner_lock, pool, private_files, project,
+    search, secrets, store, transfer, vector_index,
 };
 pub use annal_engine::{dashboard_queries, describe_queries};
 

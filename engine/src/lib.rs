@@ -7,6 +7,7 @@
 
 pub mod code_links;
 pub mod config;
+pub mod contradiction;
 pub mod dashboard;
 pub mod doctor;
 pub mod embed;

@@ -22,7 +22,7 @@ use annal_engine::memories::{Stored, Updated};
 use annal_engine::memory::{ChunkType, FileInfo, Memory, Redaction};
 use annal_engine::pool::{Activity, IndexState, IndexStatus, InitReply, LastReconcile};
 use annal_engine::search::SearchHit;
-use annal_engine::store::{DayCount, Page, Similar, Stats, StoreOutcome, TagCount};
+use annal_engine::store::{Conflict, DayCount, Page, Similar, Stats, StoreOutcome, TagCount};
 use ts_rs::TS;
 
 use crate::common::typescript;
@@ -38,6 +38,7 @@ fn generated() -> String {
         TagCount::decl(),
         Stats::decl(),
         Similar::decl(),
+        Conflict::decl(),
         StoreOutcome::decl(),
         Redaction::decl(),
         Stored::decl(),

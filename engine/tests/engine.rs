@@ -7,6 +7,7 @@ mod util;
 mod bindings;
 mod code_links;
 mod config;
+mod conflicts;
 mod curate;
 mod embed;
 mod events;

@@ -374,7 +374,7 @@ async fn a_batch_deduplicates_inside_itself_and_against_the_store() {
         )
         .await
         .expect("batch");
-    let StoreOutcome::Stored { id: first, similar: None } = &outcomes[0] else {
+    let StoreOutcome::Stored { id: first, similar: None, .. } = &outcomes[0] else {
         panic!("{outcomes:?}")
     };
     assert!(

@@ -201,7 +201,7 @@ async fn every_write_path_redacts_by_default_and_no_secret_reaches_the_database(
 
     // update_memory and retag_memory.
     let updated = memories
-        .update_memory("app", id, Some(format!("Rotated to {}.", secrets[3])), None, None)
+        .update_memory("app", id, Some(format!("Rotated to {}.", secrets[3])), None, None, None)
         .await
         .expect("update");
     assert_eq!(updated.memory.content, "Rotated to [redacted:github-token].");
@@ -317,11 +317,15 @@ async fn refuse_names_the_kind_and_position_and_writes_nothing() {
         .expect("plain");
     let StoreOutcome::Stored { id, .. } = &plain.outcome else { panic!("{plain:?}") };
     assert_err_contains(
-        memories.update_memory("app", id, Some(format!("Key: {}", secrets[3])), None, None).await,
+        memories
+            .update_memory("app", id, Some(format!("Key: {}", secrets[3])), None, None, None)
+            .await,
         "github-token at bytes",
     );
     assert_err_contains(
-        memories.update_memory("app", id, None, None, Some(format!("see {}", secrets[4]))).await,
+        memories
+            .update_memory("app", id, None, None, Some(format!("see {}", secrets[4])), None)
+            .await,
         "source: the text holds a secret",
     );
     assert_err_contains(

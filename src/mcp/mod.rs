@@ -139,7 +139,14 @@ impl AnnalServer {
         let updated = self
             .pool
             .memories()
-            .update_memory(&p.project, &p.memory_id, p.content, list(p.tags), p.source)
+            .update_memory(
+                &p.project,
+                &p.memory_id,
+                p.content,
+                list(p.tags),
+                p.source,
+                p.supersedes,
+            )
             .await
             .map_err(error)?;
         Ok(render::updated(&updated))

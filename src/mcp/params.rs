@@ -137,6 +137,8 @@ pub struct UpdateMemory {
     pub tags: Option<StringOrList>,
     /// New source.
     pub source: Option<String>,
+    /// ID of an older memory this one replaces (it is hidden from search, kept for audit).
+    pub supersedes: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -105,12 +105,31 @@ fn with_redactions(mut text: String, redactions: &[Redaction]) -> String {
 
 fn outcome(outcome: &StoreOutcome) -> String {
     match outcome {
-        StoreOutcome::Stored { id, similar: None } => format!("Stored memory {id}"),
-        StoreOutcome::Stored { id, similar: Some(similar) } => format!(
-            "Stored memory {id}. Note: it is similar ({:.2}) to memory {}; if it replaces that \
-             one, store it with supersedes=\"{}\" instead.",
-            similar.score, similar.id, similar.id
-        ),
+        StoreOutcome::Stored { id, similar, conflict } => {
+            let mut text = format!("Stored memory {id}.");
+            if let Some(similar) = similar {
+                let _ = write!(
+                    text,
+                    " Note: it is similar ({:.2}) to memory {}; if it replaces that one, call \
+                     update_memory with memory_id=\"{id}\" and supersedes=\"{}\".",
+                    similar.score, similar.id, similar.id
+                );
+            }
+            if let Some(c) = conflict {
+                let _ = write!(
+                    text,
+                    " Possible conflict: decision {} of {} ({:.2}) says \"{}\". If the new \
+                     decision replaces it, call update_memory with memory_id=\"{id}\" and \
+                     supersedes=\"{}\"; if both hold, leave them.",
+                    c.id,
+                    c.created_at.format("%Y-%m-%d"),
+                    c.score,
+                    c.first_line,
+                    c.id
+                );
+            }
+            text
+        }
         StoreOutcome::Skipped { duplicate_of, score, in_batch: false } => format!(
             "Skipped: a near-identical memory ({score:.2}) already exists: {duplicate_of}. Use \
              update_memory to change it, or supersedes to replace it."

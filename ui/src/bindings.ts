@@ -51,7 +51,17 @@ top_tags: Array<TagCount>, };
 
 export type Similar = { id: string, score: number, };
 
-export type StoreOutcome = { "status": "stored", id: string, similar: Similar | null, } | { "status": "skipped", duplicate_of: string, score: number, in_batch: boolean, };
+export type Conflict = { id: string, score: number, created_at: string, 
+/**
+ * The older decision's first non-empty line, shortened.
+ */
+first_line: string, };
+
+export type StoreOutcome = { "status": "stored", id: string, similar: Similar | null, 
+/**
+ * Set for a new decision that may contradict a live one.
+ */
+conflict: Conflict | null, } | { "status": "skipped", duplicate_of: string, score: number, in_batch: boolean, };
 
 export type Redaction = { 
 /**
@@ -63,7 +73,11 @@ field: string,
  */
 kind: string, start: number, end: number, };
 
-export type Stored = { redactions: Array<Redaction>, } & ({ "status": "stored", id: string, similar: Similar | null, } | { "status": "skipped", duplicate_of: string, score: number, in_batch: boolean, });
+export type Stored = { redactions: Array<Redaction>, } & ({ "status": "stored", id: string, similar: Similar | null, 
+/**
+ * Set for a new decision that may contradict a live one.
+ */
+conflict: Conflict | null, } | { "status": "skipped", duplicate_of: string, score: number, in_batch: boolean, });
 
 export type Updated = { redactions: Array<Redaction>, id: string, project: string, content: string, tags: Array<string>, source: string, chunk_type: ChunkType, created_at: string, updated_at: string | null, superseded_by: string | null, hit_count: number, last_accessed_at: string | null, file: FileInfo | null, 
 /**
@@ -121,7 +135,11 @@ projects_searched: Array<string> | null, };
 
 export type MemoryDraft = { content: string, tags: Array<string>, source?: string, supersedes?: string, };
 
-export type MemoryEdit = { content?: string, tags?: Array<string>, source?: string, };
+export type MemoryEdit = { content?: string, tags?: Array<string>, source?: string, 
+/**
+ * An older memory the edited one replaces.
+ */
+supersedes?: string, };
 
 export type WatchConfig = { watch_paths: Array<string>, watch_patterns: Array<string>, watch_exclude: Array<string>, watch: boolean, };
 

@@ -173,7 +173,9 @@ impl Dashboard {
 
     pub async fn edit_memory(&self, project: &str, id: &str, edit: MemoryEdit) -> Reply<Updated> {
         let memories = self.pool.memories();
-        Ok(memories.update_memory(project, id, edit.content, edit.tags, edit.source).await?)
+        Ok(memories
+            .update_memory(project, id, edit.content, edit.tags, edit.source, edit.supersedes)
+            .await?)
     }
 
     /// The memory still holds after a file it names changed: clears its review mark.

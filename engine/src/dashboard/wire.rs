@@ -114,6 +114,8 @@ pub struct MemoryEdit {
     pub content: Option<String>,
     pub tags: Option<Vec<String>>,
     pub source: Option<String>,
+    /// An older memory the edited one replaces.
+    pub supersedes: Option<String>,
 }
 
 /// A project's watch settings as configured.

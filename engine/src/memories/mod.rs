@@ -325,7 +325,8 @@ impl Memories {
     }
 
     /// Edits a memory in place, re-embedding when the content changes; the new text is
-    /// screened for secrets as a store's is.
+    /// screened for secrets as a store's is. `supersedes` marks an older memory as replaced by
+    /// this one (what a similar-memory or conflict hint after a store suggests).
     pub async fn update_memory(
         &self,
         project: &str,
@@ -333,9 +334,11 @@ impl Memories {
         content: Option<String>,
         tags: Option<Vec<String>>,
         source: Option<String>,
+        supersedes: Option<String>,
     ) -> Result<Updated, MemoryError> {
         let project = ProjectName::parse(project)?;
         let id = MemoryId::parse(id)?;
+        let supersedes = supersedes.as_deref().map(MemoryId::parse).transpose()?;
         let mut screen = self.screen(&project);
         let content = content
             .map(|text| Content::screened(text, ChunkType::AgentMemory, &mut screen))
@@ -352,10 +355,7 @@ impl Memories {
             }
             None => (None, None),
         };
-        if content.is_none() && tags.is_none() && source.is_none() {
-            return Err(StoreError::NothingToUpdate.into());
-        }
-        let update = MemoryUpdate { content, tags, source, links };
+        let update = MemoryUpdate { content, tags, source, links, supersedes };
         let memory = self.store.update(&project, &id, update).await?;
         let detail =
             EventDetail::MemoryUpdated { id: memory.id.clone(), tags: memory.tags.clone() };
@@ -372,7 +372,7 @@ impl Memories {
         tags: Option<Vec<String>>,
         source: Option<String>,
     ) -> Result<Memory, MemoryError> {
-        Ok(self.update_memory(project, id, content, tags, source).await?.memory)
+        Ok(self.update_memory(project, id, content, tags, source, None).await?.memory)
     }
 
     /// Confirms that a memory still holds after a file it names changed: clears its review

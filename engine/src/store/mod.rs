@@ -38,7 +38,10 @@ pub use files::{FileStamp, FileUpdate};
 pub use guard::FileChange;
 pub use read::{DayCount, KeywordMatch, ListQuery, Page, Stats, TagCount};
 pub use transfer::{Restore, RestoreCounts};
-pub use write::{DUPLICATE_ABOVE, MemoryUpdate, SIMILAR_FROM, Similar, StoreItem, StoreOutcome};
+pub use write::{
+    CONFLICT_FROM, Conflict, DUPLICATE_ABOVE, MemoryUpdate, SIMILAR_FROM, Similar, StoreItem,
+    StoreOutcome,
+};
 
 pub const DATABASE_FILE: &str = "annal.db";
 

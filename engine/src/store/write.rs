@@ -8,6 +8,7 @@ use super::links::{clear_review, write_links};
 use super::read::refresh_index;
 use super::{Store, StoreError, require_project, vector_to_blob};
 use crate::code_links::CodeLink;
+use crate::contradiction::reads_as_reversal;
 use crate::embed::DIMENSIONS;
 use crate::memory::{
     ChunkType, Content, Memory, MemoryId, NewMemory, Source, TagEdit, Tags, format_timestamp,
@@ -36,6 +37,34 @@ pub struct Similar {
     pub score: f32,
 }
 
+/// A live decision a new decision may contradict: close to it, below a duplicate, and about
+/// the same domain (see [`decision_conflict`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct Conflict {
+    pub id: String,
+    pub score: f32,
+    pub created_at: DateTime<Utc>,
+    /// The older decision's first non-empty line, shortened.
+    pub first_line: String,
+}
+
+/// From this cosine up to [`DUPLICATE_ABOVE`] a new `decision` that shares a domain tag with a
+/// live decision, and reads as reversing it ([`reads_as_reversal`]), is hinted to possibly
+/// contradict it. Chosen (best F1) on the tuning half of the labelled pairs of
+/// `engine/tests/data/contradictions.json` (`cargo bench --bench search -- --conflicts`).
+pub const CONFLICT_FROM: f32 = 0.45;
+/// How many of the closest live decisions are read for a reversal.
+const CONFLICT_CANDIDATES: usize = 3;
+/// Tags that say what kind of memory it is (or who wrote it), not what it is about.
+const KIND_TAGS: &[&str] =
+    &["memory", "decision", "preference", "pattern", "bug", "spec", "pinned", "untagged"];
+const FIRST_LINE_CHARS: usize = 120;
+
+/// The domain tags of a memory: its tags but the kind tags and `agent:` identities.
+fn domain_tags(tags: &[String]) -> impl Iterator<Item = &String> {
+    tags.iter().filter(|t| !KIND_TAGS.contains(&t.as_str()) && !t.starts_with("agent:"))
+}
+
 /// What happened to one memory given to [`Store::insert_deduplicated`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -43,14 +72,12 @@ pub enum StoreOutcome {
     Stored {
         id: String,
         similar: Option<Similar>,
+        /// Set for a new decision that may contradict a live one.
+        conflict: Option<Conflict>,
     },
     /// Not stored: `duplicate_of` is the live memory (or an earlier item of the same batch,
     /// `in_batch`) it repeats.
-    Skipped {
-        duplicate_of: String,
-        score: f32,
-        in_batch: bool,
-    },
+    Skipped { duplicate_of: String, score: f32, in_batch: bool },
 }
 
 /// Fields to change in place; new content comes with its new embedding and the links found in
@@ -61,6 +88,17 @@ pub struct MemoryUpdate {
     pub tags: Option<Tags>,
     pub source: Option<Source>,
     pub links: Option<Vec<CodeLink>>,
+    /// An older memory this one replaces from now on.
+    pub supersedes: Option<MemoryId>,
+}
+
+impl MemoryUpdate {
+    fn is_empty(&self) -> bool {
+        self.content.is_none()
+            && self.tags.is_none()
+            && self.source.is_none()
+            && self.supersedes.is_none()
+    }
 }
 
 /// Updates the index after a commit. The write has happened whatever this returns, so a
@@ -220,8 +258,12 @@ impl Store {
                         let similar = closest
                             .filter(|c| c.1 >= SIMILAR_FROM)
                             .map(|(id, score, _)| Similar { id, score });
+                        let conflict = match (&item.supersedes, shard.as_ref()) {
+                            (None, Some(shard)) => decision_conflict(conn, shard, &item)?,
+                            _ => None,
+                        };
                         let id = item.memory.id.as_str().to_owned();
-                        outcomes.push(StoreOutcome::Stored { id, similar });
+                        outcomes.push(StoreOutcome::Stored { id, similar, conflict });
                         accepted.push(item);
                     }
                 }
@@ -247,7 +289,7 @@ impl Store {
         id: &MemoryId,
         update: MemoryUpdate,
     ) -> Result<Memory, StoreError> {
-        if update.content.is_none() && update.tags.is_none() && update.source.is_none() {
+        if update.is_empty() {
             return Err(StoreError::NothingToUpdate);
         }
         if let Some((_, vector)) = &update.content {
@@ -278,13 +320,18 @@ impl Store {
                 write_links(&tx, rowid, &project, links)?;
             }
             clear_review(&tx, rowid)?;
+            let mut touched = vec![id.clone()];
+            if let Some(old) = &update.supersedes {
+                mark_superseded(&tx, &project, old, &MemoryId::parse(&id)?)?;
+                touched.push(old.as_str().to_owned());
+            }
             tx.execute(
                 "UPDATE memories SET updated_at = ?1 WHERE rowid = ?2",
                 params![now, rowid],
             )?;
             let memory = super::read::memory_by_rowid(&tx, rowid)?;
             tx.commit()?;
-            sync_index(conn, index, &project, &[id]);
+            sync_index(conn, index, &project, &touched);
             Ok(memory)
         })
         .await
@@ -411,6 +458,58 @@ impl Store {
         })
         .await
     }
+}
+
+/// The closest live decision of the project that a new decision may contradict: it shares a
+/// domain tag, its cosine lies in [`CONFLICT_FROM`]..=[`DUPLICATE_ABOVE`], and the new text
+/// reads as reversing it. On the labelled pairs the cosine alone is no better than chance (a
+/// refinement is as close as a reversal), so the reading decides; it is a hint for the agent
+/// to look, never a refusal.
+fn decision_conflict(
+    conn: &tokio_rusqlite::rusqlite::Connection,
+    shard: &std::sync::RwLock<crate::vector_index::ProjectVectors>,
+    item: &StoreItem,
+) -> Result<Option<Conflict>, StoreError> {
+    let tags = item.memory.tags.as_slice();
+    if !tags.iter().any(|t| t == "decision") {
+        return Ok(None);
+    }
+    let domains: Vec<&String> = domain_tags(tags).collect();
+    if domains.is_empty() {
+        return Ok(None);
+    }
+    let candidates = read(shard).top_k(&item.vector, CONFLICT_CANDIDATES, |m| {
+        m.chunk_type == ChunkType::AgentMemory
+            && !m.superseded
+            && m.tags.iter().any(|t| t == "decision")
+            && domain_tags(&m.tags).any(|t| domains.contains(&t))
+    });
+    let mut stmt = conn.prepare_cached("SELECT content, created_at FROM memories WHERE id = ?1")?;
+    let new_text = item.memory.content.as_str();
+    let mut found = None;
+    for hit in candidates {
+        if !(CONFLICT_FROM..=DUPLICATE_ABOVE).contains(&hit.score) {
+            continue;
+        }
+        let (content, created_at): (String, String) =
+            stmt.query_row([&hit.id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        if reads_as_reversal(new_text, &content) {
+            found = Some((hit, content, created_at));
+            break;
+        }
+    }
+    let Some((hit, content, created_at)) = found else { return Ok(None) };
+    let first_line = content.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let first_line = match first_line.char_indices().nth(FIRST_LINE_CHARS) {
+        Some((cut, _)) => format!("{}…", &first_line[..cut]),
+        None => first_line.to_owned(),
+    };
+    Ok(Some(Conflict {
+        created_at: super::parse_time(&hit.id, &created_at)?,
+        id: hit.id,
+        score: hit.score,
+        first_line,
+    }))
 }
 
 fn mark_superseded(
