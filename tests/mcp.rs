@@ -378,3 +378,76 @@ async fn a_fresh_project_reads_as_empty_not_as_an_error() {
         s.ok("search_memories", json!({"project": "fresh", "query": "which database"})).await;
     assert!(text.contains("We chose SQLite"), "{text}");
 }
+
+/// Polls `search_memories` (text) until `done` holds, with a deadline.
+async fn search_until(s: &Session, query: &str, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = s.ok("search_memories", json!({"project": "app", "query": query})).await;
+        if done(&text) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "never came: {text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_reversed_decision_is_hinted_and_superseded_and_a_changed_file_is_flagged() {
+    let s = session().await;
+    let root = tempfile::tempdir().expect("tree");
+    let root_path = root.path().canonicalize().expect("canonical");
+    std::fs::create_dir(root_path.join("src")).expect("mkdir");
+    std::fs::write(root_path.join("src/billing.rs"), "pub fn charge() {}\n").expect("write");
+    s.ok("init_project", json!({"project_name": "app", "watch_paths": [root_path]})).await;
+    let old = "We use PostgreSQL 15 as the primary database for the billing service.";
+    let old = id_in(
+        &s.ok(
+            "store_memory",
+            json!({"project": "app", "content": old, "tags": ["decision", "database"]}),
+        )
+        .await,
+    );
+    let reversal = "Billing moves off PostgreSQL to DynamoDB; new billing tables go in DynamoDB \
+                    only, see src/billing.rs.";
+    let reply = s
+        .ok(
+            "store_memory",
+            json!({"project": "app", "content": reversal, "tags": ["decision", "database"]}),
+        )
+        .await;
+    let new = id_in(&reply);
+    assert!(reply.contains(&format!("Possible conflict: decision {old}")), "{reply}");
+    assert!(reply.contains(&format!("supersedes=\"{old}\"")), "{reply}");
+    // The hint's suggestion works: the older decision leaves search, the newer stays.
+    s.fails(
+        "update_memory",
+        json!({"project": "app", "memory_id": new, "supersedes": new}),
+        "itself",
+    )
+    .await;
+    s.fails(
+        "update_memory",
+        json!({"project": "app", "memory_id": new, "supersedes": "no!"}),
+        "no!",
+    )
+    .await;
+    s.ok("update_memory", json!({"project": "app", "memory_id": new, "supersedes": old})).await;
+    let found =
+        s.ok("search_memories", json!({"project": "app", "query": "billing database"})).await;
+    assert!(found.contains(&new) && !found.contains(&old), "{found}");
+
+    // The newer decision names src/billing.rs: rewriting the file flags it in search and status.
+    std::fs::write(root_path.join("src/billing.rs"), "pub fn charge() { todo!() }\n")
+        .expect("edit");
+    let found = search_until(&s, "billing database", |t| t.contains("Needs review")).await;
+    assert!(found.contains("src/billing.rs was changed"), "{found}");
+    let status = s.ok("index_status", json!({"project": "app"})).await;
+    assert!(status.contains("1 need review"), "{status}");
+    // Re-saving it as it is clears the mark.
+    s.ok("update_memory", json!({"project": "app", "memory_id": new, "content": reversal})).await;
+    let found =
+        s.ok("search_memories", json!({"project": "app", "query": "billing database"})).await;
+    assert!(!found.contains("Needs review"), "{found}");
+    s.pool.shutdown(Duration::from_secs(10)).await;
+}

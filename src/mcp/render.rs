@@ -106,27 +106,30 @@ fn with_redactions(mut text: String, redactions: &[Redaction]) -> String {
 fn outcome(outcome: &StoreOutcome) -> String {
     match outcome {
         StoreOutcome::Stored { id, similar, conflict } => {
-            let mut text = format!("Stored memory {id}.");
+            let mut text = format!("Stored memory {id}");
             if let Some(similar) = similar {
                 let _ = write!(
                     text,
-                    " Note: it is similar ({:.2}) to memory {}; if it replaces that one, call \
-                     update_memory with memory_id=\"{id}\" and supersedes=\"{}\".",
+                    ". Note: it is similar ({:.2}) to memory {}; if it replaces that one, call \
+                     update_memory with memory_id=\"{id}\" and supersedes=\"{}\"",
                     similar.score, similar.id, similar.id
                 );
             }
             if let Some(c) = conflict {
                 let _ = write!(
                     text,
-                    " Possible conflict: decision {} of {} ({:.2}) says \"{}\". If the new \
+                    ". Possible conflict: decision {} of {} ({:.2}) says \"{}\". If the new \
                      decision replaces it, call update_memory with memory_id=\"{id}\" and \
-                     supersedes=\"{}\"; if both hold, leave them.",
+                     supersedes=\"{}\"; if both hold, leave them",
                     c.id,
                     c.created_at.format("%Y-%m-%d"),
                     c.score,
                     c.first_line,
                     c.id
                 );
+            }
+            if similar.is_some() || conflict.is_some() {
+                text.push('.');
             }
             text
         }
