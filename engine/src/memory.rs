@@ -407,6 +407,9 @@ pub struct NewMemory {
     pub file: Option<FileInfo>,
     /// The project files an agent memory names, linked as they are now.
     pub links: Vec<CodeLink>,
+    /// What the secret filter took out of an agent memory, for the review inbox (empty when
+    /// nothing): kinds and positions, never the secrets.
+    pub redacted: String,
 }
 
 impl NewMemory {
@@ -435,6 +438,7 @@ impl NewMemory {
             created_at: Utc::now(),
             file: None,
             links: Vec::new(),
+            redacted: String::new(),
         })
     }
 }

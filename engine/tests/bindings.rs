@@ -18,11 +18,13 @@ use annal_engine::install::{
     Action, Client, ClientStatus, FileKind, HookStatus, InstructionStatus, Operation, Plan, Row,
     Scope,
 };
-use annal_engine::memories::{Stored, Updated};
+use annal_engine::memories::{Inbox, InboxItem, ReviewAction, Stored, Updated};
 use annal_engine::memory::{ChunkType, FileInfo, Memory, Redaction};
 use annal_engine::pool::{Activity, IndexState, IndexStatus, InitReply, LastReconcile};
 use annal_engine::search::SearchHit;
-use annal_engine::store::{Conflict, DayCount, Page, Similar, Stats, StoreOutcome, TagCount};
+use annal_engine::store::{
+    Conflict, DayCount, Page, ReviewKind, Similar, Stats, StoreOutcome, TagCount,
+};
 use ts_rs::TS;
 
 use crate::common::typescript;
@@ -42,6 +44,10 @@ fn generated() -> String {
         StoreOutcome::decl(),
         Redaction::decl(),
         Stored::decl(),
+        ReviewKind::decl(),
+        InboxItem::decl(),
+        Inbox::decl(),
+        ReviewAction::decl(),
         Updated::decl(),
         Skipped::decl(),
         ReconcileReport::decl(),

@@ -226,6 +226,15 @@ async fn a_reconcile_marks_what_changed_while_nothing_watched() {
     pool.index_files("app").await.expect("reindex");
     let review = marked(&pool, &id).await;
     assert_eq!(reason(&review), (ReviewReason::Changed, tree.text("src/a.rs"), None));
+    // The inbox lists it with its reason; confirming it there clears the mark.
+    let inbox = pool.memories().inbox("app").await.expect("inbox");
+    let key = format!("memory:{id}");
+    let item = inbox.items.iter().find(|i| i.key == key).expect("listed");
+    assert_eq!(item.reason, review.to_string());
+    let confirm = annal_engine::memories::ReviewAction::Confirm { key };
+    let inbox = pool.memories().resolve("app", confirm).await.expect("confirm");
+    assert!(inbox.items.is_empty(), "{inbox:?}");
+    assert_eq!(memory(&pool, &id).await.review, None);
     // Confirming an unknown memory, or one of an unknown project, is an error naming it.
     let missing = MemoryId::generate();
     let err = pool.memories().confirm("app", missing.as_str()).await.expect_err("missing");

@@ -13,6 +13,7 @@ mod embed;
 mod events;
 mod fuzzed;
 mod hooks;
+mod inbox;
 mod index;
 mod install;
 mod instructions;

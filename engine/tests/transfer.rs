@@ -76,6 +76,7 @@ async fn rich_project(f: &Fixture) -> Vec<String> {
             chunk_hash: "ab12".into(),
         }),
         links: Vec::new(),
+        redacted: String::new(),
     };
     let chunk_id = chunk.id.as_str().to_owned();
     let stamp = FileStamp { mtime_ns: 1_771_668_930_123_456_789, size: 512 };

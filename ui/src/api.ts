@@ -2,7 +2,7 @@
 // by engine/tests/bindings.rs; do not edit.
 // Regenerate: ANNAL_UPDATE_BINDINGS=1 cargo test -p annal-engine --test engine bindings
 
-import type { Activity, ClientStatus, ConnectConfirm, ConnectParams, DayCount, Deleted, ErrorKind, Event, EventKind, HookOverrides, HookView, IndexStatus, InitReply, ListParams, Matching, Memory, MemoryDraft, MemoryEdit, Page, Plan, SearchParams, SearchReply, Selection, Stored, TagCount, Updated, WatchConfig, WatchEdit } from "./bindings";
+import type { Activity, ClientStatus, ConnectConfirm, ConnectParams, DayCount, Deleted, ErrorKind, Event, EventKind, HookOverrides, HookView, Inbox, IndexStatus, InitReply, ListParams, Matching, Memory, MemoryDraft, MemoryEdit, Page, Plan, ReviewAction, SearchParams, SearchReply, Selection, Stored, TagCount, Updated, WatchConfig, WatchEdit } from "./bindings";
 
 export const EVENT_KINDS: EventKind[] = ["memory_stored", "memory_updated", "memory_deleted", "review_marked", "index_started", "index_progress", "index_complete", "index_failed", "project_updated", "watcher_error", "database_lost"];
 export const ERROR_KINDS: ErrorKind[] = ["not_found", "invalid", "conflict", "unavailable", "internal"];
@@ -17,6 +17,8 @@ export interface Api {
   editMemory(project: string, id: string, edit: MemoryEdit): Promise<Updated>;
   deleteMemory(project: string, id: string): Promise<void>;
   confirmMemory(project: string, id: string): Promise<Memory>;
+  reviewInbox(project: string): Promise<Inbox>;
+  resolveReview(project: string, action: ReviewAction): Promise<Inbox>;
   chain(project: string, id: string): Promise<Array<Memory>>;
   deleteSelected(project: string, selection: Selection): Promise<Deleted>;
   deleteMatching(project: string, matching: Matching): Promise<Deleted>;
@@ -51,6 +53,8 @@ export function httpApi(request: Request): Api {
     editMemory: (project, id, edit) => request("PUT", `/api/projects/${encodeURIComponent(project)}/memories/${encodeURIComponent(id)}`, { body: edit }, true),
     deleteMemory: (project, id) => request("DELETE", `/api/projects/${encodeURIComponent(project)}/memories/${encodeURIComponent(id)}`, {}, false),
     confirmMemory: (project, id) => request("POST", `/api/projects/${encodeURIComponent(project)}/memories/${encodeURIComponent(id)}/confirm`, {}, true),
+    reviewInbox: (project) => request("GET", `/api/projects/${encodeURIComponent(project)}/review`, {}, true),
+    resolveReview: (project, action) => request("POST", `/api/projects/${encodeURIComponent(project)}/review`, { body: action }, true),
     chain: (project, id) => request("GET", `/api/projects/${encodeURIComponent(project)}/memories/${encodeURIComponent(id)}/chain`, {}, true),
     deleteSelected: (project, selection) => request("POST", `/api/projects/${encodeURIComponent(project)}/delete-selected`, { body: selection }, true),
     deleteMatching: (project, matching) => request("POST", `/api/projects/${encodeURIComponent(project)}/delete-matching`, { body: matching }, true),
@@ -79,6 +83,8 @@ export function ipcApi(call: Call): Api {
     editMemory: (project, id, edit) => call("edit_memory", { project, id, edit }),
     deleteMemory: (project, id) => call("delete_memory", { project, id }),
     confirmMemory: (project, id) => call("confirm_memory", { project, id }),
+    reviewInbox: (project) => call("review_inbox", { project }),
+    resolveReview: (project, action) => call("resolve_review", { project, action }),
     chain: (project, id) => call("chain", { project, id }),
     deleteSelected: (project, selection) => call("delete_selected", { project, selection }),
     deleteMatching: (project, matching) => call("delete_matching", { project, matching }),

@@ -41,7 +41,8 @@ stale: number,
  */
 never_accessed: number, 
 /**
- * Memories marked for review because a file they name changed, went or moved.
+ * What the review inbox holds: memories a changed file marked, and the near-duplicate
+ * pairs, possible conflicts and redactions writes recorded.
  */
 needs_review: number, 
 /**
@@ -78,6 +79,27 @@ export type Stored = { redactions: Array<Redaction>, } & ({ "status": "stored", 
  * Set for a new decision that may contradict a live one.
  */
 conflict: Conflict | null, } | { "status": "skipped", duplicate_of: string, score: number, in_batch: boolean, });
+
+export type ReviewKind = "code_change" | "duplicate" | "conflict" | "redaction";
+
+export type InboxItem = { 
+/**
+ * `memory:<id>` for a memory a changed file marked, `item:<n>` for a pair or redaction a
+ * write recorded: what an action names.
+ */
+key: string, kind: ReviewKind, memory: Memory, 
+/**
+ * The older memory of a pair.
+ */
+other: Memory | null, score: number | null, 
+/**
+ * Why it is here, in a sentence.
+ */
+reason: string, since: string, };
+
+export type Inbox = { project: string, items: Array<InboxItem>, };
+
+export type ReviewAction = { "action": "confirm", key: string, } | { "action": "supersede", key: string, winner: string, } | { "action": "merge", key: string, winner: string, } | { "action": "delete", id: string, };
 
 export type Updated = { redactions: Array<Redaction>, id: string, project: string, content: string, tags: Array<string>, source: string, chunk_type: ChunkType, created_at: string, updated_at: string | null, superseded_by: string | null, hit_count: number, last_accessed_at: string | null, file: FileInfo | null, 
 /**

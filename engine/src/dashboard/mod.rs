@@ -26,7 +26,7 @@ use crate::config::{ConfigError, ProjectInit};
 use crate::events::Event;
 use crate::hooks::{HookError, HookOverrides, HookView};
 use crate::install::{ClientStatus, InstallError, Plan};
-use crate::memories::{MemoryError, Stored, Updated};
+use crate::memories::{Inbox, MemoryError, ReviewAction, Stored, Updated};
 use crate::memory::Memory;
 use crate::pool::{Activity, IndexStatus, InitReply, Pool, PoolError};
 use crate::project::ProjectName;
@@ -181,6 +181,16 @@ impl Dashboard {
     /// The memory still holds after a file it names changed: clears its review mark.
     pub async fn confirm_memory(&self, project: &str, id: &str) -> Reply<Memory> {
         Ok(self.pool.memories().confirm(project, id).await?)
+    }
+
+    /// What needs a person in the project: changed files, conflicts, duplicates, redactions.
+    pub async fn review_inbox(&self, project: &str) -> Reply<Inbox> {
+        Ok(self.pool.memories().inbox(project).await?)
+    }
+
+    /// Confirms, supersedes, merges or deletes what an inbox item is about.
+    pub async fn resolve_review(&self, project: &str, action: ReviewAction) -> Reply<Inbox> {
+        Ok(self.pool.memories().resolve(project, action).await?)
     }
 
     pub async fn delete_memory(&self, project: &str, id: &str) -> Reply<()> {

@@ -40,6 +40,10 @@ macro_rules! dashboard_queries {
                 -> (), NO_CONTENT;
             confirm_memory: write POST "/api/projects/{project}/memories/{id}/confirm"
                 [project, id] -> $crate::memory::Memory, OK;
+            review_inbox: read GET "/api/projects/{project}/review" [project]
+                -> $crate::memories::Inbox, OK;
+            resolve_review: write POST "/api/projects/{project}/review" [project]
+                body(action: $crate::memories::ReviewAction) -> $crate::memories::Inbox, OK;
             chain: read GET "/api/projects/{project}/memories/{id}/chain" [project, id]
                 -> Vec<$crate::memory::Memory>, OK;
             delete_selected: write POST "/api/projects/{project}/delete-selected" [project]

@@ -290,6 +290,7 @@ pub async fn apply_file(
                 chunk_hash,
             }),
             links: Vec::new(),
+            redacted: String::new(),
         };
         add.push(StoreItem { memory, vector, supersedes: None });
     }

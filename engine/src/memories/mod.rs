@@ -9,6 +9,7 @@
 //! stored, indexed for keywords or published.
 
 mod curate;
+mod inbox;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,6 +28,7 @@ use crate::memory::{
 use crate::project::{InvalidProjectName, ProjectName};
 use crate::secrets::Policy;
 use crate::store::{MemoryUpdate, Store, StoreError, StoreItem, StoreOutcome};
+pub use inbox::{Inbox, InboxItem, ReviewAction};
 
 /// Most memories one dashboard page may hold.
 pub const MAX_PAGE: usize = 200;
@@ -58,6 +60,10 @@ pub enum MemoryError {
     BatchItemMissing { index: usize, field: &'static str },
     #[error("ids is empty; give at least one memory id")]
     NoIds,
+    #[error("review item {key:?} {problem}")]
+    ReviewKey { key: String, problem: &'static str },
+    #[error("winner {winner:?} is not one of the two memories of review item {key:?}")]
+    NotInPair { key: String, winner: String },
     #[error("{now} memories match now, not the {expected} confirmed; nothing was deleted")]
     CountChanged { expected: usize, now: usize },
 }
@@ -109,6 +115,11 @@ pub struct PruneReport {
     pub stale: Vec<Memory>,
     pub deleted: usize,
     pub dry_run: bool,
+}
+
+/// What the inbox keeps of a write's redactions: kinds and positions, never the secrets.
+fn summary(redactions: &[Redaction]) -> String {
+    redactions.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
 /// The memory operations over one store and one embedding service.
@@ -221,6 +232,7 @@ impl Memories {
         let memory =
             NewMemory::screened_agent(content, tags, source.unwrap_or_default(), &mut screen)?;
         let mut memory = memory;
+        memory.redacted = summary(screen.redactions());
         let supersedes = supersedes.as_deref().map(MemoryId::parse).transpose()?;
         let vector = self.embedder.embed_one(memory.content.as_str().to_owned()).await?;
         let links = self.links_for(&project, vec![memory.content.as_str().to_owned()]).await;
@@ -270,8 +282,9 @@ impl Memories {
             let at = |problem| MemoryError::BatchItem { index, problem };
             let mut screen = Screen::new(policy);
             let source = item.source.unwrap_or_default();
-            let memory =
+            let mut memory =
                 NewMemory::screened_agent(content, tags, source, &mut screen).map_err(at)?;
+            memory.redacted = summary(screen.redactions());
             let supersedes =
                 item.supersedes.as_deref().map(MemoryId::parse).transpose().map_err(at)?;
             validated.push((memory, supersedes));

@@ -16,6 +16,7 @@ mod files;
 mod guard;
 mod links;
 mod read;
+mod review;
 mod schema;
 mod transfer;
 mod write;
@@ -37,6 +38,7 @@ pub use brief::BriefCandidates;
 pub use files::{FileStamp, FileUpdate};
 pub use guard::FileChange;
 pub use read::{DayCount, KeywordMatch, ListQuery, Page, Stats, TagCount};
+pub use review::{INBOX_LIMIT, RecordedItem, ReviewKind};
 pub use transfer::{Restore, RestoreCounts};
 pub use write::{
     CONFLICT_FROM, Conflict, DUPLICATE_ABOVE, MemoryUpdate, SIMILAR_FROM, Similar, StoreItem,

@@ -124,7 +124,8 @@ pub struct Stats {
     /// Agent memories never accessed and created before the cutoff.
     #[ts(type = "number")]
     pub never_accessed: u64,
-    /// Memories marked for review because a file they name changed, went or moved.
+    /// What the review inbox holds: memories a changed file marked, and the near-duplicate
+    /// pairs, possible conflicts and redactions writes recorded.
     #[ts(type = "number")]
     pub needs_review: u64,
     /// The most used tags of live memories, most used first.
@@ -493,7 +494,9 @@ impl Store {
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
                 )?;
             let needs_review: i64 = conn.query_row(
-                "SELECT count(*) FROM memories WHERE project = ?1 AND review_reason IS NOT NULL",
+                "SELECT (SELECT count(*) FROM memories \
+                         WHERE project = ?1 AND review_reason IS NOT NULL) \
+                      + (SELECT count(*) FROM review_items WHERE project = ?1)",
                 [&project],
                 |r| r.get(0),
             )?;

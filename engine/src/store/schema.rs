@@ -121,6 +121,24 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX memories_in_review ON memories(project, review_since)
         WHERE review_reason IS NOT NULL;
     "#,
+    // 7: the review inbox's pairs and redactions, recorded by the write that found them (a
+    // near-duplicate or a possible contradiction of an older memory, secrets taken out); they
+    // go with either memory.
+    r#"
+    CREATE TABLE review_items (
+        id          INTEGER PRIMARY KEY,
+        project     TEXT NOT NULL,
+        kind        TEXT NOT NULL CHECK (kind IN ('duplicate', 'conflict', 'redaction')),
+        memory_id   TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+        other_id    TEXT REFERENCES memories(id) ON DELETE CASCADE,
+        score       REAL,
+        detail      TEXT NOT NULL DEFAULT '',
+        created_at  TEXT NOT NULL
+    );
+    CREATE INDEX review_items_by_project ON review_items(project, created_at);
+    CREATE INDEX review_items_by_memory ON review_items(memory_id);
+    CREATE INDEX review_items_by_other ON review_items(other_id);
+    "#,
 ];
 
 /// Brings the schema up to date in one transaction per migration.

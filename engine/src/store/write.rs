@@ -6,6 +6,7 @@ use tokio_rusqlite::rusqlite::{OptionalExtension, Transaction, TransactionBehavi
 
 use super::links::{clear_review, write_links};
 use super::read::refresh_index;
+use super::review::{ReviewKind, record_pair, record_redaction};
 use super::{Store, StoreError, require_project, vector_to_blob};
 use crate::code_links::CodeLink;
 use crate::contradiction::reads_as_reversal;
@@ -225,6 +226,8 @@ impl Store {
             let shard = index.project(&project);
             let mut outcomes = Vec::with_capacity(items.len());
             let mut accepted: Vec<StoreItem> = Vec::with_capacity(items.len());
+            // What the inbox keeps of each accepted item: its near-duplicate and conflict.
+            let mut hints = Vec::with_capacity(items.len());
             for item in items {
                 let closest = match &item.supersedes {
                     Some(_) => None,
@@ -263,6 +266,7 @@ impl Store {
                             _ => None,
                         };
                         let id = item.memory.id.as_str().to_owned();
+                        hints.push((similar.clone(), conflict.clone()));
                         outcomes.push(StoreOutcome::Stored { id, similar, conflict });
                         accepted.push(item);
                     }
@@ -271,9 +275,18 @@ impl Store {
             let tx = begin(conn)?;
             register(&tx, &project, Utc::now())?;
             let mut touched = Vec::with_capacity(accepted.len());
-            for item in accepted {
+            for (item, (similar, conflict)) in accepted.into_iter().zip(hints) {
                 touched.extend(item.supersedes.as_ref().map(|old| old.as_str().to_owned()));
-                touched.push(insert_one(&tx, &project, item)?);
+                let id = insert_one(&tx, &project, item)?;
+                if let Some(similar) = similar {
+                    let pair = (ReviewKind::Duplicate, similar.id.as_str(), similar.score);
+                    record_pair(&tx, &project, &id, pair)?;
+                }
+                if let Some(conflict) = conflict {
+                    let pair = (ReviewKind::Conflict, conflict.id.as_str(), conflict.score);
+                    record_pair(&tx, &project, &id, pair)?;
+                }
+                touched.push(id);
             }
             tx.commit()?;
             sync_index(conn, index, &project, &touched);
@@ -566,6 +579,9 @@ pub(super) fn insert_one(
     let rowid = tx.last_insert_rowid();
     write_tags(tx, rowid, project, memory.tags.as_slice())?;
     write_links(tx, rowid, project, &memory.links)?;
+    if !memory.redacted.is_empty() {
+        record_redaction(tx, project, &id, &memory.redacted)?;
+    }
     if let Some(old) = supersedes {
         mark_superseded(tx, project, &old, &memory.id)?;
     }

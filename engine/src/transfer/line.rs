@@ -350,6 +350,7 @@ pub fn parse_line(
         file,
         content,
         links: Vec::new(),
+        redacted: String::new(),
     };
     Ok(Line::Memory(Box::new(Parsed {
         project,
