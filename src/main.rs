@@ -54,6 +54,9 @@ enum Command {
     Store(cli::store::Args),
     /// A project's tags with their counts.
     Topics(cli::topics::Args),
+    /// What needs a person: memories whose files changed, possible conflicts, near-duplicates,
+    /// redactions; and confirm, supersede, merge or delete.
+    Review(cli::review::Args),
     /// Re-index a project's files and follow the run to its end.
     Index(cli::index::Args),
     /// Export memories as JSONL (the reference system's format).
@@ -196,6 +199,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(args) => cli::search::run(&launch, args, &mut out)?,
         Command::Store(args) => cli::store::run(&launch, args, &mut out)?,
         Command::Topics(args) => cli::topics::run(&launch, args, &mut out)?,
+        Command::Review(args) => cli::review::run(&launch, args, &mut out)?,
         Command::Index(args) => cli::index::run(&launch, args, &mut out)?,
         Command::Export(args) => cli::export::run(&launch, args, &mut out)?,
         Command::Import(args) => cli::import::run(&launch, args, &mut out)?,

@@ -333,3 +333,49 @@ fn index_follows_the_run_to_its_end_and_fails_when_the_run_fails() {
     let err = home.fails(&["index", "docs"]);
     assert!(err.contains("indexing docs failed"), "{err}");
 }
+
+#[test]
+fn store_prints_hints_and_redactions_and_review_resolves_the_inbox() {
+    let home = Home::new();
+    let store =
+        |text: &str, tags: &str| home.ok(&["store", "--project", "app", "--tags", tags, text]);
+    let first = store(
+        "We use PostgreSQL 15 as the primary database for the billing service.",
+        "decision,database",
+    );
+    let old = first.split_whitespace().nth(1).expect("an id").to_owned();
+    let reply = store(
+        "Billing moves off PostgreSQL to DynamoDB; new billing tables go in DynamoDB.",
+        "decision,database",
+    );
+    assert!(reply.contains(&format!("may contradict decision {old}")), "{reply}");
+    let new = reply.split_whitespace().nth(1).expect("an id").to_owned();
+    let token = format!("ghp_{}", "Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9St0Uv1Wx2");
+    let reply = store(&format!("The bot logs in with {token} today."), "ops");
+    assert!(reply.contains("redacted a github-token secret at bytes 21..61"), "{reply}");
+    assert!(!reply.contains(&token));
+
+    let inbox = home.ok(&["review", "--project", "app"]);
+    assert!(inbox.starts_with("2 to review in app:"), "{inbox}");
+    assert!(
+        inbox.contains("may reverse an older decision") && inbox.contains("secrets were taken out")
+    );
+    let json = home.json(&["review", "--project", "app", "--json"]);
+    let key_of = |kind: &str| {
+        let items = json["items"].as_array().expect("items");
+        let item = items.iter().find(|i| i["kind"] == kind).expect("the item");
+        item["key"].as_str().expect("key").to_owned()
+    };
+    let (conflict, redaction) = (key_of("conflict"), key_of("redaction"));
+    // Bad keys and winners are refused, naming them.
+    let err = home.fails(&["review", "--project", "app", "confirm", "nope"]);
+    assert!(err.contains("\"nope\" is not an inbox key"), "{err}");
+    let err = home.fails(&["review", "--project", "app", "supersede", &conflict, "--winner", "x"]);
+    assert!(err.contains("winner \"x\" is not one of the two memories"), "{err}");
+    let after = home.ok(&["review", "--project", "app", "supersede", &conflict, "--winner", &new]);
+    assert!(after.starts_with("1 to review"), "{after}");
+    let found = home.ok(&["search", "--project", "app", "billing database"]);
+    assert!(found.contains(&new) && !found.contains(&old), "{found}");
+    let after = home.ok(&["review", "--project", "app", "confirm", &redaction]);
+    assert!(after.contains("nothing to review in app"), "{after}");
+}

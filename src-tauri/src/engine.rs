@@ -90,8 +90,18 @@ fn quit_on_signal<R: Runtime>(app: AppHandle<R>) {
     });
 }
 
-/// Every engine event becomes a Tauri event of the same name; index events also update the
-/// tray, and a failure (an index run's, or the database file's loss) raises a notification.
+/// Brings the tray in line with the pool, with the review inbox's count as it is now.
+pub async fn refresh_tray<R: Runtime>(app: &AppHandle<R>, pool: &Pool) {
+    let to_review = pool.memories().to_review().await.unwrap_or_else(|err| {
+        tracing::warn!(%err, "cannot count the review inbox for the tray");
+        0
+    });
+    crate::tray::refresh(app, pool, to_review);
+}
+
+/// Every engine event becomes a Tauri event of the same name; index, project and memory events
+/// also update the tray (its activity and review count), and a failure (an index run's, or the
+/// database file's loss) raises a notification.
 pub fn forward_events<R: Runtime>(app: AppHandle<R>, pool: Arc<Pool>) {
     let mut receiver = pool.events().subscribe();
     tauri::async_runtime::spawn(async move {
@@ -100,8 +110,8 @@ pub fn forward_events<R: Runtime>(app: AppHandle<R>, pool: Arc<Pool>) {
                 Ok(event) => {
                     let kind = event.kind();
                     let _ = app.emit(kind.as_str(), &event);
-                    if kind.as_str().starts_with("index_") || kind == EventKind::ProjectUpdated {
-                        crate::tray::refresh(&app, &pool);
+                    if kind != EventKind::IndexProgress {
+                        refresh_tray(&app, &pool).await;
                     }
                     // A lost database file leaves the app running, refusing writes (the store
                     // does), so the user keeps the window and chooses when to restart, which
@@ -113,7 +123,7 @@ pub fn forward_events<R: Runtime>(app: AppHandle<R>, pool: Arc<Pool>) {
                 }
                 Err(RecvError::Lagged(missed)) => {
                     let _ = app.emit("lagged", missed);
-                    crate::tray::refresh(&app, &pool);
+                    refresh_tray(&app, &pool).await;
                 }
                 Err(RecvError::Closed) => break,
             }

@@ -7,6 +7,8 @@ pub mod commands;
 mod engine;
 mod tray;
 
+use std::sync::Arc;
+
 use tauri::{Manager as _, RunEvent, Runtime, WindowEvent};
 
 pub use commands::handler;
@@ -47,6 +49,9 @@ pub fn run() {
                 }
             };
             tray::create(app.handle(), running.pool())?;
+            // The menu's review count is a query: filled in once the tray exists.
+            let (handle, pool) = (app.handle().clone(), Arc::clone(running.pool()));
+            tauri::async_runtime::spawn(async move { engine::refresh_tray(&handle, &pool).await });
             app.manage(running);
             Ok(())
         })

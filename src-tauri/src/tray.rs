@@ -39,9 +39,20 @@ pub fn status_text(activity: &Activity) -> String {
     }
 }
 
-fn menu<R: Runtime>(app: &AppHandle<R>, pool: &Pool) -> tauri::Result<Menu<R>> {
+/// The menu line that opens the review inbox.
+fn review_text(to_review: u64) -> String {
+    match to_review {
+        0 => "Nothing to review".to_owned(),
+        1 => "1 memory to review…".to_owned(),
+        n => format!("{n} memories to review…"),
+    }
+}
+
+fn menu<R: Runtime>(app: &AppHandle<R>, pool: &Pool, to_review: u64) -> tauri::Result<Menu<R>> {
     let activity = pool.activity();
     let status = MenuItem::with_id(app, "status", status_text(&activity), false, None::<&str>)?;
+    let review =
+        MenuItem::with_id(app, "review", review_text(to_review), to_review > 0, None::<&str>)?;
     let projects = pool.watching();
     let reindex = Submenu::with_id(app, "reindex", "Re-index", !projects.is_empty())?;
     let pause = Submenu::with_id(app, "pause", "Pause watching", !projects.is_empty())?;
@@ -70,6 +81,7 @@ fn menu<R: Runtime>(app: &AppHandle<R>, pool: &Pool) -> tauri::Result<Menu<R>> {
             &PredefinedMenuItem::separator(app)?,
             &MenuItem::with_id(app, "open", "Open dashboard", true, None::<&str>)?,
             &MenuItem::with_id(app, "browser", "Open dashboard in browser", true, None::<&str>)?,
+            &review,
             &reindex,
             &pause,
             &MenuItem::with_id(app, "connect", "Connect agents…", true, None::<&str>)?,
@@ -93,7 +105,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, pool: &Arc<Pool>) -> tauri::Result
         .icon(icon(&activity)?)
         .title(status_text(&activity))
         .tooltip(status_text(&activity))
-        .menu(&menu(app, pool)?)
+        .menu(&menu(app, pool, 0)?)
         .show_menu_on_left_click(true)
         .on_menu_event(on_menu)
         .build(app)?;
@@ -102,7 +114,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>, pool: &Arc<Pool>) -> tauri::Result
 
 /// Brings the tray in line with the pool. Failures are logged: a missing tray host (no
 /// StatusNotifier on the desktop) must not disturb the engine.
-pub fn refresh<R: Runtime>(app: &AppHandle<R>, pool: &Pool) {
+pub fn refresh<R: Runtime>(app: &AppHandle<R>, pool: &Pool, to_review: u64) {
     let Some(tray) = app.tray_by_id(TRAY_ID) else { return };
     let activity = pool.activity();
     let text = status_text(&activity);
@@ -110,7 +122,7 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>, pool: &Pool) {
         .and_then(|image| tray.set_icon(Some(image)))
         .and_then(|()| tray.set_title(Some(&text)))
         .and_then(|()| tray.set_tooltip(Some(&text)))
-        .and_then(|()| menu(app, pool))
+        .and_then(|()| menu(app, pool, to_review))
         .and_then(|menu| tray.set_menu(Some(menu)));
     if let Err(err) = updated {
         tracing::warn!(%err, "cannot update the tray");
@@ -156,6 +168,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
         match id {
             "open" => crate::show_dashboard(app, None),
             "connect" => crate::show_dashboard(app, Some("#connect")),
+            "review" => crate::show_dashboard(app, Some("#review")),
             "browser" => open_in_browser(app),
             "autostart" => toggle_autostart(app),
             "quit" => app.exit(0),
@@ -204,5 +217,12 @@ mod tests {
         assert_eq!(status_text(&busy), "Annal: indexing a, b (7 files done)");
         let failed = Activity::Failed { project: "web".into(), error: "gone".into() };
         assert_eq!(status_text(&failed), "Annal: indexing web failed: gone");
+    }
+
+    #[test]
+    fn the_review_line_counts_what_waits() {
+        assert_eq!(review_text(0), "Nothing to review");
+        assert_eq!(review_text(1), "1 memory to review…");
+        assert_eq!(review_text(12), "12 memories to review…");
     }
 }

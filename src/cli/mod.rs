@@ -10,6 +10,7 @@ pub mod index;
 pub mod install;
 pub mod owner_client;
 mod progress;
+pub mod review;
 pub mod search;
 pub mod status;
 pub mod store;

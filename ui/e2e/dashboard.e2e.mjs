@@ -191,6 +191,27 @@ try {
   await page.locator(".memory-row", { hasText: "Arrives while the user types." }).locator(".project", { hasText: "elsewhere" }).waitFor();
   await screenshot("memories");
 
+  // The review inbox: a memory naming a watched file is flagged live when the file changes,
+  // and "Still holds" clears it.
+  const runbooks = mkdtempSync(join(tmpdir(), "annal-e2e-runbooks-"));
+  writeFileSync(join(runbooks, "deploy.md"), "# Deploy\nBlue, then green.\n");
+  await a.call("init_project", { project_name: "ops", watch_paths: [runbooks] });
+  await until("the ops index", async () => (await a.call("index_status", { project: "ops" })).includes("Last reconcile"));
+  const linked = await a.call("store_memory", { project: "ops", content: "Deploy steps are in deploy.md; follow them in order.", tags: ["deploy"] });
+  const linkedId = linked.match(/^Stored memory (\S+?)\.?$/m)[1];
+  await page.goto(`${base}/#review`);
+  await page.locator("#review h3, #review .empty-inbox").first().waitFor();
+  writeFileSync(join(runbooks, "deploy.md"), "# Deploy\nCanary first, then blue, then green.\n");
+  const flagged = page.locator(`.review-item[data-key="memory:${linkedId}"]`);
+  await flagged.waitFor();
+  const reason = await flagged.locator(".reason").textContent();
+  check(reason.includes("deploy.md was changed"), `the inbox says why: ${reason}`);
+  await screenshot("review");
+  await flagged.locator(".confirm").click();
+  await flagged.waitFor({ state: "detached" });
+  const cleared = await page.evaluate(async (id) => (await (await fetch(`/api/projects/ops/memories?limit=200`)).json()).items.find((m) => m.id === id), linkedId);
+  check(cleared && cleared.review === null, `confirming clears the mark: ${JSON.stringify(cleared?.review)}`);
+
   // The command palette jumps to a project.
   await page.keyboard.press("Control+k");
   await page.fill("#palette-input", "project: web");

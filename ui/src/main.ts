@@ -6,6 +6,7 @@ import { connect } from "./views/connect";
 import { memories, type MemoriesState } from "./views/memories";
 import { overview } from "./views/overview";
 import { projects } from "./views/projects";
+import { review } from "./views/review";
 
 const app = document.getElementById("app")!;
 const indicator = document.getElementById("activity-indicator")!;
@@ -44,6 +45,8 @@ function navigate(): void {
     current = projects(app);
   } else if (route === "#connect") {
     current = connect(app);
+  } else if (route === "#review") {
+    current = review(app);
   } else {
     current = overview(app, feed);
   }

@@ -8,7 +8,7 @@ import { listen } from "@tauri-apps/api/event";
 import { type Api, ERROR_KINDS, EVENT_KINDS, httpApi, ipcApi } from "./api";
 import type { ErrorReply, Event } from "./bindings";
 
-export type { Activity, DayCount, Event as AnnalEvent, IndexStatus as ProjectStatus, ListParams, Memory, Review, WatchConfig } from "./bindings";
+export type { Activity, DayCount, Event as AnnalEvent, IndexStatus as ProjectStatus, ListParams, Memory, Review, WatchConfig, Inbox, InboxItem, ReviewAction } from "./bindings";
 
 export const inDesktopApp = typeof window !== "undefined" && "__TAURI_INTERNALS__" in window;
 

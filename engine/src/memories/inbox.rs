@@ -12,7 +12,7 @@ use crate::project::ProjectName;
 use crate::store::{RecordedItem, ReviewKind, StoreError};
 
 /// One thing in the inbox.
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct InboxItem {
     /// `memory:<id>` for a memory a changed file marked, `item:<n>` for a pair or redaction a
     /// write recorded: what an action names.
@@ -28,7 +28,7 @@ pub struct InboxItem {
 }
 
 /// A project's inbox, oldest first.
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Inbox {
     pub project: String,
     pub items: Vec<InboxItem>,
@@ -119,6 +119,11 @@ impl Memories {
         }
         items.sort_by_key(|item| item.since);
         Ok(Inbox { project: name.to_string(), items })
+    }
+
+    /// How many items all projects' inboxes hold.
+    pub async fn to_review(&self) -> Result<u64, MemoryError> {
+        Ok(self.store().review_total().await?)
     }
 
     /// Carries out a person's decision about an inbox item and returns the inbox after it.

@@ -144,6 +144,20 @@ impl Store {
         .await
     }
 
+    /// How many items every project's inbox holds (the tray's count).
+    pub async fn review_total(&self) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            let total: i64 = conn.query_row(
+                "SELECT (SELECT count(*) FROM memories WHERE review_reason IS NOT NULL) \
+                      + (SELECT count(*) FROM review_items)",
+                [],
+                |row| row.get(0),
+            )?;
+            Ok(total.max(0) as u64)
+        })
+        .await
+    }
+
     /// Takes an item off the inbox; [`StoreError::NotFound`] when the project has no such item.
     pub async fn dismiss_review_item(
         &self,

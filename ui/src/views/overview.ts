@@ -47,12 +47,15 @@ export function overview(app: HTMLElement, feed: AnnalEvent[]): View {
         memories: t.memories + p.stats.total,
         agent: t.agent + p.stats.agent_memories,
         stale: t.stale + p.stats.stale,
-      }), { memories: 0, agent: 0, stale: 0 });
+        review: t.review + p.stats.needs_review,
+      }), { memories: 0, agent: 0, stale: 0, review: 0 });
       const ribbon = el("button", { className: "ribbon", id: "stats", title: "Show per project" },
         el("div", {}, el("strong", { id: "stat-memories" }, String(totals.memories)), " memories"),
         el("div", {}, el("strong", {}, String(projects.length)), " projects"),
         el("div", {}, el("strong", {}, String(totals.agent)), " agent memories"),
         el("div", {}, el("strong", {}, String(totals.stale)), " stale"));
+      const toReview = el("a", { href: "#review", id: "stat-review", className: "to-review" },
+        el("strong", {}, String(totals.review)), " to review");
       ribbon.setAttribute("aria-expanded", String(expanded));
       ribbon.onclick = () => { expanded = !expanded; view.refresh().catch(showError); };
       const breakdown = expanded
@@ -72,7 +75,7 @@ export function overview(app: HTMLElement, feed: AnnalEvent[]): View {
       const table = el("table", { id: "projects" },
         el("thead", {}, el("tr", {}, el("th", {}, "Project"), el("th", {}, "Agent"), el("th", {}, "Files"), el("th", {}, "Indexing"))),
         el("tbody", {}, ...rows));
-      summary.replaceChildren(ribbon, breakdown, table);
+      summary.replaceChildren(ribbon, toReview, breakdown, table);
     },
   };
   return view;
