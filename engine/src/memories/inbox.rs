@@ -138,12 +138,12 @@ impl Memories {
                 }
             },
             ReviewAction::Supersede { key, winner } => {
-                let (item, winner, loser) = self.pair(project, &key, &winner).await?;
+                // Superseding settles the pair's item.
+                let (winner, loser) = self.pair(project, &key, &winner).await?;
                 self.update_memory(project, &winner, None, None, None, Some(loser)).await?;
-                self.store().dismiss_review_item(&ProjectName::parse(project)?, item).await?;
             }
             ReviewAction::Merge { key, winner } => {
-                let (_, winner, loser) = self.pair(project, &key, &winner).await?;
+                let (winner, loser) = self.pair(project, &key, &winner).await?;
                 let name = ProjectName::parse(project)?;
                 let both = [MemoryId::parse(&winner)?, MemoryId::parse(&loser)?];
                 let found = self.store().get(&name, both.to_vec()).await?;
@@ -165,17 +165,17 @@ impl Memories {
         self.inbox(project).await
     }
 
-    /// The recorded pair `key` names, as (item, winner, loser); `winner` must be one of its
-    /// two memories.
+    /// The recorded pair `key` names, as (winner, loser); `winner` must be one of its two
+    /// memories.
     async fn pair(
         &self,
         project: &str,
         key: &str,
         winner: &str,
-    ) -> Result<(i64, String, String), MemoryError> {
+    ) -> Result<(String, String), MemoryError> {
         let not_a_pair =
             || MemoryError::ReviewKey { key: key.to_owned(), problem: "is not a pair of memories" };
-        let Key::Recorded(number) = parse_key(key)? else { return Err(not_a_pair()) };
+        let Key::Recorded(_) = parse_key(key)? else { return Err(not_a_pair()) };
         let inbox = self.inbox(project).await?;
         let item = inbox.items.into_iter().find(|i| i.key == key).ok_or_else(|| {
             MemoryError::ReviewKey { key: key.to_owned(), problem: "is not in the inbox" }
@@ -183,9 +183,9 @@ impl Memories {
         let other = item.other.ok_or_else(not_a_pair)?;
         let (new, old) = (item.memory.id, other.id);
         if winner == new {
-            Ok((number, new, old))
+            Ok((new, old))
         } else if winner == old {
-            Ok((number, old, new))
+            Ok((old, new))
         } else {
             Err(MemoryError::NotInPair { key: key.to_owned(), winner: winner.to_owned() })
         }

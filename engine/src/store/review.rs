@@ -93,6 +93,21 @@ pub(super) fn record_redaction(
     Ok(())
 }
 
+/// Settles the pairs of two memories once one supersedes the other: nothing is left to decide.
+pub(super) fn settle_pair(
+    tx: &Transaction<'_>,
+    project: &str,
+    a: &str,
+    b: &str,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "DELETE FROM review_items WHERE project = ?1 AND kind IN ('duplicate', 'conflict') \
+         AND ((memory_id = ?2 AND other_id = ?3) OR (memory_id = ?3 AND other_id = ?2))",
+    )?
+    .execute(params![project, a, b])?;
+    Ok(())
+}
+
 impl Store {
     /// The inbox items writes recorded for a project, newest first (at most [`INBOX_LIMIT`]),
     /// and the memories a changed file marked, longest marked first.

@@ -6,7 +6,7 @@ use tokio_rusqlite::rusqlite::{OptionalExtension, Transaction, TransactionBehavi
 
 use super::links::{clear_review, write_links};
 use super::read::refresh_index;
-use super::review::{ReviewKind, record_pair, record_redaction};
+use super::review::{ReviewKind, record_pair, record_redaction, settle_pair};
 use super::{Store, StoreError, require_project, vector_to_blob};
 use crate::code_links::CodeLink;
 use crate::contradiction::reads_as_reversal;
@@ -336,6 +336,7 @@ impl Store {
             let mut touched = vec![id.clone()];
             if let Some(old) = &update.supersedes {
                 mark_superseded(&tx, &project, old, &MemoryId::parse(&id)?)?;
+                settle_pair(&tx, &project, &id, old.as_str())?;
                 touched.push(old.as_str().to_owned());
             }
             tx.execute(
