@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use annal::http;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::util::open_pool;
@@ -323,5 +323,41 @@ async fn every_route_needs_a_credential_and_a_sign_in_url_gives_a_browser_one() 
     let foreign = http::auth::mint_code("another token");
     assert_eq!(s.call("GET", &format!("/login?code={foreign}"), vec![], "").await.0, 401);
     assert_eq!(s.call("GET", "/login", vec![], "").await.0, 401);
+    s.cancel.cancel();
+}
+
+#[tokio::test]
+async fn the_review_inbox_over_http_needs_the_token_and_refuses_bad_actions() {
+    let s = server().await;
+    let store =
+        |content: &str| format!(r#"{{"content": "{content}", "tags": ["decision", "database"]}}"#);
+    let old = store("We use PostgreSQL 15 as the primary database for the billing service.");
+    let new = store("Billing moves off PostgreSQL to DynamoDB; new billing tables go in DynamoDB.");
+    let (_, old) = s.call("POST", "/api/projects/app/memories", s.bearer(), &old).await;
+    let (_, new) = s.call("POST", "/api/projects/app/memories", s.bearer(), &new).await;
+    assert_eq!(new["conflict"]["id"], old["id"], "{new}");
+    let (status, _) = s.call("GET", "/api/projects/app/review", vec![], "").await;
+    assert_eq!(status, 401, "the inbox needs a credential");
+    let (status, inbox) = s.call("GET", "/api/projects/app/review", s.bearer(), "").await;
+    assert_eq!(status, 200, "{inbox}");
+    let key = inbox["items"][0]["key"].as_str().expect("key").to_owned();
+    for (body, code, needle) in [
+        (r#"{"action": "confirm", "key": "nope"}"#.to_owned(), 400, "not an inbox key"),
+        (r#"{"action": "confirm", "key": "item:999"}"#.to_owned(), 404, "999"),
+        (format!(r#"{{"action": "merge", "key": "{key}", "winner": "x"}}"#), 400, "is not one of"),
+        (r#"{"action": "explode"}"#.to_owned(), 422, "unknown variant `explode`"),
+        ("not json".to_owned(), 400, ""),
+    ] {
+        let (status, reply) = s.call("POST", "/api/projects/app/review", s.bearer(), &body).await;
+        assert_eq!(status, code, "{body}: {reply}");
+        assert!(reply.to_string().contains(needle), "{body}: {reply}");
+    }
+    let (status, _) = s
+        .call("POST", "/api/projects/app/review", vec![], r#"{"action": "confirm", "key": "x"}"#)
+        .await;
+    assert_eq!(status, 401);
+    let confirm = format!(r#"{{"action": "confirm", "key": "{key}"}}"#);
+    let (status, inbox) = s.call("POST", "/api/projects/app/review", s.bearer(), &confirm).await;
+    assert_eq!((status, inbox["items"].clone()), (200, json!([])));
     s.cancel.cancel();
 }

@@ -266,6 +266,58 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
 }
 
 #[test]
+fn the_review_inbox_lists_pairs_and_resolves_them_with_its_bad_inputs_refused() {
+    let desktop = Desktop::new();
+    let store = |content: &str| {
+        let draft = json!({ "content": content, "tags": ["decision", "database"] });
+        let stored = desktop.ok("create_memory", json!({ "project": "web", "draft": draft }));
+        stored["id"].as_str().expect("id").to_owned()
+    };
+    let old = store("We use PostgreSQL 15 as the primary database for the billing service.");
+    let new = store("Billing moves off PostgreSQL to DynamoDB; new billing tables go in DynamoDB.");
+    let inbox = desktop.ok("review_inbox", json!({ "project": "web" }));
+    let engine = tauri::async_runtime::block_on(desktop.dashboard.review_inbox("web"));
+    // Through JSON text, as the IPC carries it (a score is an f32).
+    let engine: Value =
+        serde_json::from_str(&serde_json::to_string(&engine.expect("engine")).expect("json"))
+            .expect("json");
+    assert_eq!(inbox, engine);
+    let item = &inbox["items"][0];
+    assert_eq!(
+        (item["kind"].as_str(), item["other"]["id"].as_str()),
+        (Some("conflict"), Some(old.as_str()))
+    );
+    let key = item["key"].as_str().expect("key").to_owned();
+
+    let resolve = |action: Value| {
+        desktop.invoke("resolve_review", json!({ "project": "web", "action": action }))
+    };
+    let refused = |action: Value, kind: &str, needle: &str| {
+        let (got, message) =
+            desktop.err("resolve_review", json!({ "project": "web", "action": action }));
+        assert_eq!(got, kind, "{message}");
+        assert!(message.contains(needle), "{message}");
+    };
+    refused(json!({ "action": "confirm", "key": "nope" }), "invalid", "not an inbox key");
+    refused(json!({ "action": "confirm", "key": "item:424242" }), "not_found", "424242");
+    refused(
+        json!({ "action": "supersede", "key": key, "winner": "someone" }),
+        "invalid",
+        "someone",
+    );
+    assert!(resolve(json!({ "action": "explode", "key": key })).is_err(), "an unknown action");
+    assert!(resolve(json!({ "action": "merge", "key": key })).is_err(), "a missing winner");
+    let (kind, _) = desktop.err("review_inbox", json!({ "project": "no such/name" }));
+    assert_eq!(kind, "invalid");
+
+    let after =
+        resolve(json!({ "action": "supersede", "key": key, "winner": new })).expect("supersede");
+    assert_eq!(after["items"], json!([]));
+    let chain = desktop.ok("chain", json!({ "project": "web", "id": new }));
+    assert_eq!(chain[0]["id"], old.as_str(), "the older decision is superseded by the newer");
+}
+
+#[test]
 fn engine_events_arrive_as_tauri_events_of_the_same_name() {
     let desktop = Desktop::new();
     let (sender, received) = mpsc::channel();
