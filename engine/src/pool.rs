@@ -193,7 +193,30 @@ impl Pool {
             pool.schedule(name.clone(), RunKind::Reconcile)?;
             pool.sync_watcher(name).await;
         }
+        pool.start_scrub();
         Ok(pool)
+    }
+
+    /// Takes out, once per database and in the background, the secrets stored before the
+    /// secret filter existed. It runs among the index runs, so shutdown stops it like them;
+    /// cut short, it runs again at the next start.
+    fn start_scrub(&self) {
+        let memories = self.memories.clone();
+        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        runs.spawn(async move {
+            match memories.scrub_secrets().await {
+                Ok(report) if report.memories_scrubbed > 0 => tracing::warn!(
+                    scrubbed = report.memories_scrubbed,
+                    seen = report.memories_seen,
+                    "secrets stored before the secret filter were taken out; the review inbox \
+                     lists the memories"
+                ),
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(%err, "the secret scrub stopped; it runs again next start")
+                }
+            }
+        });
     }
 
     /// Publishes `database_lost` when a write finds the database file deleted or replaced (the

@@ -14,16 +14,17 @@ use annal_engine::config::{Config, ProjectInit};
 use annal_engine::dashboard::{Dashboard, ErrorKind, MemoryDraft, MemoryEdit};
 use annal_engine::hooks::HookRequest;
 use annal_engine::memories::BatchItem;
-use annal_engine::memory::{ChunkType, Field};
+use annal_engine::memory::{ChunkType, Field, MemoryId};
 use annal_engine::pool::{IndexState, Pool};
 use annal_engine::project::ProjectName;
+use annal_engine::search::SearchRequest;
 use annal_engine::secrets::{Policy, SecretKind};
 use annal_engine::store::StoreOutcome;
 use annal_engine::transfer::{self, ImportOptions, Scope, Target};
 use futures_util::TryStreamExt as _;
 
 use crate::common::fake_secrets::github_token as token;
-use crate::util::{assert_err_contains, memories_of_type, open_pool, tags};
+use crate::util::{Stored as _, assert_err_contains, memories_of_type, open_pool, tags};
 
 /// The password of a database URL, and the URL.
 fn url_password(seed: u64) -> (String, String) {
@@ -403,5 +404,67 @@ async fn allow_stores_as_given_per_project_and_hooks_still_redact() {
     for text in [&brief.text, &recall.text] {
         assert!(!text.contains(&secret), "{text}");
     }
+    pool.shutdown(Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn secrets_stored_before_the_filter_are_scrubbed_once_and_wiped_from_the_file() {
+    // An older database: secrets stored as given (here under `allow`), and no record that the
+    // scrub ran.
+    let (home, pool) = pool_with("secrets: allow\n").await;
+    let secret = token(41);
+    let content = format!("The release bot pushes with {secret} every night.");
+    let kept = "Nothing secret here about the release train.".to_owned();
+    let leaky = pool
+        .memories()
+        .remember("app", content, tags(&["release"]), Some(format!("pasted {secret}")), None)
+        .await
+        .stored("leaky");
+    let clean = pool.memories().remember("app", kept.clone(), tags(&["release"]), None, None).await;
+    let clean = clean.stored("clean");
+    pool.shutdown(Duration::from_secs(10)).await;
+    drop(pool);
+    let db = tokio_rusqlite::rusqlite::Connection::open(home.path().join("data/annal.db"))
+        .expect("open the database");
+    db.execute("DELETE FROM maintenance", []).expect("forget the scrub");
+    drop(db);
+    assert!(!in_database(home.path(), std::slice::from_ref(&secret)).is_empty(), "the control");
+
+    // The next start (the policy back to redact) scrubs in the background.
+    std::fs::write(home.path().join("config.yaml"), "").expect("config");
+    let pool = open_pool(home.path()).await;
+    let ids = |id: &str| vec![MemoryId::parse(id).expect("id")];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let scrubbed = loop {
+        let got = pool.memories().store().get(&project("app"), ids(&leaky)).await.expect("get");
+        if got[0].content.contains("[redacted:github-token]") {
+            break got.into_iter().next().expect("memory");
+        }
+        assert!(Instant::now() < deadline, "never scrubbed: {:?}", got[0].content);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(scrubbed.source, "pasted [redacted:github-token]");
+    let untouched = pool.memories().store().get(&project("app"), ids(&clean)).await.expect("get");
+    assert_eq!(untouched[0].content, kept);
+    let inbox = pool.memories().inbox("app").await.expect("inbox");
+    let item = inbox.items.iter().find(|i| i.memory.id == leaky).expect("listed for review");
+    assert!(item.reason.contains("github-token at bytes 28..68"), "{}", item.reason);
+    // The search finds it by its words, not by the secret.
+    let found = pool.memories().search(SearchRequest::new("app", "release bot nightly push")).await;
+    assert!(found.expect("search").hits.iter().any(|h| h.memory.id == leaky));
+    let by_secret = pool.memories().search(SearchRequest::new("app", &secret)).await;
+    let texts: Vec<String> =
+        by_secret.expect("search").hits.iter().map(|h| h.memory.content.clone()).collect();
+    assert_nowhere(&texts.join("\n"), std::slice::from_ref(&secret));
+    pool.shutdown(Duration::from_secs(10)).await;
+    let left: Vec<String> =
+        forms(&secret).into_iter().filter(|f| database_holds(home.path(), f)).collect();
+    assert!(left.is_empty(), "still in the file: {left:?}");
+    drop(pool);
+
+    // Once is enough: a later start finds the record and reads nothing.
+    let pool = open_pool(home.path()).await;
+    let report = pool.memories().scrub_secrets().await.expect("scrub");
+    assert_eq!(report, annal_engine::memories::ScrubReport::default());
     pool.shutdown(Duration::from_secs(10)).await;
 }

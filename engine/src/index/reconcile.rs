@@ -216,7 +216,8 @@ fn tags_for(path: &Path) -> Vec<String> {
     tags
 }
 
-fn hash(text: &str) -> String {
+/// The hash a chunk's text is known by (a chunk whose text hash is unchanged is kept).
+pub fn text_hash(text: &str) -> String {
     format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
@@ -236,7 +237,7 @@ pub fn prepare_file(path: &Path, stamp: FileStamp) -> Result<Prepared, Skipped> 
     let kind = FileKind::of(path).unwrap_or(FileKind::Whole);
     let chunks = chunk_file(name, kind, &text)
         .into_iter()
-        .map(|chunk| (hash(&chunk.text), chunk.heading_path, chunk.text))
+        .map(|chunk| (text_hash(&chunk.text), chunk.heading_path, chunk.text))
         .collect();
     Ok(Prepared { path: path_text, stamp, tags: tags_for(path), chunks })
 }

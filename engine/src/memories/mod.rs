@@ -10,6 +10,7 @@
 
 mod curate;
 mod inbox;
+mod scrub;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,6 +30,7 @@ use crate::project::{InvalidProjectName, ProjectName};
 use crate::secrets::Policy;
 use crate::store::{MemoryUpdate, Store, StoreError, StoreItem, StoreOutcome};
 pub use inbox::{Inbox, InboxItem, ReviewAction};
+pub use scrub::{SCRUB_JOB, ScrubReport};
 
 /// Most memories one dashboard page may hold.
 pub const MAX_PAGE: usize = 200;

@@ -18,6 +18,7 @@ mod links;
 mod read;
 mod review;
 mod schema;
+mod scrub;
 mod transfer;
 mod write;
 
@@ -39,6 +40,7 @@ pub use files::{FileStamp, FileUpdate};
 pub use guard::FileChange;
 pub use read::{DayCount, KeywordMatch, ListQuery, Page, Stats, TagCount};
 pub use review::{INBOX_LIMIT, RecordedItem, ReviewKind};
+pub use scrub::Scrubbed;
 pub use transfer::{Restore, RestoreCounts};
 pub use write::{
     CONFLICT_FROM, Conflict, DUPLICATE_ABOVE, MemoryUpdate, SIMILAR_FROM, Similar, StoreItem,

@@ -139,6 +139,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX review_items_by_memory ON review_items(memory_id);
     CREATE INDEX review_items_by_other ON review_items(other_id);
     "#,
+    // 8: one-off jobs over the stored data and whether they have run (the first: taking out
+    // the secrets stored before the secret filter existed).
+    r#"
+    CREATE TABLE maintenance (
+        name     TEXT PRIMARY KEY,
+        done_at  TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Brings the schema up to date in one transaction per migration.
