@@ -378,4 +378,14 @@ fn store_prints_hints_and_redactions_and_review_resolves_the_inbox() {
     assert!(found.contains(&new) && !found.contains(&old), "{found}");
     let after = home.ok(&["review", "--project", "app", "confirm", &redaction]);
     assert!(after.contains("nothing to review in app"), "{after}");
+
+    // An import says how many lines had secrets taken out.
+    let line = format!(
+        r#"{{"id": "imported-1", "text": "Deploy key {token} lives in CI.", "metadata": {{"tags": ["ops"]}}}}"#
+    );
+    let file = home.path().join("in.jsonl");
+    std::fs::write(&file, format!("{line}\n")).expect("write");
+    let said = home.ok(&["import", "--project", "app", file.to_str().expect("path")]);
+    assert!(said.contains("1 had secrets taken out"), "{said}");
+    assert!(!said.contains(&token));
 }

@@ -116,6 +116,9 @@ pub fn run(launch: &Launch, args: Args, out: &mut dyn Write) -> anyhow::Result<(
         if report.untagged > 0 {
             write!(out, "; {} had no tags and were tagged \"{UNTAGGED}\"", report.untagged)?;
         }
+        if report.redacted > 0 {
+            write!(out, "; {} had secrets taken out ([redacted:<kind>])", report.redacted)?;
+        }
         if report.empty > 0 {
             write!(out, "; {} with empty text left out", report.empty)?;
         }
