@@ -93,6 +93,18 @@ async fn pairs_and_redactions_are_listed_and_each_action_resolves_its_item() {
     assert!(inbox.items.is_empty(), "{inbox:#?}");
     assert_eq!(f.store.stats(&project, chrono::Utc::now()).await.expect("stats").needs_review, 0);
 
+    // An edit's redactions are listed too.
+    let edit = format!("The deploy bot now uses {}.", token(9));
+    m.update("app", &near, Some(edit), None, None).await.expect("edit");
+    let inbox = m.inbox("app").await.expect("inbox");
+    assert_eq!(inbox.items.len(), 1, "{inbox:#?}");
+    assert_eq!(
+        (inbox.items[0].kind, inbox.items[0].memory.id.as_str()),
+        (ReviewKind::Redaction, near.as_str())
+    );
+    let inbox = m.resolve("app", confirm(&inbox.items[0].key)).await.expect("confirm");
+    assert!(inbox.items.is_empty());
+
     // Delete takes the memory and every item about it.
     let again = format!("Rotate {} every 30 days.", token(8));
     m.remember("app", again, tags(&["ops"]), None, None).await.stored("again");

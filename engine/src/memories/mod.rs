@@ -370,7 +370,8 @@ impl Memories {
             }
             None => (None, None),
         };
-        let update = MemoryUpdate { content, tags, source, links, supersedes };
+        let redacted = summary(screen.redactions());
+        let update = MemoryUpdate { content, tags, source, links, supersedes, redacted };
         let memory = self.store.update(&project, &id, update).await?;
         let detail =
             EventDetail::MemoryUpdated { id: memory.id.clone(), tags: memory.tags.clone() };

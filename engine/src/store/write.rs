@@ -91,6 +91,8 @@ pub struct MemoryUpdate {
     pub links: Option<Vec<CodeLink>>,
     /// An older memory this one replaces from now on.
     pub supersedes: Option<MemoryId>,
+    /// What the secret filter took out of the edit, for the review inbox (empty when nothing).
+    pub redacted: String,
 }
 
 impl MemoryUpdate {
@@ -333,6 +335,9 @@ impl Store {
                 write_links(&tx, rowid, &project, links)?;
             }
             clear_review(&tx, rowid)?;
+            if !update.redacted.is_empty() {
+                record_redaction(&tx, &project, &id, &update.redacted)?;
+            }
             let mut touched = vec![id.clone()];
             if let Some(old) = &update.supersedes {
                 mark_superseded(&tx, &project, old, &MemoryId::parse(&id)?)?;
