@@ -429,3 +429,70 @@ async fn next_event(
         }
     }
 }
+
+/// Median of `times`.
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// Searches answer during a cold index of 500 files about as fast as when idle: the query's
+/// embedding has a lane of its own and the bulk passes pause for it. The bound here is
+/// generous (other tests share the machine); `cargo bench --bench index` reports the real
+/// numbers.
+#[tokio::test]
+async fn a_search_during_a_cold_index_of_500_files_answers_within_twice_idle() {
+    let home = tempfile::tempdir().expect("home");
+    let docs = tempfile::tempdir().expect("docs");
+    for i in 0..500 {
+        let text = format!(
+            "# Area {i}\n\nArea {i} is deployed by the platform team with a blue-green switch, \
+             and its alerts page whoever is on call that week.\n\n## Runbook {i}\n\nRestart the \
+             area {i} workers one at a time and watch the queue depth before the next one.\n"
+        );
+        std::fs::write(docs.path().join(format!("area-{i:03}.md")), text).expect("write");
+    }
+    let service = EmbedService::minilm(annal_engine::embed::ModelSearch {
+        env_dir: Some(model_dir()),
+        ..Default::default()
+    });
+    let pool = open_pool_with(home.path(), service).await;
+    for i in 0..20 {
+        let text = format!("Decision {i}: the on-call rotation changes every {i} weeks.");
+        pool.memories()
+            .remember("app", text, vec!["decision".into()], None, None)
+            .await
+            .expect("store");
+    }
+    let search = || async {
+        let started = Instant::now();
+        let found =
+            pool.memories().search(SearchRequest::new("app", "who is paged by alerts")).await;
+        assert!(found.is_ok(), "{found:?}");
+        started.elapsed()
+    };
+    search().await;
+    let mut idle = Vec::new();
+    for _ in 0..7 {
+        idle.push(search().await);
+    }
+    let idle = median(idle);
+    pool.init_project("app", watch(&[docs.path()]), None).await.expect("init");
+    let mut during = Vec::new();
+    while during.len() < 7 {
+        let status = pool.index_status("app").await.expect("status");
+        if status.last_reconcile.is_some() {
+            break;
+        }
+        if matches!(status.index, IndexState::Indexing { files_done, .. } if files_done > 0) {
+            during.push(search().await);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(during.len() >= 3, "the index ended before three searches ran during it");
+    let (p50, worst) = (median(during.clone()), during.iter().max().copied().unwrap_or_default());
+    let bound = idle * 2 + Duration::from_millis(150);
+    assert!(p50 <= bound, "search p50 {p50:?} during the index, idle {idle:?}: {during:?}");
+    assert!(worst <= idle * 4 + Duration::from_millis(500), "worst {worst:?}, idle {idle:?}");
+    pool.shutdown(Duration::from_secs(10)).await;
+}
