@@ -99,6 +99,9 @@ async fn a_failed_reconcile_ends_in_index_failed_and_a_later_run_clears_it() {
     pool.index_files("app").await.expect("retry");
     let healed = wait_for(&pool, "app", |s| idle_after_run(s) && s.stats.file_chunks == 1).await;
     assert_eq!(healed.index, IndexState::Idle);
+    // The re-created path is watched again: a new file is indexed without asking.
+    std::fs::write(watched.join("c.md"), "# C\ngamma\n").expect("write");
+    wait_for(&pool, "app", |s| s.stats.file_chunks == 2).await;
     pool.shutdown(Duration::from_secs(10)).await;
 }
 

@@ -131,6 +131,12 @@ try {
   await page.click(".retry");
   await page.getByRole("row", { name: /^web / }).locator(".state-idle").waitFor();
   await page.locator('#activity-indicator[data-state="idle"]').waitFor();
+  // The re-created path is watched again: a memory naming one of its files is flagged when
+  // the file changes.
+  await a.call("store_memory", { project: "web", content: "The deploy order is written down in guide.md.", tags: ["deploy"] });
+  writeFileSync(join(docs, "guide.md"), "# Guide\nHow we deploy, canary first.\n");
+  await until("the watcher after the failure", async () =>
+    (await a.call("search_memories", { project: "web", query: "deploy order written down" })).includes("guide.md was changed"));
   await screenshot("overview");
 
   // Select-and-delete and delete-all-matching, each confirmed with its count.
