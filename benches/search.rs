@@ -233,6 +233,139 @@ async fn conflicts(embedder: &EmbedService) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(Deserialize)]
+struct LargeMemory {
+    id: String,
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct LargeQuery {
+    id: String,
+    kind: String,
+    query: String,
+    relevant: Vec<String>,
+}
+
+fn jsonl<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> anyhow::Result<Vec<T>> {
+    let text = std::fs::read_to_string(path)?;
+    text.lines().filter(|l| !l.trim().is_empty()).map(|l| Ok(serde_json::from_str(l)?)).collect()
+}
+
+/// The large evaluation set (`engine/tests/data/eval-large/`, issue 15): the memories rebuilt
+/// by `scripts/eval-corpus.py`, then per query kind recall@1, recall@5 and MRR@10 of vector,
+/// BM25 and hybrid on the test half (even query numbers), and the relevance bar's trade-off
+/// on the negative queries.
+async fn large_eval(memories: &Memories) -> anyhow::Result<()> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let run = |program: &str, args: &[&str]| -> anyhow::Result<()> {
+        let status = std::process::Command::new(program).args(args).current_dir(&root).status()?;
+        anyhow::ensure!(status.success(), "{program} {args:?} failed");
+        Ok(())
+    };
+    run("cargo", &["fetch", "--locked"])?;
+    run("python3", &["scripts/eval-corpus.py"])?;
+    let dir = root.join("engine/tests/data/eval-large");
+    let corpus: Vec<LargeMemory> = jsonl(&dir.join("memories.jsonl"))?;
+    let queries: Vec<LargeQuery> = jsonl(&dir.join("queries.jsonl"))?;
+    let mut ids = std::collections::HashMap::new();
+    let started = Instant::now();
+    for batch in corpus.chunks(100) {
+        let items = batch
+            .iter()
+            .map(|m| annal::memories::BatchItem {
+                content: Some(m.text.clone()),
+                tags: Some(vec!["docs".into()]),
+                ..Default::default()
+            })
+            .collect();
+        let outcomes = memories.remember_batch("eval-large", items).await?;
+        for (memory, outcome) in batch.iter().zip(outcomes) {
+            let id = match outcome {
+                annal::store::StoreOutcome::Stored { id, .. } => id,
+                // A near-verbatim repeat: finding the kept copy counts.
+                annal::store::StoreOutcome::Skipped { duplicate_of, .. } => duplicate_of,
+            };
+            ids.insert(memory.id.clone(), id);
+        }
+    }
+    println!(
+        "\n{} memories stored in {:.0} s; {} queries",
+        corpus.len(),
+        started.elapsed().as_secs_f64(),
+        queries.len()
+    );
+    let test_half = |q: &&LargeQuery| {
+        q.id.trim_start_matches('q').parse::<u32>().is_ok_and(|n| n.is_multiple_of(2))
+    };
+    let rankings = [
+        ("vector", Ranking::VectorOnly),
+        ("BM25", Ranking::KeywordOnly),
+        ("hybrid", Ranking::Hybrid),
+    ];
+    println!("\n| kind (test half) | queries | ranking | recall@1 | recall@5 | MRR@10 |");
+    println!("|---|---:|---|---:|---:|---:|");
+    let mut negative_tops = Vec::new();
+    let mut positive_scores = Vec::new();
+    for kind in ["paraphrase", "identifier", "keyword", "two_sections", "negative"] {
+        let chosen: Vec<&LargeQuery> =
+            queries.iter().filter(test_half).filter(|q| q.kind == kind).collect();
+        for (name, ranking) in rankings {
+            let (mut r1, mut r5, mut rr) = (0.0, 0.0, 0.0);
+            for query in &chosen {
+                let mut request = SearchRequest::new("eval-large", query.query.clone());
+                request.ranking = ranking;
+                request.min_score = -1.0;
+                request.limit = 10;
+                let hits = memories.search(request).await?.hits;
+                if kind == "negative" {
+                    if ranking == Ranking::Hybrid {
+                        negative_tops.push(hits.first().map_or(0.0, |h| h.score));
+                    }
+                    continue;
+                }
+                let wanted: Vec<&String> =
+                    query.relevant.iter().filter_map(|r| ids.get(r)).collect();
+                let rank = hits.iter().position(|h| wanted.contains(&&h.memory.id));
+                if let Some(rank) = rank {
+                    r1 += f64::from(u8::from(rank == 0));
+                    r5 += f64::from(u8::from(rank < 5));
+                    rr += 1.0 / (rank as f64 + 1.0);
+                    if ranking == Ranking::Hybrid && rank < 5 {
+                        positive_scores.push(hits[rank].score);
+                    }
+                } else if ranking == Ranking::Hybrid {
+                    positive_scores.push(f32::NEG_INFINITY);
+                }
+            }
+            if kind != "negative" {
+                let n = chosen.len().max(1) as f64;
+                println!(
+                    "| {kind} | {} | {name} | {:.3} | {:.3} | {:.3} |",
+                    chosen.len(),
+                    r1 / n,
+                    r5 / n,
+                    rr / n
+                );
+            }
+        }
+    }
+    println!(
+        "\n| relevance bar | negative queries with nothing above it | real queries whose hit in the top 5 stays above it |"
+    );
+    println!("|---:|---:|---:|");
+    for bar in [0.2_f32, 0.3, 0.35, 0.4, 0.45, 0.5] {
+        let quiet = negative_tops.iter().filter(|&&s| s < bar).count() as f64;
+        let kept = positive_scores.iter().filter(|&&s| s >= bar).count() as f64;
+        println!(
+            "| {bar:.2} | {:.2} | {:.2} |",
+            quiet / negative_tops.len().max(1) as f64,
+            kept / positive_scores.len().max(1) as f64
+        );
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let eval_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("engine/tests/data/eval.json");
     let eval: Eval = serde_json::from_str(&std::fs::read_to_string(eval_path)?)?;
@@ -247,6 +380,9 @@ fn main() -> anyhow::Result<()> {
         };
         if std::env::args().any(|arg| arg == "--conflicts") {
             return conflicts(&embedder).await;
+        }
+        if std::env::args().any(|arg| arg == "--large-eval") {
+            return large_eval(&memories).await;
         }
         evaluate(&memories, &eval).await?;
         if std::env::args().any(|arg| arg == "--eval-only") {
