@@ -105,6 +105,15 @@ async fn pairs_and_redactions_are_listed_and_each_action_resolves_its_item() {
     let inbox = m.resolve("app", confirm(&inbox.items[0].key)).await.expect("confirm");
     assert!(inbox.items.is_empty());
 
+    // So are a retag's.
+    let added = Some(vec![format!("key-{}", token(10))]);
+    m.retag("app", &near, added, None, None).await.expect("retag");
+    let inbox = m.inbox("app").await.expect("inbox");
+    assert_eq!(inbox.items.len(), 1, "{inbox:#?}");
+    assert!(inbox.items[0].reason.contains("in tags[0]"), "{}", inbox.items[0].reason);
+    let inbox = m.resolve("app", confirm(&inbox.items[0].key)).await.expect("confirm");
+    assert!(inbox.items.is_empty());
+
     // Delete takes the memory and every item about it.
     let again = format!("Rotate {} every 30 days.", token(8));
     m.remember("app", again, tags(&["ops"]), None, None).await.stored("again");

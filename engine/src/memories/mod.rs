@@ -431,7 +431,8 @@ impl Memories {
         let id = MemoryId::parse(id)?;
         let mut screen = self.screen(&project);
         let edit = TagEdit::screened(add, remove, set, &mut screen)?;
-        let tags = self.store.retag(&project, &id, edit).await?;
+        let redacted = summary(screen.redactions());
+        let tags = self.store.retag(&project, &id, edit, redacted).await?;
         let detail = EventDetail::MemoryUpdated { id: id.as_str().to_owned(), tags: tags.clone() };
         self.events.publish(project.as_str(), detail);
         Ok(Retagged { tags, redactions: screen.into_redactions() })

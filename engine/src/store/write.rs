@@ -356,12 +356,14 @@ impl Store {
         .await
     }
 
-    /// Applies a tag edit and returns the final tags.
+    /// Applies a tag edit and returns the final tags; `redacted` (what the secret filter took
+    /// out of the added tags, empty when nothing) goes to the review inbox.
     pub async fn retag(
         &self,
         project: &ProjectName,
         id: &MemoryId,
         edit: TagEdit,
+        redacted: String,
     ) -> Result<Vec<String>, StoreError> {
         let (project, id) = (project.to_string(), id.as_str().to_owned());
         self.write(move |conn, index| {
@@ -371,6 +373,9 @@ impl Store {
             let current = super::read::tags_of(&tx, rowid)?;
             let tags = edit.apply(&current)?;
             write_tags(&tx, rowid, &project, tags.as_slice())?;
+            if !redacted.is_empty() {
+                record_redaction(&tx, &project, &id, &redacted)?;
+            }
             tx.execute(
                 "UPDATE memories SET updated_at = ?1 WHERE rowid = ?2",
                 params![format_timestamp(Utc::now()), rowid],
