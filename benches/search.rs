@@ -350,6 +350,9 @@ async fn large_eval(memories: &Memories) -> anyhow::Result<()> {
             }
         }
     }
+    if std::env::args().any(|arg| arg == "--tune") {
+        tune(memories, &queries, &ids).await?;
+    }
     println!(
         "\n| relevance bar | negative queries with nothing above it | real queries whose hit in the top 5 stays above it |"
     );
@@ -362,6 +365,65 @@ async fn large_eval(memories: &Memories) -> anyhow::Result<()> {
             quiet / negative_tops.len().max(1) as f64,
             kept / positive_scores.len().max(1) as f64
         );
+    }
+    Ok(())
+}
+
+/// The rank of the first relevant hit among the top 10 of `ranking`, if any.
+async fn rank_of(
+    memories: &Memories,
+    query: &LargeQuery,
+    ranking: Ranking,
+    ids: &std::collections::HashMap<String, String>,
+) -> anyhow::Result<Option<usize>> {
+    let mut request = SearchRequest::new("eval-large", query.query.clone());
+    request.ranking = ranking;
+    request.min_score = -1.0;
+    request.limit = 10;
+    let hits = memories.search(request).await?.hits;
+    let wanted: Vec<&String> = query.relevant.iter().filter_map(|r| ids.get(r)).collect();
+    Ok(hits.iter().position(|h| wanted.contains(&&h.memory.id)))
+}
+
+/// Fusion candidates on the tuning half (odd query numbers): recall@5 / MRR@10 per kind.
+async fn tune(
+    memories: &Memories,
+    queries: &[LargeQuery],
+    ids: &std::collections::HashMap<String, String>,
+) -> anyhow::Result<()> {
+    let kinds = ["paraphrase", "identifier", "keyword", "two_sections"];
+    let mut candidates = vec![
+        ("vector".to_string(), Ranking::VectorOnly),
+        ("BM25".to_string(), Ranking::KeywordOnly),
+        ("hybrid (default)".to_string(), Ranking::Hybrid),
+    ];
+    for keyword_weight in [0.1, 0.2, 0.3, 0.5, 0.75, 1.0] {
+        candidates.push((format!("blend {keyword_weight}"), Ranking::Blend { keyword_weight }));
+    }
+    for keyword_weight in [0.5, 1.0, 2.0] {
+        candidates.push((format!("RRF {keyword_weight}"), Ranking::Rrf { keyword_weight }));
+    }
+    println!("\n| candidate (tuning half) | {} R@5 / MRR |", kinds.join(" R@5 / MRR | "));
+    println!("|---|{}", "---|".repeat(kinds.len()));
+    for (name, ranking) in candidates {
+        let mut cells = Vec::new();
+        for kind in kinds {
+            let chosen: Vec<&LargeQuery> = queries
+                .iter()
+                .filter(|q| q.kind == kind)
+                .filter(|q| q.id.trim_start_matches('q').parse::<u32>().is_ok_and(|n| n % 2 == 1))
+                .collect();
+            let (mut r5, mut rr) = (0.0, 0.0);
+            for query in &chosen {
+                if let Some(rank) = rank_of(memories, query, ranking, ids).await? {
+                    r5 += f64::from(u8::from(rank < 5));
+                    rr += 1.0 / (rank as f64 + 1.0);
+                }
+            }
+            let n = chosen.len().max(1) as f64;
+            cells.push(format!("{:.3} / {:.3}", r5 / n, rr / n));
+        }
+        println!("| {name} | {} |", cells.join(" | "));
     }
     Ok(())
 }
