@@ -11,7 +11,6 @@
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
 use globset::GlobSet;
 use serde::{Deserialize, Serialize};
@@ -19,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{ConfigError, ProjectConfig};
 use crate::events::{EventBus, EventDetail};
+use crate::index::reconcile::stamp_of;
 use crate::project::ProjectName;
 use crate::store::{FileStamp, Store, StoreError};
 
@@ -174,15 +174,6 @@ fn split_line(word: &str) -> (&str, Option<u32>) {
         Some(Err(_)) => (word, None),
         None => (path, None),
     }
-}
-
-fn stamp_of(metadata: &std::fs::Metadata) -> FileStamp {
-    let mtime_ns = metadata
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-    FileStamp { mtime_ns, size: metadata.len() }
 }
 
 /// The file's content hash and stamp (blocking), or `None` when it is no regular file or too

@@ -108,7 +108,8 @@ pub struct Found {
     pub stamp: FileStamp,
 }
 
-fn stamp_of(metadata: &std::fs::Metadata) -> FileStamp {
+/// A file's stamp as reconcile and the code-link check compare it.
+pub(crate) fn stamp_of(metadata: &std::fs::Metadata) -> FileStamp {
     let mtime_ns = metadata
         .modified()
         .ok()
