@@ -156,6 +156,7 @@ async fn the_watcher_marks_memories_whose_files_change_go_or_move_and_confirming
     assert_eq!(reason(&review), (ReviewReason::Changed, tree.text("src/a.rs"), None));
     let status = pool.index_status("app").await.expect("status");
     assert_eq!(status.stats.needs_review, 1);
+    assert_eq!(status.stats.files_changed, 1);
     // The mark travels with search results.
     let request = SearchRequest::new("app", "where are sessions checked");
     let results = pool.memories().search(request).await.expect("search");

@@ -274,7 +274,11 @@ pub fn status(status: &IndexStatus) -> String {
         s.total, s.agent_memories, s.file_chunks, s.superseded, s.stale, s.never_accessed
     );
     if s.needs_review > 0 {
-        let _ = write!(out, "; {} need review (`annal review` lists them)", s.needs_review);
+        let _ = write!(
+            out,
+            "; {} need review, {} because a file they name changed (`annal review` lists them)",
+            s.needs_review, s.files_changed
+        );
     }
     if let Some(last) = &status.last_reconcile {
         let r = &last.report;

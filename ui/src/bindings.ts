@@ -46,6 +46,10 @@ never_accessed: number,
  */
 needs_review: number, 
 /**
+ * Of those, the memories marked because a file they name changed, went or moved.
+ */
+files_changed: number, 
+/**
  * The most used tags of live memories, most used first.
  */
 top_tags: Array<TagCount>, };

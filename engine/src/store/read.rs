@@ -128,6 +128,9 @@ pub struct Stats {
     /// pairs, possible conflicts and redactions writes recorded.
     #[ts(type = "number")]
     pub needs_review: u64,
+    /// Of those, the memories marked because a file they name changed, went or moved.
+    #[ts(type = "number")]
+    pub files_changed: u64,
     /// The most used tags of live memories, most used first.
     pub top_tags: Vec<TagCount>,
 }
@@ -493,16 +496,17 @@ impl Store {
                     params![project, cutoff],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
                 )?;
-            let needs_review: i64 = conn.query_row(
+            let (files_changed, recorded): (i64, i64) = conn.query_row(
                 "SELECT (SELECT count(*) FROM memories \
-                         WHERE project = ?1 AND review_reason IS NOT NULL) \
-                      + (SELECT count(*) FROM review_items WHERE project = ?1)",
+                         WHERE project = ?1 AND review_reason IS NOT NULL), \
+                        (SELECT count(*) FROM review_items WHERE project = ?1)",
                 [&project],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             let count = |n: i64| n.max(0) as u64;
             Ok(Stats {
-                needs_review: count(needs_review),
+                needs_review: count(files_changed + recorded),
+                files_changed: count(files_changed),
                 total: count(total),
                 agent_memories: count(agent),
                 file_chunks: count(file),
