@@ -59,6 +59,29 @@ async fn a_batch_equals_single_embeddings() {
     }
 }
 
+/// A long job is cut into slices that every general lane takes a share of; the answer still
+/// holds each text's own vector, in the caller's order, whichever lane embedded it.
+#[tokio::test]
+async fn a_job_shared_by_the_lanes_answers_in_the_callers_order() {
+    let search = ModelSearch { env_dir: Some(model_dir()), ..Default::default() };
+    // 16-token slices: a slice or two of these texts each, spread over the lanes.
+    let sliced = EmbedService::minilm_sliced(search, 16);
+    let texts: Vec<String> = (0..40)
+        .map(|i| format!("Note {i}: {}", "the watcher debounces events ".repeat(1 + i % 5)))
+        .collect();
+    let whole_service = embedder();
+    let (shared, whole) = tokio::join!(
+        sliced.embed(texts.clone(), Priority::Bulk),
+        whole_service.embed(texts.clone(), Priority::Interactive)
+    );
+    let (shared, whole) = (shared.expect("sliced"), whole.expect("whole"));
+    assert_eq!(shared.len(), texts.len());
+    for (i, (a, b)) in shared.iter().zip(&whole).enumerate() {
+        let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        assert!(worst < 1e-6, "text {i} differs by {worst}");
+    }
+}
+
 #[tokio::test]
 async fn an_interactive_request_does_not_wait_for_a_bulk_job() {
     let service = embedder();

@@ -1,20 +1,26 @@
-//! The BERT encoder that all-MiniLM-L6-v2 is, written out rather than taken from
-//! candle-transformers so that a long pass can pause between its steps. A bulk pass over 1,024
-//! tokens computes for ~100 ms; a query arriving meanwhile would share the cores with it, op by
-//! op, for all that time (p95 4× idle, measured). Here a pass runs in groups of at most
-//! [`GROUP_TOKENS`] tokens and calls `pause` between steps of ~5 ms, where the service holds it
-//! while an urgent pass runs (see `service`).
+//! The BERT encoder that all-MiniLM-L6-v2 is, written out over plain slices (see `kernels`).
 //!
-//! Two things differ from a literal transcription, both exact up to float rounding: the query,
-//! key and value projections are one matmul over their stacked weights, and the attention
-//! scale 1/√d is folded into the query weights at load.
+//! What differs from candle-transformers' `BertModel`, each measured:
+//! - **No padding.** Every layer but attention works token by token, so the texts of a pass are
+//!   packed end to end and attention runs per text over its own tokens. A pass costs what its
+//!   real tokens cost, whatever mix of lengths it holds (padded to the longest, a batch of
+//!   texts of 256 and 20 tokens spent a third of its work on padding).
+//! - **One thread a pass**, so two passes can run side by side (see `service`).
+//! - **Pauses.** A pass runs in groups of at most [`GROUP_TOKENS`] tokens and calls `pause`
+//!   after each step of a few milliseconds, where the service holds it while an urgent pass
+//!   runs.
+//! - Query, key and value are one product over their stacked weights, the attention scale
+//!   1/√d is folded into the query weights at load, and weights are stored transposed
+//!   (`[inputs, outputs]`), the layout the product reads fastest. All exact up to rounding.
 
-use candle_core::{D, DType, Module as _, Tensor};
-use candle_nn::{Embedding, Linear, VarBuilder};
+use candle_core::{DType, Tensor};
+use candle_nn::VarBuilder;
 
-/// Tokens (sequences × their padded length) one group of a pass holds; a sequence longer than
-/// this is a group of its own. Small enough that a step (one linear layer over the group) takes
-/// a few milliseconds, large enough that the matmuls stay efficient.
+use super::kernels::{Mat, fill_rows, gelu, layer_norm, matmul, softmax_rows};
+
+/// Tokens one group of a pass holds (a text is never split, and no text is longer than the
+/// model's window). Small enough that a step (one dense layer over the group) takes a few
+/// milliseconds, large enough that the products stay efficient.
 pub(super) const GROUP_TOKENS: usize = 256;
 
 /// The fields of the model's `config.json` the encoder needs.
@@ -37,35 +43,84 @@ fn absolute() -> String {
     "absolute".to_owned()
 }
 
-/// Layer normalisation with a bias (candle's fused kernel).
+fn values(tensor: &Tensor) -> candle_core::Result<Vec<f32>> {
+    tensor.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()
+}
+
 struct Norm {
-    weight: Tensor,
-    bias: Tensor,
+    weight: Vec<f32>,
+    bias: Vec<f32>,
     eps: f32,
 }
 
 impl Norm {
     fn load(vb: VarBuilder<'_>, size: usize, eps: f64) -> candle_core::Result<Self> {
-        Ok(Self { weight: vb.get(size, "weight")?, bias: vb.get(size, "bias")?, eps: eps as f32 })
+        Ok(Self {
+            weight: values(&vb.get(size, "weight")?)?,
+            bias: values(&vb.get(size, "bias")?)?,
+            eps: eps as f32,
+        })
     }
 
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        candle_nn::ops::layer_norm(&x.contiguous()?, &self.weight, &self.bias, self.eps)
+    fn apply(&self, xs: &mut [f32]) {
+        layer_norm(xs, &self.weight, &self.bias, self.eps);
     }
 }
 
-fn linear(vb: VarBuilder<'_>, inputs: usize, outputs: usize) -> candle_core::Result<Linear> {
-    Ok(Linear::new(vb.get((outputs, inputs), "weight")?, Some(vb.get(outputs, "bias")?)))
+/// A dense layer: `weight` is `[inputs, outputs]` (transposed from the checkpoint's).
+struct Dense {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    inputs: usize,
+}
+
+impl Dense {
+    fn new(weight: &Tensor, bias: &Tensor) -> candle_core::Result<Self> {
+        let (_, inputs) = weight.dims2()?;
+        Ok(Self { weight: values(&weight.t()?.contiguous()?)?, bias: values(bias)?, inputs })
+    }
+
+    fn load(vb: VarBuilder<'_>, inputs: usize, outputs: usize) -> candle_core::Result<Self> {
+        Self::new(&vb.get((outputs, inputs), "weight")?, &vb.get(outputs, "bias")?)
+    }
+
+    fn outputs(&self) -> usize {
+        self.bias.len()
+    }
+
+    /// `out = x · W + b`, plus `residual` when given; `x` holds `tokens` rows.
+    fn apply(&self, x: &[f32], tokens: usize, out: &mut [f32], residual: Option<&[f32]>) {
+        let outputs = self.outputs();
+        let out = &mut out[..tokens * outputs];
+        fill_rows(out, &self.bias, residual);
+        matmul(
+            out,
+            Mat::rows(0, tokens, outputs, outputs),
+            true,
+            (x, Mat::rows(0, tokens, self.inputs, self.inputs)),
+            (&self.weight, Mat::rows(0, self.inputs, outputs, outputs)),
+        );
+    }
 }
 
 struct Layer {
-    /// Query (pre-scaled), key and value projections stacked: `[3 × hidden, hidden]`.
-    qkv: Linear,
-    attention_out: Linear,
+    /// Query (pre-scaled), key and value projections stacked: outputs `[q | k | v]`.
+    qkv: Dense,
+    attention_out: Dense,
     attention_norm: Norm,
-    up: Linear,
-    down: Linear,
+    up: Dense,
+    down: Dense,
     output_norm: Norm,
+}
+
+/// Working memory of a pass, sized for its largest group and reused by every layer.
+#[derive(Default)]
+struct Scratch {
+    qkv: Vec<f32>,
+    context: Vec<f32>,
+    attended: Vec<f32>,
+    inner: Vec<f32>,
+    scores: Vec<f32>,
 }
 
 impl Layer {
@@ -85,54 +140,69 @@ impl Layer {
         let bias = Tensor::cat(&[&(query_bias * scale)?, &key_bias, &value_bias], 0)?;
         let output = attention.pp("output");
         Ok(Self {
-            qkv: Linear::new(weight, Some(bias)),
-            attention_out: linear(output.pp("dense"), hidden, hidden)?,
+            qkv: Dense::new(&weight, &bias)?,
+            attention_out: Dense::load(output.pp("dense"), hidden, hidden)?,
             attention_norm: Norm::load(output.pp("LayerNorm"), hidden, eps)?,
-            up: linear(vb.pp("intermediate").pp("dense"), hidden, config.intermediate_size)?,
-            down: linear(vb.pp("output").pp("dense"), config.intermediate_size, hidden)?,
+            up: Dense::load(vb.pp("intermediate").pp("dense"), hidden, config.intermediate_size)?,
+            down: Dense::load(vb.pp("output").pp("dense"), config.intermediate_size, hidden)?,
             output_norm: Norm::load(vb.pp("output").pp("LayerNorm"), hidden, eps)?,
         })
     }
 
-    /// `x` is `[rows × seq, hidden]`; `bias` is `[rows, 1, 1, seq]` (0 for real tokens, the
-    /// lowest float for padding).
+    /// One layer over `x` (`[tokens, hidden]`, the texts of `spans` end to end), in place.
     fn forward(
         &self,
-        x: &Tensor,
-        bias: &Tensor,
-        (rows, seq): (usize, usize),
+        x: &mut [f32],
+        spans: &[(usize, usize)],
         heads: usize,
+        scratch: &mut Scratch,
         pause: &dyn Fn(),
-    ) -> candle_core::Result<Tensor> {
-        let hidden = x.dim(D::Minus1)?;
-        let qkv = self.qkv.forward(x)?;
+    ) {
+        let hidden = self.attention_out.outputs();
+        let tokens = x.len() / hidden;
+        let (width, head) = (3 * hidden, hidden / heads);
+        self.qkv.apply(x, tokens, &mut scratch.qkv, None);
         pause();
-        // [rows, seq, 3, heads, head] → [3, rows, heads, seq, head]
-        let qkv = qkv.reshape((rows, seq, 3, heads, hidden / heads))?.permute((2, 0, 3, 1, 4))?;
-        let (query, key, value) =
-            (qkv.get(0)?.contiguous()?, qkv.get(1)?.contiguous()?, qkv.get(2)?.contiguous()?);
-        let scores = query.matmul(&key.t()?)?.broadcast_add(bias)?;
-        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
-        let context = weights.matmul(&value)?.transpose(1, 2)?.reshape((rows * seq, hidden))?;
+        for &(start, len) in spans {
+            let scores = &mut scratch.scores[..len * len];
+            for h in 0..heads {
+                let row = start * width + h * head;
+                let query = Mat::rows(row, len, head, width);
+                let key = Mat::rows(row + hidden, len, head, width);
+                let value = Mat::rows(row + 2 * hidden, len, head, width);
+                let qkv = scratch.qkv.as_slice();
+                matmul(scores, Mat::rows(0, len, len, len), false, (qkv, query), (qkv, key.t()));
+                softmax_rows(scores, len);
+                let into = Mat::rows(start * hidden + h * head, len, head, hidden);
+                let weights = (&*scores, Mat::rows(0, len, len, len));
+                matmul(&mut scratch.context, into, false, weights, (qkv, value));
+            }
+        }
         pause();
-        let attended =
-            self.attention_norm.forward(&(self.attention_out.forward(&context)? + x)?)?;
+        let attended = &mut scratch.attended[..tokens * hidden];
+        self.attention_out.apply(&scratch.context, tokens, attended, Some(&*x));
+        self.attention_norm.apply(attended);
         pause();
-        let inner = self.up.forward(&attended)?.gelu_erf()?;
+        let inner = &mut scratch.inner[..tokens * self.up.outputs()];
+        self.up.apply(attended, tokens, inner, None);
+        gelu(inner);
         pause();
-        let out = self.output_norm.forward(&(self.down.forward(&inner)? + &attended)?)?;
+        self.down.apply(inner, tokens, x, Some(&*attended));
+        self.output_norm.apply(x);
         pause();
-        Ok(out)
     }
 }
 
 pub(super) struct Encoder {
-    words: Embedding,
+    /// `[vocab, hidden]`.
+    words: Vec<f32>,
     /// Position embeddings with the (single) token type's embedding added: `[positions, hidden]`.
-    positions: Tensor,
+    positions: Vec<f32>,
     norm: Norm,
     layers: Vec<Layer>,
+    hidden: usize,
     heads: usize,
+    intermediate: usize,
 }
 
 impl Encoder {
@@ -174,42 +244,86 @@ impl Encoder {
             .map(|i| Layer::load(vb.pp(format!("encoder.layer.{i}")), config))
             .collect::<candle_core::Result<_>>()?;
         Ok(Self {
-            words: Embedding::new(words, hidden),
-            positions: positions.broadcast_add(&types.get(0)?)?,
+            words: values(&words)?,
+            positions: values(&positions.broadcast_add(&types.get(0)?)?)?,
             norm: Norm::load(embeddings.pp("LayerNorm"), hidden, config.layer_norm_eps)?,
             layers,
+            hidden,
             heads: config.num_attention_heads,
+            intermediate: config.intermediate_size,
         })
     }
 
-    /// Hidden states `[texts, seq, hidden]` of token `ids` `[texts, seq]` under `mask` (1 for
-    /// real tokens, 0 for padding), calling `pause` between steps.
+    /// The hidden states of each text's tokens (`[tokens, hidden]`, row after row), calling
+    /// `pause` between steps. A text with no tokens, more than the model has positions for, or
+    /// a token the vocabulary lacks is refused.
     pub(super) fn forward(
         &self,
-        ids: &Tensor,
-        mask: &Tensor,
+        texts: &[&[u32]],
         pause: &dyn Fn(),
-    ) -> candle_core::Result<Tensor> {
-        let (texts, seq) = ids.dims2()?;
-        // 0 where mask is 1 and the lowest float where it is 0: -MIN is MAX, so 1·MAX + MIN is 0.
-        let bias = mask
-            .to_dtype(DType::F32)?
-            .affine(-f64::from(f32::MIN), f64::from(f32::MIN))?
-            .reshape((texts, 1, 1, seq))?;
-        let per_group = (GROUP_TOKENS / seq.max(1)).max(1);
-        let mut groups = Vec::with_capacity(texts.div_ceil(per_group));
-        for start in (0..texts).step_by(per_group) {
-            let rows = per_group.min(texts - start);
-            let ids = ids.narrow(0, start, rows)?;
-            let embedded =
-                self.words.forward(&ids)?.broadcast_add(&self.positions.narrow(0, 0, seq)?)?;
-            let mut x = self.norm.forward(&embedded.reshape((rows * seq, ()))?)?;
-            let bias = bias.narrow(0, start, rows)?;
-            for layer in &self.layers {
-                x = layer.forward(&x, &bias, (rows, seq), self.heads, pause)?;
+    ) -> Result<Vec<Vec<f32>>, String> {
+        let hidden = self.hidden;
+        let positions = self.positions.len() / hidden;
+        let vocab = self.words.len() / hidden;
+        for (i, ids) in texts.iter().enumerate() {
+            if ids.is_empty() || ids.len() > positions {
+                return Err(format!("text {i} has {} tokens (1 to {positions} fit)", ids.len()));
             }
-            groups.push(x.reshape((rows, seq, ()))?);
+            if let Some(id) = ids.iter().find(|&&id| id as usize >= vocab) {
+                return Err(format!("token id {id} is outside the vocabulary of {vocab}"));
+            }
         }
-        Tensor::cat(&groups, 0)
+        let mut scratch = Scratch::default();
+        let mut out = Vec::with_capacity(texts.len());
+        let mut rest = texts;
+        while !rest.is_empty() {
+            let mut tokens = rest[0].len();
+            let mut count = 1;
+            while count < rest.len() && tokens + rest[count].len() <= GROUP_TOKENS {
+                tokens += rest[count].len();
+                count += 1;
+            }
+            let (group, after) = rest.split_at(count);
+            rest = after;
+            let x = self.group(group, tokens, &mut scratch, pause);
+            let mut at = 0;
+            for ids in group {
+                out.push(x[at * hidden..(at + ids.len()) * hidden].to_vec());
+                at += ids.len();
+            }
+        }
+        Ok(out)
+    }
+
+    /// The hidden states of one group of texts, `tokens` in all, end to end.
+    fn group(
+        &self,
+        group: &[&[u32]],
+        tokens: usize,
+        scratch: &mut Scratch,
+        pause: &dyn Fn(),
+    ) -> Vec<f32> {
+        let hidden = self.hidden;
+        let longest = group.iter().map(|ids| ids.len()).max().unwrap_or(0);
+        scratch.qkv.resize(tokens * 3 * hidden, 0.0);
+        scratch.context.resize(tokens * hidden, 0.0);
+        scratch.attended.resize(tokens * hidden, 0.0);
+        scratch.inner.resize(tokens * self.intermediate, 0.0);
+        scratch.scores.resize(longest * longest, 0.0);
+        let mut x = Vec::with_capacity(tokens * hidden);
+        let mut spans = Vec::with_capacity(group.len());
+        for ids in group {
+            spans.push((x.len() / hidden, ids.len()));
+            for (position, &id) in ids.iter().enumerate() {
+                let word = &self.words[id as usize * hidden..][..hidden];
+                let place = &self.positions[position * hidden..][..hidden];
+                x.extend(word.iter().zip(place).map(|(w, p)| w + p));
+            }
+        }
+        self.norm.apply(&mut x);
+        for layer in &self.layers {
+            layer.forward(&mut x, &spans, self.heads, scratch, pause);
+        }
+        x
     }
 }

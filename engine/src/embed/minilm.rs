@@ -2,19 +2,18 @@
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::{Tokenizer, TruncationParams};
 
 use super::bert::{Config, Encoder};
-use super::{EmbedError, Embedder, MAX_TOKENS};
+use super::{DIMENSIONS, EmbedError, Embedder, MAX_TOKENS};
 
 /// all-MiniLM-L6-v2 with sentence-transformers' settings: truncation at 256 tokens, padding to
 /// the longest text of a batch, mean pooling over real tokens, L2 normalisation.
 pub struct MiniLm {
     model: Encoder,
     tokenizer: Tokenizer,
-    device: Device,
 }
 
 impl std::fmt::Debug for MiniLm {
@@ -34,9 +33,8 @@ impl MiniLm {
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
             .map_err(|e| fail(format!("tokenizer.json: {e}")))?;
         // tokenizer.json pins padding and truncation at 128; sentence-transformers uses 256.
-        let mut padding = tokenizer.get_padding().cloned().unwrap_or_else(PaddingParams::default);
-        padding.strategy = PaddingStrategy::BatchLongest;
-        tokenizer.with_padding(Some(padding));
+        // The encoder packs texts end to end, so nothing is padded.
+        tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(TruncationParams {
                 max_length: MAX_TOKENS,
@@ -47,31 +45,31 @@ impl MiniLm {
             .map_err(|e| fail(format!("model.safetensors: {e}")))?;
         let vb = VarBuilder::from_tensors(weights, DType::F32, &device);
         let model = Encoder::load(vb, &config).map_err(|e| fail(format!("weights: {e}")))?;
-        Ok(Self { model, tokenizer, device })
+        Ok(Self { model, tokenizer })
     }
 
-    fn forward(&self, texts: &[&str], pause: &dyn Fn()) -> candle_core::Result<Vec<Vec<f32>>> {
+    fn forward(&self, texts: &[&str], pause: &dyn Fn()) -> Result<Vec<Vec<f32>>, String> {
         let encodings = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
-            .map_err(|e| candle_core::Error::Msg(format!("tokenizer: {e}")))?;
-        let rows = encodings.len();
-        let width = encodings.first().map_or(0, |e| e.get_ids().len());
-        let mut ids = Vec::with_capacity(rows * width);
-        let mut mask = Vec::with_capacity(rows * width);
-        for encoding in &encodings {
-            ids.extend_from_slice(encoding.get_ids());
-            mask.extend_from_slice(encoding.get_attention_mask());
-        }
-        let ids = Tensor::from_vec(ids, (rows, width), &self.device)?;
-        let mask = Tensor::from_vec(mask, (rows, width), &self.device)?;
-        let hidden = self.model.forward(&ids, &mask, pause)?;
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-        let counts = mask.sum(1)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?;
-        mean.broadcast_div(&norms)?.to_vec2::<f32>()
+            .map_err(|e| format!("tokenizer: {e}"))?;
+        let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
+        let states = self.model.forward(&ids, pause)?;
+        // Mean over each text's tokens (none is padding), then unit length.
+        Ok(states
+            .iter()
+            .map(|rows| {
+                let mut mean = vec![0.0_f32; DIMENSIONS];
+                for row in rows.chunks_exact(DIMENSIONS) {
+                    mean.iter_mut().zip(row).for_each(|(m, x)| *m += x);
+                }
+                let count = (rows.len() / DIMENSIONS).max(1) as f32;
+                mean.iter_mut().for_each(|m| *m /= count);
+                let norm = mean.iter().map(|m| m * m).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+                mean.iter_mut().for_each(|m| *m /= norm);
+                mean
+            })
+            .collect())
     }
 }
 
@@ -84,6 +82,6 @@ impl Embedder for MiniLm {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        self.forward(texts, pause).map_err(|e| EmbedError::Inference(e.to_string()))
+        self.forward(texts, pause).map_err(EmbedError::Inference)
     }
 }

@@ -1,14 +1,17 @@
-//! Sentence embeddings: all-MiniLM-L6-v2 run with candle on the CPU, and the threads that
-//! run it.
+//! Sentence embeddings: all-MiniLM-L6-v2 on the CPU (weights loaded with candle, the encoder
+//! our own over plain slices), and the threads that run it.
 //!
-//! Embedding is CPU-bound, so it never runs on the async runtime: [`EmbedService`] owns two
-//! threads over one model, loaded in the background. Urgent requests (a search's query, a
-//! single store) have a lane of their own, and a longer pass (an indexing batch, another
-//! session's `store_batch`) pauses between its steps while one runs, so a query never waits for
-//! more than a step of bulk work. A panic in the model fails the request it was serving, and a
-//! fresh model is loaded for the rest.
+//! Embedding is CPU-bound, so it never runs on the async runtime: [`EmbedService`] owns a
+//! thread per core (general lanes) and one for urgent requests, over one model loaded in the
+//! background. A pass runs on one thread, so long jobs (an indexing batch, another session's
+//! `store_batch`) are cut into slices that the general lanes share. Urgent requests (a search's
+//! query, a single store) have their lane, and while one runs, one general lane pauses at its
+//! next step, so a query has a core of its own and never waits for more than a step of bulk
+//! work. A panic in the model fails the request it was serving, and a fresh model is loaded
+//! for the rest.
 
 mod bert;
+mod kernels;
 mod minilm;
 mod service;
 
@@ -22,10 +25,10 @@ pub(crate) use service::panic_text;
 pub const DIMENSIONS: usize = 384;
 /// sentence-transformers' `max_seq_length` for this model; longer texts are truncated.
 pub const MAX_TOKENS: usize = 256;
-/// Padded tokens one forward pass may hold (texts × the longest of them). Urgent requests do
-/// not wait for a pass (they have their own lane and a pass pauses for them); the budget bounds
-/// how long non-urgent interactive jobs (a `store_batch`) wait behind each other. Chosen with
-/// `cargo bench --bench embedding`: bulk throughput within 3% of larger passes.
+/// Tokens one pass may hold (nothing is padded). Urgent requests do not wait for a pass (they
+/// have their own lane and a pass pauses for them); the budget bounds how long non-urgent
+/// interactive jobs (a `store_batch`) wait behind a bulk slice, and how evenly a job's slices
+/// spread over the lanes. Chosen with `cargo bench --bench embedding`.
 pub const SLICE_TOKENS: usize = 1024;
 const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
 pub const FETCH_COMMAND: &str = "`annal model fetch` (or `annal model fetch --from <folder or \
@@ -51,7 +54,7 @@ pub enum EmbedError {
 
 /// Turns texts into unit-length vectors. Implementations are synchronous and CPU-bound; call
 /// them through [`EmbedService`] from async code.
-/// `&self` and `Sync`: the interactive lane and the bulk lane embed with one model at once.
+/// `&self` and `Sync`: every lane embeds with one model at once.
 pub trait Embedder: Send + Sync {
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
 

@@ -1,5 +1,5 @@
-//! The embedding threads: queues by urgency, two lanes over one model, and the gate that
-//! makes a long pass pause for an urgent one.
+//! The embedding threads: queues by urgency, a general lane per core and an urgent lane over
+//! one model, and the gate that makes one general lane pause for an urgent pass.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -11,14 +11,61 @@ use super::{EmbedError, Embedder, MAX_TOKENS, MiniLm, ModelSearch, Priority, SLI
 
 /// Most texts in one pass, however short.
 const MAX_SLICE: usize = 64;
+/// Most general lanes, whatever the core count: each holds a pass's working memory.
+const MAX_LANES: usize = 8;
 
 type Reply = oneshot::Sender<Result<Vec<Vec<f32>>, EmbedError>>;
 
+/// A job's texts not yet handed to a pass. Its slices may run on several lanes at once; what
+/// they have in common is its [`Outcome`].
 struct Job {
-    /// Texts in the order they are embedded (shortest first, so slices pad little).
+    /// Shortest first, so a slice's texts pack tightly into the encoder's groups.
     texts: Vec<(usize, String)>,
+    outcome: Arc<Mutex<Outcome>>,
+}
+
+/// The vectors a job's finished slices gave, and its caller's reply until it is sent.
+struct Outcome {
+    total: usize,
     done: Vec<(usize, Vec<f32>)>,
-    reply: Reply,
+    reply: Option<Reply>,
+}
+
+impl Outcome {
+    /// Whether the job still needs its passes: not answered (failed), caller still waiting.
+    fn wanted(&self) -> bool {
+        self.reply.as_ref().is_some_and(|reply| !reply.is_closed())
+    }
+
+    /// Records one slice's result; the last slice (or the first failure) answers the caller.
+    fn settle(&mut self, indices: &[usize], result: Result<Vec<Vec<f32>>, EmbedError>) {
+        let Some(reply) = self.reply.take() else { return };
+        let vectors = match result {
+            Ok(vectors) if vectors.len() == indices.len() => vectors,
+            Ok(vectors) => {
+                let message = format!("{} vectors for {} texts", vectors.len(), indices.len());
+                let _ = reply.send(Err(EmbedError::Inference(message)));
+                return;
+            }
+            Err(err) => {
+                let _ = reply.send(Err(err));
+                return;
+            }
+        };
+        self.done.extend(indices.iter().copied().zip(vectors));
+        if self.done.len() < self.total {
+            self.reply = Some(reply);
+            return;
+        }
+        let mut done = std::mem::take(&mut self.done);
+        done.sort_by_key(|(i, _)| *i);
+        let _ = reply.send(Ok(done.into_iter().map(|(_, v)| v).collect()));
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // What these mutexes guard is plain data that a panic elsewhere cannot leave half-updated.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[derive(Default)]
@@ -39,14 +86,13 @@ struct Shared {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Queues> {
-        // Jobs are plain data; a panic elsewhere cannot leave them half-updated.
-        self.queues.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.queues)
     }
 }
 
-/// How many urgent passes are running. Both lanes share the cores (candle's thread pool), so a
-/// query running beside a long pass would get half of them and queue behind its work at every
-/// op; instead the long pass waits at its next step until no urgent pass runs.
+/// How many urgent passes are running. There is a general lane per core, so beside an urgent
+/// pass one general lane too many would run and the query would share a core with it; that
+/// lane (the yielding one) waits at its next step until no urgent pass runs.
 #[derive(Default)]
 struct Gate {
     urgent: Mutex<usize>,
@@ -54,18 +100,14 @@ struct Gate {
 }
 
 impl Gate {
-    fn count(&self) -> MutexGuard<'_, usize> {
-        self.urgent.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     fn enter(&self) -> Urgent<'_> {
-        *self.count() += 1;
+        *lock(&self.urgent) += 1;
         Urgent(self)
     }
 
     /// Returns once no urgent pass runs.
     fn wait_clear(&self) {
-        let mut urgent = self.count();
+        let mut urgent = lock(&self.urgent);
         while *urgent > 0 {
             urgent = self.clear.wait(urgent).unwrap_or_else(|poisoned| poisoned.into_inner());
         }
@@ -77,13 +119,12 @@ struct Urgent<'a>(&'a Gate);
 
 impl Drop for Urgent<'_> {
     fn drop(&mut self) {
-        *self.0.count() -= 1;
+        *lock(&self.0.urgent) -= 1;
         self.0.clear.notify_all();
     }
 }
 
-/// Handle to the embedding thread. Cheap to clone; the thread stops when the last handle is
-/// dropped.
+/// Handle to the embedding threads. Cheap to clone; they stop when the last handle is dropped.
 #[derive(Clone)]
 pub struct EmbedService {
     handle: Arc<ServiceHandle>,
@@ -107,7 +148,7 @@ impl std::fmt::Debug for EmbedService {
 }
 
 impl EmbedService {
-    /// Starts the embedding thread; `load` runs on it, so callers never wait for the model
+    /// Starts the embedding threads; `load` runs on the first, so callers never wait for the model
     /// unless they ask for an embedding. A load failure is returned to every request; after a
     /// panic in the model, `load` runs again for a fresh one.
     pub fn start<E, F>(load: F) -> Self
@@ -118,8 +159,8 @@ impl EmbedService {
         Self::start_sliced(load, SLICE_TOKENS)
     }
 
-    /// [`EmbedService::start`] with passes of at most `slice_tokens` padded tokens (the
-    /// embedding bench compares budgets).
+    /// [`EmbedService::start`] with passes of at most `slice_tokens` tokens (the embedding
+    /// bench compares budgets).
     pub fn start_sliced<E, F>(load: F, slice_tokens: usize) -> Self
     where
         E: Embedder + 'static,
@@ -174,7 +215,8 @@ impl EmbedService {
         let mut ordered: Vec<(usize, String)> = texts.into_iter().enumerate().collect();
         ordered.sort_by_key(|(_, text)| text.len());
         let tokens: usize = ordered.iter().map(|(_, text)| expected_tokens(text)).sum();
-        let job = Job { done: Vec::with_capacity(ordered.len()), texts: ordered, reply };
+        let outcome = Outcome { total: ordered.len(), done: Vec::new(), reply: Some(reply) };
+        let job = Job { texts: ordered, outcome: Arc::new(Mutex::new(outcome)) };
         {
             let mut queues = self.handle.shared.lock();
             if queues.closed {
@@ -186,7 +228,7 @@ impl EmbedService {
                 Priority::Bulk => queues.bulk.push_back(job),
             }
         }
-        // Either lane may be the one free to take it.
+        // Any lane may be the one free to take it.
         self.handle.shared.ready.notify_all();
         answer.await.unwrap_or(Err(EmbedError::Stopped))
     }
@@ -220,12 +262,14 @@ fn expected_tokens(text: &str) -> usize {
     (text.len() / 4 + 2).min(MAX_TOKENS)
 }
 
-/// How many of `texts` (shortest first) go in the next pass: as many as keep the padded size
-/// — their count times the longest — within `budget`, and at least one.
+/// How many of `texts` go in the next pass: as many as keep their tokens within `budget`, and
+/// at least one. Nothing is padded, so a pass costs what its tokens cost.
 fn slice_len(texts: &[(usize, String)], budget: usize) -> usize {
     let mut count = 0;
+    let mut tokens = 0;
     for (_, text) in texts.iter().take(MAX_SLICE) {
-        if count > 0 && (count + 1) * expected_tokens(text) > budget {
+        tokens += expected_tokens(text);
+        if count > 0 && tokens > budget {
             break;
         }
         count += 1;
@@ -236,46 +280,47 @@ fn slice_len(texts: &[(usize, String)], budget: usize) -> usize {
 /// Which jobs a worker thread takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Lane {
-    /// Urgent jobs first, then other interactive ones, then bulk ones.
-    All,
-    /// Urgent jobs only: while the other lane runs a long pass, a query does not wait for it.
+    /// Urgent jobs first, then other interactive ones, then bulk ones. `yields`: this one waits
+    /// at its next step while an urgent pass runs, leaving the urgent lane its core.
+    General { yields: bool },
+    /// Urgent jobs only: while every general lane runs a long pass, a query does not wait.
     Urgent,
 }
 
-/// Where a job came from, so a partly done one goes back to its queue.
+/// The queue a job came from, so what remains of it goes back there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum From {
+enum Source {
     Urgent,
     Interactive,
     Bulk,
 }
 
-/// The model both lanes use, and what loads a fresh one.
+/// The model every lane uses, and what loads a fresh one.
 struct ModelSlot<E, F> {
     current: Mutex<Result<Arc<E>, EmbedError>>,
     load: Mutex<F>,
 }
 
 impl<E, F: FnMut() -> Result<E, EmbedError>> ModelSlot<E, F> {
-    /// The model to use; while the other lane loads a fresh one, that one, once loaded.
+    /// The model to use; while another lane loads a fresh one, that one, once loaded.
     fn current(&self) -> Result<Arc<E>, EmbedError> {
-        let now = self.current.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let now = lock(&self.current).clone();
         if !matches!(now, Err(EmbedError::Stopped)) {
             return now;
         }
         // A reload holds `load` until the fresh model is in place.
-        drop(self.load.lock().unwrap_or_else(|p| p.into_inner()));
-        self.current.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        drop(lock(&self.load));
+        lock(&self.current).clone()
     }
 
     /// After `broken` panicked: retires it, then `answer`s the request that met the panic, then
-    /// loads a fresh model — unless the other lane already did (then its fresh model stays).
+    /// loads a fresh model — unless another lane already did (then its fresh model stays).
     /// Retiring before answering matters: a caller that sends its next request on seeing the
     /// error must get the fresh model, never the one that panicked.
     fn replace(&self, broken: &Arc<E>, answer: impl FnOnce()) {
-        let mut load = self.load.lock().unwrap_or_else(|p| p.into_inner());
+        let mut load = lock(&self.load);
         {
-            let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+            let mut current = lock(&self.current);
             if !current.as_ref().is_ok_and(|m| Arc::ptr_eq(m, broken)) {
                 drop(current);
                 answer();
@@ -286,14 +331,20 @@ impl<E, F: FnMut() -> Result<E, EmbedError>> ModelSlot<E, F> {
         }
         answer();
         let fresh = load_model(&mut *load).map(Arc::new);
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
+        *lock(&self.current) = fresh;
     }
 }
 
+/// General lanes for this machine: one per core (a pass runs on one thread), at most
+/// [`MAX_LANES`].
+fn general_lanes() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, MAX_LANES)
+}
+
 // A panic in the model is caught around the call rather than by letting the thread die and
-// restarting it. A dying thread takes the job it holds with it, so its caller would only learn
-// that the service stopped, and handing the queues to a new thread needs a supervisor. Caught
-// here, the job is still ours: its caller gets a clear error and the queued requests are
+// restarting it. A dying thread takes the slice it holds with it, so its caller would only
+// learn that the service stopped, and handing the queues to a new thread needs a supervisor.
+// Caught here, the job is still ours: its caller gets a clear error and the queued requests are
 // untouched. What a panic may have left half-updated is the model's own state, so that model
 // is dropped and a fresh one loaded; the threads themselves hold nothing else that could be.
 fn run_worker<E, F>(shared: Arc<Shared>, mut load: F, slice_tokens: usize)
@@ -303,15 +354,70 @@ where
 {
     let first = load_model(&mut load).map(Arc::new);
     let slot = Arc::new(ModelSlot { current: Mutex::new(first), load: Mutex::new(load) });
-    let (lane_shared, lane_slot) = (Arc::clone(&shared), Arc::clone(&slot));
-    let spawned = std::thread::Builder::new()
-        .name("annal-embed-urgent".into())
-        .spawn(move || serve(&lane_shared, &lane_slot, slice_tokens, Lane::Urgent));
-    if let Err(err) = spawned {
-        // One lane still serves everything, only slower to answer behind long passes.
-        tracing::warn!("cannot start the urgent embedding lane: {err}");
+    let lanes = general_lanes();
+    let others = (1..lanes)
+        .map(|i| (format!("annal-embed-{i}"), Lane::General { yields: i == lanes - 1 }))
+        .chain([("annal-embed-urgent".to_owned(), Lane::Urgent)]);
+    for (name, lane) in others {
+        let (lane_shared, lane_slot) = (Arc::clone(&shared), Arc::clone(&slot));
+        let spawned = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || serve(&lane_shared, &lane_slot, slice_tokens, lane));
+        if let Err(err) = spawned {
+            // The lanes that did start serve everything, only with fewer cores.
+            tracing::warn!(?lane, "cannot start an embedding lane: {err}");
+        }
     }
-    serve(&shared, &slot, slice_tokens, Lane::All);
+    serve(&shared, &slot, slice_tokens, Lane::General { yields: lanes == 1 });
+}
+
+/// Texts of one job for one pass.
+struct Slice {
+    texts: Vec<(usize, String)>,
+    outcome: Arc<Mutex<Outcome>>,
+    urgent: bool,
+}
+
+/// The next slice for `lane` to run; `None` once the service closed. What remains of a job
+/// goes back to its queue at once, so other lanes share its slices.
+fn next_slice(shared: &Shared, lane: Lane, slice_tokens: usize) -> Option<Slice> {
+    let mut queues = shared.lock();
+    loop {
+        let general = matches!(lane, Lane::General { .. });
+        let taken = match queues.urgent.pop_front() {
+            Some(job) => Some((job, Source::Urgent)),
+            None if general => match queues.interactive.pop_front() {
+                Some(job) => Some((job, Source::Interactive)),
+                None => queues.bulk.pop_front().map(|job| (job, Source::Bulk)),
+            },
+            None => None,
+        };
+        let Some((mut job, from)) = taken else {
+            if queues.closed {
+                return None;
+            }
+            queues = shared.ready.wait(queues).unwrap_or_else(|p| p.into_inner());
+            continue;
+        };
+        if !lock(&job.outcome).wanted() {
+            continue; // Failed already, or the caller gave up: no CPU for an unread answer.
+        }
+        let rest = job.texts.split_off(slice_len(&job.texts, slice_tokens));
+        let texts = std::mem::replace(&mut job.texts, rest);
+        let outcome = Arc::clone(&job.outcome);
+        if !job.texts.is_empty() {
+            // Interactive jobs take turns; a bulk job keeps its place. An urgent job is one
+            // slice (one text's worth fits any budget); should a tiny budget split it, the rest
+            // stays urgent.
+            match from {
+                Source::Urgent => queues.urgent.push_front(job),
+                Source::Interactive => queues.interactive.push_back(job),
+                Source::Bulk => queues.bulk.push_front(job),
+            }
+            shared.ready.notify_one();
+        }
+        return Some(Slice { texts, outcome, urgent: from == Source::Urgent });
+    }
 }
 
 fn serve<E: Embedder, F: FnMut() -> Result<E, EmbedError>>(
@@ -320,85 +426,34 @@ fn serve<E: Embedder, F: FnMut() -> Result<E, EmbedError>>(
     slice_tokens: usize,
     lane: Lane,
 ) {
-    loop {
-        let (mut job, from) = {
-            let mut queues = shared.lock();
-            loop {
-                if let Some(job) = queues.urgent.pop_front() {
-                    break (job, From::Urgent);
-                }
-                if lane == Lane::All {
-                    if let Some(job) = queues.interactive.pop_front() {
-                        break (job, From::Interactive);
-                    }
-                    if let Some(job) = queues.bulk.pop_front() {
-                        break (job, From::Bulk);
-                    }
-                }
-                if queues.closed {
-                    return;
-                }
-                queues = shared.ready.wait(queues).unwrap_or_else(|p| p.into_inner());
-            }
-        };
+    while let Some(Slice { texts, outcome, urgent }) = next_slice(shared, lane, slice_tokens) {
+        let indices: Vec<usize> = texts.iter().map(|(i, _)| *i).collect();
         let model = match slot.current() {
             Ok(model) => model,
             Err(err) => {
-                let _ = job.reply.send(Err(err));
+                lock(&outcome).settle(&indices, Err(err));
                 continue;
             }
         };
-        if job.reply.is_closed() {
-            continue; // The caller gave up; don't spend CPU on an answer nobody reads.
-        }
-        // Jobs run one slice at a time, so interactive jobs take turns and go before the next
-        // slice of a bulk job. An urgent pass holds the gate; any other pauses at it.
-        let rest = job.texts.split_off(slice_len(&job.texts, slice_tokens));
-        let slice = std::mem::replace(&mut job.texts, rest);
-        let refs: Vec<&str> = slice.iter().map(|(_, t)| t.as_str()).collect();
-        let urgent = (from == From::Urgent).then(|| shared.gate.enter());
+        let refs: Vec<&str> = texts.iter().map(|(_, t)| t.as_str()).collect();
+        let entered = urgent.then(|| shared.gate.enter());
+        let yields = !urgent && lane == (Lane::General { yields: true });
         let pause = || {
-            if urgent.is_none() {
+            if yields {
                 shared.gate.wait_clear();
             }
         };
         let embedded = catch_unwind(AssertUnwindSafe(|| model.embed_pausing(&refs, &pause)));
-        drop(urgent);
+        drop(entered);
         match embedded {
-            Ok(Ok(vectors)) if vectors.len() == slice.len() => {
-                job.done.extend(slice.iter().map(|(i, _)| *i).zip(vectors));
-            }
-            Ok(Ok(vectors)) => {
-                let message = format!("{} vectors for {} texts", vectors.len(), slice.len());
-                let _ = job.reply.send(Err(EmbedError::Inference(message)));
-                continue;
-            }
-            Ok(Err(err)) => {
-                let _ = job.reply.send(Err(err));
-                continue;
-            }
+            Ok(result) => lock(&outcome).settle(&indices, result),
             Err(panic) => {
                 let message = panic_text(&*panic);
                 tracing::error!(%message, "the embedding model panicked; loading a fresh one");
-                let reply = job.reply;
-                slot.replace(&model, move || {
-                    let _ = reply.send(Err(EmbedError::Panicked(message)));
+                slot.replace(&model, || {
+                    lock(&outcome).settle(&indices, Err(EmbedError::Panicked(message)));
                 });
-                continue;
             }
-        }
-        if job.texts.is_empty() {
-            job.done.sort_by_key(|(i, _)| *i);
-            let _ = job.reply.send(Ok(job.done.into_iter().map(|(_, v)| v).collect()));
-        } else {
-            match from {
-                // An urgent job is one slice (one text's worth fits any budget); should a tiny
-                // budget split it, the rest stays urgent.
-                From::Urgent => shared.lock().urgent.push_front(job),
-                From::Interactive => shared.lock().interactive.push_back(job),
-                From::Bulk => shared.lock().bulk.push_front(job),
-            }
-            shared.ready.notify_all();
         }
     }
 }
@@ -415,11 +470,34 @@ mod tests {
     fn a_slice_holds_what_fits_the_token_budget_and_at_least_one_text() {
         // 4 bytes a token: 1,000-byte texts are 252 tokens; four fit 1,024.
         assert_eq!(slice_len(&texts(&[1000; 10]), 1024), 4);
-        // The longest decides: three short then a long one that would overflow.
-        assert_eq!(slice_len(&texts(&[40, 40, 40, 4000]), 1000), 3);
+        // Tokens add up (nothing is padded): three short ones and a long one that overflows.
+        assert_eq!(slice_len(&texts(&[40, 40, 40, 4000]), 200), 3);
+        assert_eq!(slice_len(&texts(&[40, 40, 40, 400]), 200), 4);
         // Short texts stop at the count cap; one text over the budget still goes alone.
         assert_eq!(slice_len(&texts(&[8; 200]), 1024), MAX_SLICE);
         assert_eq!(slice_len(&texts(&[100_000]), 64), 1);
         assert_eq!(expected_tokens(&"y".repeat(28_000)), MAX_TOKENS);
+    }
+
+    #[test]
+    fn a_job_answers_once_its_last_slice_is_in_in_the_callers_order() {
+        let (reply, mut answer) = oneshot::channel();
+        let mut outcome = Outcome { total: 3, done: Vec::new(), reply: Some(reply) };
+        outcome.settle(&[2], Ok(vec![vec![2.0]]));
+        assert!(answer.try_recv().is_err(), "no answer before the last slice");
+        outcome.settle(&[0, 1], Ok(vec![vec![0.0], vec![1.0]]));
+        assert_eq!(answer.try_recv().expect("answered").expect("ok"), [[0.0], [1.0], [2.0]]);
+        assert!(!outcome.wanted());
+    }
+
+    #[test]
+    fn a_failed_slice_answers_with_its_error_and_later_slices_are_dropped() {
+        let (reply, mut answer) = oneshot::channel();
+        let mut outcome = Outcome { total: 3, done: Vec::new(), reply: Some(reply) };
+        outcome.settle(&[0, 1], Ok(vec![vec![0.0]]));
+        let err = answer.try_recv().expect("answered").expect_err("fails");
+        assert!(err.to_string().contains("1 vectors for 2 texts"), "{err}");
+        assert!(!outcome.wanted(), "the rest of the job is not run");
+        outcome.settle(&[2], Ok(vec![vec![2.0]]));
     }
 }
