@@ -132,6 +132,7 @@ pub struct EmbedService {
 
 struct ServiceHandle {
     shared: Arc<Shared>,
+    lanes: usize,
 }
 
 impl Drop for ServiceHandle {
@@ -172,16 +173,17 @@ impl EmbedService {
             gate: Gate::default(),
         });
         let worker = Arc::clone(&shared);
+        let lanes = general_lanes();
         let spawned = std::thread::Builder::new()
             .name("annal-embed".into())
-            .spawn(move || run_worker(worker, load, slice_tokens.max(1)));
+            .spawn(move || run_worker(worker, load, slice_tokens.max(1), lanes));
         if let Err(err) = spawned {
             // Without a thread nothing can embed; every request gets this error.
             let mut queues = shared.lock();
             queues.closed = true;
             tracing::error!("cannot start the embedding thread: {err}");
         }
-        Self { handle: Arc::new(ServiceHandle { shared }) }
+        Self { handle: Arc::new(ServiceHandle { shared, lanes }) }
     }
 
     /// Starts the service over the MiniLM model found by `search`.
@@ -231,6 +233,12 @@ impl EmbedService {
         // Any lane may be the one free to take it.
         self.handle.shared.ready.notify_all();
         answer.await.unwrap_or(Err(EmbedError::Stopped))
+    }
+
+    /// How many passes of non-urgent work run at once: callers with many jobs (indexing) keep
+    /// this many in flight.
+    pub fn lanes(&self) -> usize {
+        self.handle.lanes
     }
 
     pub async fn embed_one(&self, text: String) -> Result<Vec<f32>, EmbedError> {
@@ -347,14 +355,13 @@ fn general_lanes() -> usize {
 // Caught here, the job is still ours: its caller gets a clear error and the queued requests are
 // untouched. What a panic may have left half-updated is the model's own state, so that model
 // is dropped and a fresh one loaded; the threads themselves hold nothing else that could be.
-fn run_worker<E, F>(shared: Arc<Shared>, mut load: F, slice_tokens: usize)
+fn run_worker<E, F>(shared: Arc<Shared>, mut load: F, slice_tokens: usize, lanes: usize)
 where
     E: Embedder + 'static,
     F: FnMut() -> Result<E, EmbedError> + Send + 'static,
 {
     let first = load_model(&mut load).map(Arc::new);
     let slot = Arc::new(ModelSlot { current: Mutex::new(first), load: Mutex::new(load) });
-    let lanes = general_lanes();
     let others = (1..lanes)
         .map(|i| (format!("annal-embed-{i}"), Lane::General { yields: i == lanes - 1 }))
         .chain([("annal-embed-urgent".to_owned(), Lane::Urgent)]);

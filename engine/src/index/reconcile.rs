@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf, is_separator};
 use std::time::{Instant, UNIX_EPOCH};
 
+use futures_util::StreamExt;
 use globset::{Candidate, GlobSet};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -418,7 +419,7 @@ pub async fn reconcile(
     if !changed.is_empty() {
         // Reading and chunking run ahead on a blocking thread while this task embeds and
         // writes, so the embedder is never idle waiting for the disk.
-        let (sender, mut receiver) = tokio::sync::mpsc::channel(READ_AHEAD);
+        let (sender, receiver) = tokio::sync::mpsc::channel(READ_AHEAD);
         let reader = tokio::task::spawn_blocking(move || {
             for file in changed {
                 let prepared = prepare_file(&file.path, file.stamp);
@@ -427,12 +428,25 @@ pub async fn reconcile(
                 }
             }
         });
+        let incoming = futures_util::stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|prepared| (prepared, receiver))
+        });
+        // Files in flight, one per embedding lane: a file is often a single slice, and with one
+        // file at a time the other lanes would idle until its write is done.
+        let applying = incoming
+            .map(|prepared| async move {
+                match prepared {
+                    Ok(prepared) => apply_file(store, embedder, project, prepared).await.map(Ok),
+                    Err(skip) => Ok(Err(skip)),
+                }
+            })
+            .buffered(embedder.lanes());
+        let mut applying = std::pin::pin!(applying);
         let mut done = 0;
         let mut skipped_paths = Vec::new();
-        while let Some(prepared) = receiver.recv().await {
-            match prepared {
-                Ok(prepared) => {
-                    let applied = apply_file(store, embedder, project, prepared).await?;
+        while let Some(result) = applying.next().await {
+            match result? {
+                Ok(applied) => {
                     report.files_indexed += 1;
                     report.chunks_embedded += applied.embedded;
                     report.chunks_kept += applied.kept;
