@@ -1,6 +1,8 @@
 //! Start benchmark: an agent spawning `annal` (the stdio sidecar) until its MCP `initialize`
 //! is answered — with an owner already running, and with none (the sidecar starts one), at 0
-//! and 100,000 memories. Run with `cargo bench --bench start`; prints a table.
+//! and 100,000 memories; with no owner, also until its first search is answered, against the
+//! model's load time; and the idle owner's RSS. Run with `cargo bench --bench start`; prints
+//! tables.
 
 #![allow(clippy::print_stdout, reason = "the benchmark prints its table")]
 
@@ -11,35 +13,82 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
+use annal::embed::MiniLm;
 use annal::project::ProjectName;
 use annal::store::Store;
 
 mod common;
 use common::owner::{Owner, annal, home};
-use common::{Xorshift, fill, quantile, vocabulary};
+use common::{Xorshift, fill, model_dir, quantile, vocabulary};
 
 const WARM_RUNS: usize = 20;
 const COLD_RUNS: usize = 3;
 
-/// Spawns the sidecar, sends `initialize`, and returns the time to its answer.
-fn initialize(home: &Path) -> anyhow::Result<Duration> {
+/// Spawns the sidecar, sends `initialize` and, with `search`, a search of `project`; returns
+/// the times from the spawn to each answer.
+fn session(home: &Path, search: Option<&str>) -> anyhow::Result<(Duration, Option<Duration>)> {
     let started = Instant::now();
     let mut child =
         annal(home).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
     let mut stdin = child.stdin.take().context("stdin")?;
+    let mut stdout = BufReader::new(child.stdout.take().context("stdout")?);
     let request = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},
         "clientInfo": {"name": "bench", "version": "0"}}});
     writeln!(stdin, "{request}")?;
     let mut line = String::new();
-    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-    let spent = started.elapsed();
-    drop(stdin);
-    let _ = child.wait();
+    stdout.read_line(&mut line)?;
+    let initialized = started.elapsed();
     if !line.contains("\"result\"") {
         bail!("no initialize answer: {line}");
     }
-    Ok(spent)
+    let searched = match search {
+        None => None,
+        Some(project) => {
+            let note = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+            let call = serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                "params": {"name": "search_memories",
+                    "arguments": {"project": project, "query": "how is the worker deployed?"}}});
+            writeln!(stdin, "{note}\n{call}")?;
+            line.clear();
+            stdout.read_line(&mut line)?;
+            if !line.contains("\"result\"") || line.contains("\"isError\":true") {
+                bail!("no search answer: {line}");
+            }
+            Some(started.elapsed())
+        }
+    };
+    drop(stdin);
+    let _ = child.wait();
+    Ok((initialized, searched))
+}
+
+fn initialize(home: &Path) -> anyhow::Result<Duration> {
+    Ok(session(home, None)?.0)
+}
+
+/// Resident memory of process `pid`, MiB.
+fn rss_mib(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .context("VmRSS")?
+        .parse()?;
+    Ok(kib / 1024.0)
+}
+
+/// Median time to load the model in this process.
+fn model_load() -> anyhow::Result<Duration> {
+    let mut times = Vec::new();
+    for _ in 0..COLD_RUNS {
+        let started = Instant::now();
+        drop(MiniLm::load(&model_dir())?);
+        times.push(started.elapsed());
+    }
+    times.sort();
+    Ok(times[times.len() / 2])
 }
 
 /// Stops whatever owner runs on `home` (a sidecar started it) and waits until it is gone.
@@ -62,24 +111,36 @@ fn stop_owner(home: &Path) -> anyhow::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
-    println!("\nSpawn `annal` → `initialize` answered (ms):\n");
-    println!("| memories | owner | p50 | p95 | runs |");
-    println!("|---:|---|---:|---:|---:|");
+    let load = model_load()?;
+    let mut start_rows = Vec::new();
+    let mut search_rows = Vec::new();
+    let mut rss_rows = Vec::new();
     for total in [0, 100_000] {
         let home = home()?;
+        let project = ProjectName::parse("big")?;
         if total > 0 {
             runtime.block_on(async {
                 let store = Store::open(&home.path().join("data")).await?;
-                let project = ProjectName::parse("big")?;
-                fill(&store, &[project], total, &mut Xorshift(0x5747), &vocabulary()).await?;
+                fill(
+                    &store,
+                    std::slice::from_ref(&project),
+                    total,
+                    &mut Xorshift(0x5747),
+                    &vocabulary(),
+                )
+                .await?;
                 store.close().await?;
                 anyhow::Ok(())
             })?;
         }
         let mut cold = Vec::new();
+        let mut first_search = Vec::new();
         for _ in 0..COLD_RUNS {
             stop_owner(home.path())?;
             cold.push(initialize(home.path())?);
+            stop_owner(home.path())?;
+            let (_, searched) = session(home.path(), Some(project.as_str()))?;
+            first_search.push(searched.context("search time")?);
         }
         stop_owner(home.path())?;
         let owner = Owner::start(home.path())?;
@@ -87,19 +148,45 @@ fn main() -> anyhow::Result<()> {
         initialize(home.path())?;
         let mut warm: Vec<Duration> =
             (0..WARM_RUNS).map(|_| initialize(home.path())).collect::<anyhow::Result<_>>()?;
+        // Idle: the model loaded (a search ran), the index in memory, nothing in flight.
+        session(home.path(), Some(project.as_str()))?;
+        rss_rows.push(format!("| {total} | {:.0} |", rss_mib(owner.0.id())?));
         drop(owner);
         cold.sort();
         warm.sort();
-        println!(
+        first_search.sort();
+        start_rows.push(format!(
             "| {total} | running | {:.1} | {:.1} | {WARM_RUNS} |",
             quantile(&warm, 0.5),
             quantile(&warm, 0.95)
-        );
-        println!(
+        ));
+        start_rows.push(format!(
             "| {total} | none (the sidecar starts it) | {:.1} | {:.1} | {COLD_RUNS} |",
             quantile(&cold, 0.5),
             quantile(&cold, 0.95)
-        );
+        ));
+        let median = first_search[first_search.len() / 2];
+        search_rows.push(format!(
+            "| {total} | {:.1} | {:.1} | {:.1} | {:+.1} | {COLD_RUNS} |",
+            median.as_secs_f64() * 1e3,
+            quantile(&first_search, 0.95),
+            load.as_secs_f64() * 1e3,
+            (median.as_secs_f64() - load.as_secs_f64()) * 1e3,
+        ));
     }
+    println!("\nSpawn `annal` → `initialize` answered (ms):\n");
+    println!("| memories | owner | p50 | p95 | runs |");
+    println!("|---:|---|---:|---:|---:|");
+    start_rows.iter().for_each(|row| println!("{row}"));
+    println!(
+        "\nNo owner running: spawn `annal` → first search answered, against loading the model (ms):\n"
+    );
+    println!("| memories | p50 | p95 | model load | p50 − load | runs |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    search_rows.iter().for_each(|row| println!("{row}"));
+    println!("\nIdle owner RSS after a search (MiB):\n");
+    println!("| memories | RSS |");
+    println!("|---:|---:|");
+    rss_rows.iter().for_each(|row| println!("{row}"));
     Ok(())
 }
