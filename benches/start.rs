@@ -79,6 +79,19 @@ fn rss_mib(pid: u32) -> anyhow::Result<f64> {
     Ok(kib / 1024.0)
 }
 
+/// Median of the `ms=` values the owners' log gave on lines saying `what`.
+fn logged_ms(home: &Path, what: &str) -> Option<f64> {
+    let log = std::fs::read_to_string(home.join("data").join(annal::sidecar::LOG_FILE)).ok()?;
+    let mut values: Vec<f64> = log
+        .lines()
+        .filter(|line| line.contains(what))
+        .filter_map(|line| line.split_whitespace().find_map(|w| w.strip_prefix("ms=")))
+        .filter_map(|v| v.trim_matches(|c: char| !c.is_ascii_digit()).parse().ok())
+        .collect();
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied()
+}
+
 /// Median time to load the model in this process.
 fn model_load() -> anyhow::Result<Duration> {
     let mut times = Vec::new();
@@ -166,12 +179,16 @@ fn main() -> anyhow::Result<()> {
             quantile(&cold, 0.95)
         ));
         let median = first_search[first_search.len() / 2];
+        let logged =
+            |what| logged_ms(home.path(), what).map_or("–".into(), |ms| format!("{ms:.0}"));
         search_rows.push(format!(
-            "| {total} | {:.1} | {:.1} | {:.1} | {:+.1} | {COLD_RUNS} |",
+            "| {total} | {:.1} | {:.1} | {:.1} | {:+.1} | {} | {} | {COLD_RUNS} |",
             median.as_secs_f64() * 1e3,
             quantile(&first_search, 0.95),
             load.as_secs_f64() * 1e3,
             (median.as_secs_f64() - load.as_secs_f64()) * 1e3,
+            logged("model loaded"),
+            logged("vector index loaded"),
         ));
     }
     println!("\nSpawn `annal` → `initialize` answered (ms):\n");
@@ -181,8 +198,10 @@ fn main() -> anyhow::Result<()> {
     println!(
         "\nNo owner running: spawn `annal` → first search answered, against loading the model (ms):\n"
     );
-    println!("| memories | p50 | p95 | model load | p50 − load | runs |");
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| memories | p50 | p95 | model load | p50 − load | owner's model load | owner's index load | runs |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     search_rows.iter().for_each(|row| println!("{row}"));
     println!("\nIdle owner RSS after a search (MiB):\n");
     println!("| memories | RSS |");

@@ -428,6 +428,9 @@ impl Memories {
     /// `search_memories`: validates, embeds the query, ranks, loads the hits, and counts the
     /// access off the response path.
     pub async fn search(&self, request: SearchRequest) -> Result<SearchResults, SearchError> {
+        // Ranking and reading the hits are CPU work too: an index run beside the search yields
+        // it a core for its whole length, not only for the query's embedding.
+        let _core = self.embedder().hold_core();
         let mut plan = self.plan(&request).await?;
         if plan.scope.is_empty() {
             // Nothing stored in the project yet: an empty answer (agents search first).

@@ -18,8 +18,8 @@ mod service;
 use std::path::{Path, PathBuf};
 
 pub use minilm::MiniLm;
-pub use service::EmbedService;
 pub(crate) use service::panic_text;
+pub use service::{CoreHold, EmbedService};
 
 /// Dimensions of an all-MiniLM-L6-v2 embedding.
 pub const DIMENSIONS: usize = 384;

@@ -90,7 +90,7 @@ impl Shared {
     }
 }
 
-/// How many urgent passes are running. There is a general lane per core, so beside an urgent
+/// How many urgent passes (and held cores, see [`CoreHold`]) are running. There is a general lane per core, so beside an urgent
 /// pass one general lane too many would run and the query would share a core with it; that
 /// lane (the yielding one) waits at its next step until no urgent pass runs.
 #[derive(Default)]
@@ -100,8 +100,12 @@ struct Gate {
 }
 
 impl Gate {
-    fn enter(&self) -> Urgent<'_> {
+    fn raise(&self) {
         *lock(&self.urgent) += 1;
+    }
+
+    fn enter(&self) -> Urgent<'_> {
+        self.raise();
         Urgent(self)
     }
 
@@ -114,13 +118,36 @@ impl Gate {
     }
 }
 
+impl Gate {
+    fn leave(&self) {
+        *lock(&self.urgent) -= 1;
+        self.clear.notify_all();
+    }
+}
+
 /// An urgent pass in flight; dropping it (also when the pass panicked) lets long passes go on.
 struct Urgent<'a>(&'a Gate);
 
 impl Drop for Urgent<'_> {
     fn drop(&mut self) {
-        *lock(&self.0.urgent) -= 1;
-        self.0.clear.notify_all();
+        self.0.leave();
+    }
+}
+
+/// A core held for interactive work beside the embedding (a search's ranking and reads): while
+/// it lives, the yielding lane pauses as it does for an urgent pass.
+#[must_use = "the core is free again once this is dropped"]
+pub struct CoreHold(Arc<Shared>);
+
+impl Drop for CoreHold {
+    fn drop(&mut self) {
+        self.0.gate.leave();
+    }
+}
+
+impl std::fmt::Debug for CoreHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoreHold").finish_non_exhaustive()
     }
 }
 
@@ -233,6 +260,13 @@ impl EmbedService {
         // Any lane may be the one free to take it.
         self.handle.shared.ready.notify_all();
         answer.await.unwrap_or(Err(EmbedError::Stopped))
+    }
+
+    /// Holds a core for an interactive operation until the hold is dropped: bulk work runs on
+    /// the other cores meanwhile, so a search is not slowed by an index run beside it.
+    pub fn hold_core(&self) -> CoreHold {
+        self.handle.shared.gate.raise();
+        CoreHold(Arc::clone(&self.handle.shared))
     }
 
     /// How many passes of non-urgent work run at once: callers with many jobs (indexing) keep
