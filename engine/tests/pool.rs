@@ -499,3 +499,61 @@ async fn a_search_during_a_cold_index_of_500_files_answers_within_twice_idle() {
     assert!(worst <= idle * 4 + Duration::from_millis(500), "worst {worst:?}, idle {idle:?}");
     pool.shutdown(Duration::from_secs(10)).await;
 }
+
+/// Searches answer while another session's large `store_batch` runs about as fast as when
+/// idle: the query's embedding has its lane, and the search holds a core while it ranks. The
+/// bound here is generous (a loaded CI machine); `cargo bench --bench embedding` reports the
+/// real numbers.
+#[tokio::test]
+async fn a_search_during_another_sessions_store_batch_answers_within_twice_idle() {
+    let home = tempfile::tempdir().expect("home");
+    let service = EmbedService::minilm(annal_engine::embed::ModelSearch {
+        env_dir: Some(model_dir()),
+        ..Default::default()
+    });
+    let pool = open_pool_with(home.path(), service).await;
+    for i in 0..20 {
+        let text = format!("Decision {i}: the on-call rotation changes every {i} weeks.");
+        pool.memories()
+            .remember("app", text, vec!["decision".into()], None, None)
+            .await
+            .expect("store");
+    }
+    let search = || async {
+        let started = Instant::now();
+        let found =
+            pool.memories().search(SearchRequest::new("app", "who is paged by alerts")).await;
+        assert!(found.is_ok(), "{found:?}");
+        started.elapsed()
+    };
+    search().await;
+    let mut idle = Vec::new();
+    for _ in 0..7 {
+        idle.push(search().await);
+    }
+    let idle = median(idle);
+    let sentence = "The release train leaves on Thursdays and the hotfix branch is cut from it. ";
+    let items: Vec<_> = (0..48)
+        .map(|i| annal_engine::memories::BatchItem {
+            content: Some(format!("Release note {i}. {}", sentence.repeat(100))),
+            tags: Some(vec!["release".into()]),
+            ..Default::default()
+        })
+        .collect();
+    let batch = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.memories().remember_batch("other", items).await }
+    });
+    let mut during = Vec::new();
+    while !batch.is_finished() && during.len() < 7 {
+        during.push(search().await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(batch.await.expect("join").expect("batch").len(), 48);
+    assert!(during.len() >= 3, "the batch ended before three searches ran during it");
+    let (p50, worst) = (median(during.clone()), during.iter().max().copied().unwrap_or_default());
+    let bound = idle * 2 + Duration::from_millis(150);
+    assert!(p50 <= bound, "search p50 {p50:?} during the batch, idle {idle:?}: {during:?}");
+    assert!(worst <= idle * 4 + Duration::from_millis(500), "worst {worst:?}, idle {idle:?}");
+    pool.shutdown(Duration::from_secs(10)).await;
+}
