@@ -162,6 +162,26 @@ async fn a_broken_model_fails_every_request_clearly() {
     }
 }
 
+/// Weights cut short (a download that stopped) are refused at load with the file named, and
+/// nothing is embedded with half a model.
+#[test]
+fn truncated_weights_are_refused_at_load() {
+    let dir = tempfile::tempdir().expect("dir");
+    for file in ["config.json", "tokenizer.json"] {
+        std::os::unix::fs::symlink(model_dir().join(file), dir.path().join(file)).expect("link");
+    }
+    let weights = std::fs::read(model_dir().join("model.safetensors")).expect("weights");
+    for keep in [4, 1 << 20, weights.len() - 1] {
+        std::fs::write(dir.path().join("model.safetensors"), &weights[..keep]).expect("write");
+        match MiniLm::load(dir.path()) {
+            Err(EmbedError::Load { message, .. }) => {
+                assert!(message.contains("model.safetensors"), "{keep} bytes: {message}");
+            }
+            other => panic!("{keep} bytes: expected a load error, got {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn a_model_of_another_kind_is_refused_at_load_naming_what_differs() {
     let original: serde_json::Value = serde_json::from_str(

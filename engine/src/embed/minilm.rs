@@ -41,9 +41,12 @@ impl MiniLm {
                 ..TruncationParams::default()
             }))
             .map_err(|e| fail(format!("tokenizer truncation: {e}")))?;
-        let weights = candle_core::safetensors::load(dir.join("model.safetensors"), &device)
+        let bytes = std::fs::read(dir.join("model.safetensors"))
             .map_err(|e| fail(format!("model.safetensors: {e}")))?;
-        let vb = VarBuilder::from_tensors(weights, DType::F32, &device);
+        // A tensor at a time from the file's bytes, copied into the encoder and dropped: the
+        // load holds the file and the encoder's weights, not a third copy of every weight.
+        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &device)
+            .map_err(|e| fail(format!("model.safetensors: {e}")))?;
         let model = Encoder::load(vb, &config).map_err(|e| fail(format!("weights: {e}")))?;
         Ok(Self { model, tokenizer })
     }
