@@ -37,6 +37,19 @@ struct Query {
     identifier: bool,
 }
 
+/// Adaptive fusion candidates: (keyword weight at full strength, BM25 relevance it is reached at).
+const ADAPTIVE: [(f32, f32); 9] = [
+    (0.3, 6.0),
+    (0.3, 12.0),
+    (0.3, 24.0),
+    (0.5, 6.0),
+    (0.5, 12.0),
+    (0.5, 24.0),
+    (1.0, 12.0),
+    (1.0, 24.0),
+    (1.0, 48.0),
+];
+
 async fn evaluate(memories: &Memories, eval: &Eval) -> anyhow::Result<()> {
     let mut ids = Vec::new();
     for text in &eval.memories {
@@ -60,6 +73,12 @@ async fn evaluate(memories: &Memories, eval: &Eval) -> anyhow::Result<()> {
         rankings.push((
             format!("blend, keyword weight {keyword_weight}"),
             Ranking::Blend { keyword_weight },
+        ));
+    }
+    for (max_weight, full_at) in ADAPTIVE {
+        rankings.push((
+            format!("adaptive {max_weight} at {full_at}"),
+            Ranking::Adaptive { max_weight, full_at },
         ));
     }
     rankings.push(("vector only".to_string(), Ranking::VectorOnly));
@@ -402,6 +421,12 @@ async fn tune(
     }
     for keyword_weight in [0.5, 1.0, 2.0] {
         candidates.push((format!("RRF {keyword_weight}"), Ranking::Rrf { keyword_weight }));
+    }
+    for (max_weight, full_at) in ADAPTIVE {
+        candidates.push((
+            format!("adaptive {max_weight} at {full_at}"),
+            Ranking::Adaptive { max_weight, full_at },
+        ));
     }
     println!("\n| candidate (tuning half) | {} R@5 / MRR |", kinds.join(" R@5 / MRR | "));
     println!("|---|{}", "---|".repeat(kinds.len()));

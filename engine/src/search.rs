@@ -122,8 +122,8 @@ impl Mode {
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Ranking {
     /// The fusion the evaluation picked: a blend whose keyword weight is
-    /// [`IDENTIFIER_KEYWORD_WEIGHT`] when the query contains an identifier-like term and
-    /// [`PROSE_KEYWORD_WEIGHT`] otherwise.
+    /// [`IDENTIFIER_KEYWORD_WEIGHT`] when the query contains an identifier-like term, and
+    /// otherwise up to [`PROSE_KEYWORD_WEIGHT`] by how strong the best keyword match is.
     #[default]
     Hybrid,
     /// Reciprocal rank fusion, the keyword leg weighted.
@@ -134,6 +134,13 @@ pub enum Ranking {
     Blend {
         keyword_weight: f32,
     },
+    /// A blend whose keyword weight follows how strong the best keyword match is: `max_weight`
+    /// once the top BM25 relevance reaches `full_at` (rare terms matched), proportionally less
+    /// below (only common words shared).
+    Adaptive {
+        max_weight: f32,
+        full_at: f32,
+    },
     VectorOnly,
     KeywordOnly,
 }
@@ -142,9 +149,15 @@ pub enum Ranking {
 /// `_`, `.`, `/`, or camelCase): an exact identifier should win. Chosen on the retrieval
 /// evaluation (`cargo bench --bench search -- --eval-only`).
 pub const IDENTIFIER_KEYWORD_WEIGHT: f32 = 0.5;
-/// Keyword weight of `Ranking::Hybrid` for prose queries: meaning matters more than shared
-/// words, so the keyword leg only breaks near-ties.
-pub const PROSE_KEYWORD_WEIGHT: f32 = 0.1;
+/// Keyword weight of `Ranking::Hybrid` for prose queries at full strength, reached when the
+/// best keyword match has a BM25 relevance of [`PROSE_FULL_AT`]: a prose query that shares only
+/// common words with the memories ("install", "HTTP") matches weakly everywhere, and then the
+/// keyword leg only breaks near-ties; one that shares rare terms is trusted as much as an
+/// identifier. Chosen on the tuning half of the large evaluation (`cargo bench --bench search
+/// -- --large-eval --tune`) and checked on the small one.
+pub const PROSE_KEYWORD_WEIGHT: f32 = 0.5;
+/// See [`PROSE_KEYWORD_WEIGHT`].
+pub const PROSE_FULL_AT: f32 = 24.0;
 
 /// Whether a query names something exactly: a word with a digit, `_`, `.`, `/`, or a
 /// lower-to-upper case change (`compute_totals`, `E_LOCK_17`, `flags.yaml`, `PdfRenderer`).
@@ -186,7 +199,9 @@ impl Ranking {
             Self::Hybrid if has_identifier(query) => {
                 Self::Blend { keyword_weight: IDENTIFIER_KEYWORD_WEIGHT }
             }
-            Self::Hybrid => Self::Blend { keyword_weight: PROSE_KEYWORD_WEIGHT },
+            Self::Hybrid => {
+                Self::Adaptive { max_weight: PROSE_KEYWORD_WEIGHT, full_at: PROSE_FULL_AT }
+            }
             other => other,
         }
     }
@@ -195,15 +210,20 @@ impl Ranking {
     fn fused(self, c: &Candidate, best_relevance: f32) -> f32 {
         let rrf = |rank: usize| 1.0 / (RRF_K + rank as f32 + 1.0);
         let relevance = c.keyword.map_or(0.0, |(_, r)| r / best_relevance.max(f32::EPSILON));
+        let adaptive = |max_weight: f32, full_at: f32| {
+            let weight = max_weight * (best_relevance / full_at.max(f32::EPSILON)).min(1.0);
+            (c.cosine + weight * relevance, AGENT_BOOST)
+        };
         let (score, boost) = match self {
             // Resolved by `for_query` before fusion; prose weights if it ever is not.
-            Self::Hybrid => (c.cosine + PROSE_KEYWORD_WEIGHT * relevance, AGENT_BOOST),
+            Self::Hybrid => adaptive(PROSE_KEYWORD_WEIGHT, PROSE_FULL_AT),
             Self::Rrf { keyword_weight } => (
                 c.vector_rank.map_or(0.0, rrf)
                     + c.keyword.map_or(0.0, |(k, _)| keyword_weight * rrf(k)),
                 AGENT_BOOST * rrf(0),
             ),
             Self::Blend { keyword_weight } => (c.cosine + keyword_weight * relevance, AGENT_BOOST),
+            Self::Adaptive { max_weight, full_at } => adaptive(max_weight, full_at),
             Self::VectorOnly => (c.cosine, AGENT_BOOST),
             Self::KeywordOnly => (relevance, AGENT_BOOST),
         };
