@@ -439,6 +439,42 @@ fn median(mut times: Vec<Duration>) -> Duration {
     times[times.len() / 2]
 }
 
+/// A pool with its own embedding service (so no other test's work shares its lanes) and 20
+/// decisions in project `app`.
+async fn pool_with_decisions(home: &Path) -> Arc<Pool> {
+    let service = EmbedService::minilm(annal_engine::embed::ModelSearch {
+        env_dir: Some(model_dir()),
+        ..Default::default()
+    });
+    let pool = open_pool_with(home, service).await;
+    for i in 0..20 {
+        let text = format!("Decision {i}: the on-call rotation changes every {i} weeks.");
+        pool.memories()
+            .remember("app", text, vec!["decision".into()], None, None)
+            .await
+            .expect("store");
+    }
+    pool
+}
+
+/// How long one search of project `app` takes.
+async fn timed_search(pool: &Pool) -> Duration {
+    let started = Instant::now();
+    let found = pool.memories().search(SearchRequest::new("app", "who is paged by alerts")).await;
+    assert!(found.is_ok(), "{found:?}");
+    started.elapsed()
+}
+
+/// The median of 7 searches with nothing else running, after one to warm up.
+async fn idle_search(pool: &Pool) -> Duration {
+    timed_search(pool).await;
+    let mut idle = Vec::new();
+    for _ in 0..7 {
+        idle.push(timed_search(pool).await);
+    }
+    median(idle)
+}
+
 /// Searches answer during a cold index of 500 files about as fast as when idle: the query's
 /// embedding has a lane of its own and the bulk passes pause for it. The bound here is
 /// generous (other tests share the machine); `cargo bench --bench index` reports the real
@@ -455,31 +491,9 @@ async fn a_search_during_a_cold_index_of_500_files_answers_within_twice_idle() {
         );
         std::fs::write(docs.path().join(format!("area-{i:03}.md")), text).expect("write");
     }
-    let service = EmbedService::minilm(annal_engine::embed::ModelSearch {
-        env_dir: Some(model_dir()),
-        ..Default::default()
-    });
-    let pool = open_pool_with(home.path(), service).await;
-    for i in 0..20 {
-        let text = format!("Decision {i}: the on-call rotation changes every {i} weeks.");
-        pool.memories()
-            .remember("app", text, vec!["decision".into()], None, None)
-            .await
-            .expect("store");
-    }
-    let search = || async {
-        let started = Instant::now();
-        let found =
-            pool.memories().search(SearchRequest::new("app", "who is paged by alerts")).await;
-        assert!(found.is_ok(), "{found:?}");
-        started.elapsed()
-    };
-    search().await;
-    let mut idle = Vec::new();
-    for _ in 0..7 {
-        idle.push(search().await);
-    }
-    let idle = median(idle);
+    let pool = pool_with_decisions(home.path()).await;
+    let search = || timed_search(&pool);
+    let idle = idle_search(&pool).await;
     pool.init_project("app", watch(&[docs.path()]), None).await.expect("init");
     let mut during = Vec::new();
     while during.len() < 7 {
@@ -507,31 +521,9 @@ async fn a_search_during_a_cold_index_of_500_files_answers_within_twice_idle() {
 #[tokio::test]
 async fn a_search_during_another_sessions_store_batch_answers_within_twice_idle() {
     let home = tempfile::tempdir().expect("home");
-    let service = EmbedService::minilm(annal_engine::embed::ModelSearch {
-        env_dir: Some(model_dir()),
-        ..Default::default()
-    });
-    let pool = open_pool_with(home.path(), service).await;
-    for i in 0..20 {
-        let text = format!("Decision {i}: the on-call rotation changes every {i} weeks.");
-        pool.memories()
-            .remember("app", text, vec!["decision".into()], None, None)
-            .await
-            .expect("store");
-    }
-    let search = || async {
-        let started = Instant::now();
-        let found =
-            pool.memories().search(SearchRequest::new("app", "who is paged by alerts")).await;
-        assert!(found.is_ok(), "{found:?}");
-        started.elapsed()
-    };
-    search().await;
-    let mut idle = Vec::new();
-    for _ in 0..7 {
-        idle.push(search().await);
-    }
-    let idle = median(idle);
+    let pool = pool_with_decisions(home.path()).await;
+    let search = || timed_search(&pool);
+    let idle = idle_search(&pool).await;
     let sentence = "The release train leaves on Thursdays and the hotfix branch is cut from it. ";
     let items: Vec<_> = (0..48)
         .map(|i| annal_engine::memories::BatchItem {
