@@ -67,6 +67,42 @@ impl ProjectVectors {
         }
     }
 
+    /// Builds the index from parallel arrays (`data` holds `ids.len()` vectors end to end), as
+    /// a snapshot stores them, so a load copies no vector. `None` when the lengths disagree or
+    /// an id repeats.
+    pub fn from_parts(ids: Vec<String>, data: Vec<f32>, meta: Vec<EntryMeta>) -> Option<Self> {
+        if data.len() != ids.len() * DIMENSIONS || meta.len() != ids.len() {
+            return None;
+        }
+        let mut index = Self { ids, data, meta, ..Self::default() };
+        index.positions.reserve(index.ids.len());
+        for (at, id) in index.ids.iter().enumerate() {
+            if index.positions.insert(id.clone(), at).is_some() {
+                return None;
+            }
+        }
+        let mut tag_counts = HashMap::new();
+        for tag in index.meta.iter().flat_map(|m| &m.tags) {
+            *tag_counts.entry(tag.clone()).or_insert(0) += 1;
+        }
+        index.tag_counts = tag_counts;
+        Some(index)
+    }
+
+    /// Every entry in storage order: id, vector, metadata.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &[f32], &EntryMeta)> {
+        self.ids
+            .iter()
+            .zip(self.data.chunks_exact(DIMENSIONS))
+            .zip(&self.meta)
+            .map(|((id, vector), meta)| (id.as_str(), vector, meta))
+    }
+
+    /// The vectors end to end, in [`ProjectVectors::entries`] order.
+    pub fn vectors(&self) -> &[f32] {
+        &self.data
+    }
+
     pub fn len(&self) -> usize {
         self.ids.len()
     }
@@ -195,6 +231,11 @@ impl VectorIndex {
     /// The project's shard, if the project has ever held a memory.
     pub fn project(&self, project: &str) -> Option<Arc<RwLock<ProjectVectors>>> {
         read(&self.projects).get(project).cloned()
+    }
+
+    /// Every project's shard, by name.
+    pub fn projects(&self) -> Vec<(String, Arc<RwLock<ProjectVectors>>)> {
+        read(&self.projects).iter().map(|(name, shard)| (name.clone(), Arc::clone(shard))).collect()
     }
 
     /// The project's shard, created empty when missing.

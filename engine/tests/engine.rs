@@ -25,4 +25,5 @@ mod secret_writes;
 mod secrets;
 mod store;
 mod store_loading;
+mod store_snapshot;
 mod transfer;

@@ -6,8 +6,9 @@
 //! threads (tokio-rusqlite), never on the async runtime.
 //!
 //! Opening returns once the schema is migrated; the vector index then loads on the writer
-//! thread, in the job that migrated (most of a second at 100,000 memories), so an owner answers
-//! its clients meanwhile. What needs the index waits for it: [`Store::index`] for readers, and the
+//! thread, in the job that migrated, so an owner answers its clients meanwhile: from the
+//! snapshot the last close wrote when it still matches (snapshot.rs), else by scanning every
+//! row (most of a second at 100,000 memories). What needs the index waits for it: [`Store::index`] for readers, and the
 //! writes queue behind the load on the writer thread.
 
 mod brief;
@@ -19,6 +20,7 @@ mod read;
 mod review;
 mod schema;
 mod scrub;
+mod snapshot;
 mod transfer;
 mod write;
 
@@ -33,7 +35,7 @@ use tokio_rusqlite::rusqlite::{self, OpenFlags};
 
 use crate::memory::InvalidMemory;
 use crate::private_files;
-use crate::vector_index::VectorIndex;
+use crate::vector_index::{VectorIndex, write};
 
 pub use brief::BriefCandidates;
 pub use files::{FileStamp, FileUpdate};
@@ -41,6 +43,7 @@ pub use guard::FileChange;
 pub use read::{DayCount, KeywordMatch, ListQuery, Page, Stats, TagCount};
 pub use review::{INBOX_LIMIT, RecordedItem, ReviewKind};
 pub use scrub::Scrubbed;
+pub use snapshot::SNAPSHOT_FILE;
 pub use transfer::{Restore, RestoreCounts};
 pub use write::{
     CONFLICT_FROM, Conflict, DUPLICATE_ABOVE, MemoryUpdate, SIMILAR_FROM, Similar, StoreItem,
@@ -140,6 +143,8 @@ pub struct Store {
     loaded: watch::Receiver<IndexLoad>,
     /// Whether `path` still names the file the writer has open.
     file: Arc<guard::FileGuard>,
+    /// Where [`Store::close`] writes the vector index for the next open.
+    snapshot: PathBuf,
 }
 
 impl Store {
@@ -164,6 +169,8 @@ impl Store {
         let (loaded_tx, loaded) = watch::channel(IndexLoad::Loading);
         let (migrated_tx, migrated) = oneshot::channel();
         let (loading, opened) = (Arc::clone(&index), path.clone());
+        let snapshot = snapshot::path(data_dir);
+        let snapshot_at = snapshot.clone();
         // One job does the migration, hands the result to `open`, then loads the index: every
         // write is queued behind it on the same thread, so the index sees each commit exactly
         // once and in order, and `open` does not wait for the load.
@@ -173,7 +180,7 @@ impl Store {
             if migrated_tx.send(prepared).is_err() || failed {
                 return;
             }
-            loaded_tx.send_replace(load(conn, &loading));
+            loaded_tx.send_replace(load(conn, &loading, &snapshot));
         };
         let queue = writer.clone();
         // The task only queues the job and awaits its end: the work is on the writer's thread.
@@ -191,7 +198,15 @@ impl Store {
                 Ok::<_, StoreError>(())
             })
             .await?;
-        Ok(Self { writer, reader, path, index, loaded, file: Arc::new(file) })
+        Ok(Self {
+            writer,
+            reader,
+            path,
+            index,
+            loaded,
+            file: Arc::new(file),
+            snapshot: snapshot_at,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -262,6 +277,7 @@ impl Store {
     /// checkpointed and its WAL removed while the owner still holds the lock; every later call
     /// fails with [`StoreError::Closed`].
     pub async fn close(&self) -> Result<(), StoreError> {
+        self.save_snapshot().await;
         for connection in [&self.reader, &self.writer] {
             connection.clone().close().await.map_err(|err| match err {
                 tokio_rusqlite::Error::Close((_, source)) => StoreError::Sqlite(source),
@@ -269,6 +285,37 @@ impl Store {
             })?;
         }
         Ok(())
+    }
+}
+
+impl Store {
+    /// Writes the vector index's snapshot after the queued writes, when the index is whole and
+    /// the database file is still the one this store opened; a failure costs the next open
+    /// its shortcut only, so it is logged, not returned.
+    async fn save_snapshot(&self) {
+        if self.loaded.borrow().outcome().is_err() || self.file.lost_now().is_some() {
+            return;
+        }
+        let (index, file, path) =
+            (Arc::clone(&self.index), Arc::clone(&self.file), self.snapshot.clone());
+        let saved = self
+            .writer
+            .call(move |conn| {
+                file.check(conn)?;
+                let started = Instant::now();
+                Ok::<_, StoreError>(
+                    snapshot::save(conn, &index, &path)
+                        .map(|memories| (memories, started.elapsed())),
+                )
+            })
+            .await;
+        match saved {
+            Ok(Ok((memories, took))) => {
+                tracing::info!(memories, ms = took.as_millis(), "vector index snapshot written");
+            }
+            Ok(Err(err)) => tracing::warn!(%err, "vector index snapshot not written"),
+            Err(err) => tracing::warn!(%err, "vector index snapshot not written"),
+        }
     }
 }
 
@@ -286,19 +333,43 @@ fn prepare(conn: &mut rusqlite::Connection, path: &Path) -> Result<guard::FileGu
 }
 
 /// Loads the index on the writer connection, saying in the log how it went.
-fn load(conn: &mut rusqlite::Connection, index: &VectorIndex) -> IndexLoad {
+fn load(conn: &mut rusqlite::Connection, index: &VectorIndex, snapshot: &Path) -> IndexLoad {
     let started = Instant::now();
     tracing::info!("loading the vector index");
+    match snapshot::load(conn, snapshot) {
+        Ok(projects) => {
+            let memories: usize = projects.values().map(|shard| shard.len()).sum();
+            for (project, vectors) in projects {
+                *write(&index.project_or_default(&project)) = vectors;
+            }
+            let ms = started.elapsed().as_millis();
+            tracing::info!(memories, ms, from = "snapshot", "vector index loaded");
+            discard_snapshot(snapshot);
+            return IndexLoad::Ready;
+        }
+        Err(snapshot::SnapshotError::Io(err)) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => tracing::info!(%err, "vector index snapshot not used; scanning the database"),
+    }
+    discard_snapshot(snapshot);
     match read::load_index(conn, index) {
         Ok(memories) => {
             let ms = started.elapsed().as_millis();
-            tracing::info!(memories, ms, "vector index loaded");
+            tracing::info!(memories, ms, from = "database", "vector index loaded");
             IndexLoad::Ready
         }
         Err(err) => {
             tracing::error!(%err, "vector index not loaded: searches and writes are refused");
             IndexLoad::Failed(err.to_string().into())
         }
+    }
+}
+
+/// A snapshot is read at most once: removed before the load is done, so before any write.
+fn discard_snapshot(snapshot: &Path) {
+    if let Err(err) = std::fs::remove_file(snapshot)
+        && err.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(%err, "cannot delete the vector index snapshot");
     }
 }
 

@@ -147,6 +147,32 @@ const MIGRATIONS: &[&str] = &[
         done_at  TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 9: a count of the changes to what the vector index holds, so the snapshot of the index
+    // written at close is read back at the next open only if nothing it covers changed since
+    // (snapshot.rs). Triggers bump it, so every writer does, whatever its code path; `token`
+    // is set by the close that writes a snapshot.
+    r#"
+    CREATE TABLE index_generation (
+        only        INTEGER PRIMARY KEY CHECK (only = 1),
+        generation  INTEGER NOT NULL,
+        token       BLOB
+    );
+    INSERT INTO index_generation (only, generation) VALUES (1, 0);
+    CREATE TRIGGER index_generation_memory_insert AFTER INSERT ON memories
+        BEGIN UPDATE index_generation SET generation = generation + 1; END;
+    CREATE TRIGGER index_generation_memory_delete AFTER DELETE ON memories
+        BEGIN UPDATE index_generation SET generation = generation + 1; END;
+    CREATE TRIGGER index_generation_memory_update
+        AFTER UPDATE OF id, project, embedding, chunk_type, created_at, superseded_by, source
+        ON memories
+        BEGIN UPDATE index_generation SET generation = generation + 1; END;
+    CREATE TRIGGER index_generation_tag_insert AFTER INSERT ON memory_tags
+        BEGIN UPDATE index_generation SET generation = generation + 1; END;
+    CREATE TRIGGER index_generation_tag_delete AFTER DELETE ON memory_tags
+        BEGIN UPDATE index_generation SET generation = generation + 1; END;
+    CREATE TRIGGER index_generation_tag_update AFTER UPDATE ON memory_tags
+        BEGIN UPDATE index_generation SET generation = generation + 1; END;
+    "#,
 ];
 
 /// Brings the schema up to date in one transaction per migration.
