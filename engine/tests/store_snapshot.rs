@@ -168,3 +168,16 @@ async fn a_database_swapped_for_an_older_copy_does_not_match_a_newer_snapshot() 
     assert!(restored.iter().any(|entry| entry.1 == "filler-7"));
     assert_eq!(restored, scanned(dir.path()).await);
 }
+
+#[tokio::test]
+async fn a_close_during_the_load_still_writes_the_snapshot() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    store_in(dir.path()).await;
+    let scan = scanned(dir.path()).await;
+    for _ in 0..3 {
+        // Closed at once: the close queues behind the load, which consumed the snapshot.
+        Store::open(dir.path()).await.expect("open").close().await.expect("close");
+        assert!(dir.path().join(SNAPSHOT_FILE).exists(), "the close wrote a new snapshot");
+    }
+    assert_eq!(contents(dir.path()).await, scan);
+}

@@ -293,27 +293,31 @@ impl Store {
     /// the database file is still the one this store opened; a failure costs the next open
     /// its shortcut only, so it is logged, not returned.
     async fn save_snapshot(&self) {
-        if self.loaded.borrow().outcome().is_err() || self.file.lost_now().is_some() {
-            return;
-        }
         let (index, file, path) =
             (Arc::clone(&self.index), Arc::clone(&self.file), self.snapshot.clone());
+        let loaded = self.loaded.clone();
         let saved = self
             .writer
             .call(move |conn| {
+                // Checked here, not before: a close during the load queues behind it on this
+                // thread, and finds it done.
+                if loaded.borrow().outcome().is_err() || file.lost_now().is_some() {
+                    return Ok(None);
+                }
                 file.check(conn)?;
                 let started = Instant::now();
-                Ok::<_, StoreError>(
+                Ok::<_, StoreError>(Some(
                     snapshot::save(conn, &index, &path)
                         .map(|memories| (memories, started.elapsed())),
-                )
+                ))
             })
             .await;
         match saved {
-            Ok(Ok((memories, took))) => {
+            Ok(None) => {}
+            Ok(Some(Ok((memories, took)))) => {
                 tracing::info!(memories, ms = took.as_millis(), "vector index snapshot written");
             }
-            Ok(Err(err)) => tracing::warn!(%err, "vector index snapshot not written"),
+            Ok(Some(Err(err))) => tracing::warn!(%err, "vector index snapshot not written"),
             Err(err) => tracing::warn!(%err, "vector index snapshot not written"),
         }
     }
