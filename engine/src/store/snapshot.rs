@@ -27,7 +27,7 @@ use tokio_rusqlite::rusqlite::{self, Connection, OptionalExtension as _};
 use crate::embed::DIMENSIONS;
 use crate::memory::ChunkType;
 use crate::private_files;
-use crate::vector_index::{EntryMeta, ProjectVectors, VectorIndex, read};
+use crate::vector_index::{EntryMeta, ProjectVectors, VectorIndex, read, vector_array};
 
 pub const SNAPSHOT_FILE: &str = "vector-index.snapshot";
 const MAGIC: &[u8; 8] = b"ANNALVX1";
@@ -103,15 +103,19 @@ pub(super) fn save(
     out.write_all(&stamp.token)?;
     out.write_all(&(meta.len() as u64).to_le_bytes())?;
     out.write_all(&meta)?;
-    let mut bytes = Vec::with_capacity(1 << 16);
     let mut entries = 0;
+    let mut little_endian = Vec::new();
     for (_, shard) in &guards {
         entries += shard.len();
-        for block in shard.vectors().chunks(1 << 14) {
-            bytes.clear();
-            bytes.extend(block.iter().flat_map(|x| x.to_le_bytes()));
-            out.write_all(&bytes)?;
-        }
+        let vectors = if cfg!(target_endian = "little") {
+            shard.vectors()
+        } else {
+            little_endian.clear();
+            little_endian
+                .extend(shard.vectors().iter().map(|x| f32::from_bits(x.to_bits().to_le())));
+            &little_endian
+        };
+        out.write_all(bytemuck::cast_slice(vectors))?;
     }
     let checksum = out.hasher.clone().finalize();
     let mut file = out.inner.into_inner().map_err(io::IntoInnerError::into_error)?;
@@ -177,17 +181,12 @@ pub(super) fn load(
         return Err(SnapshotError::Corrupt("the file's length"));
     }
     let mut projects = HashMap::with_capacity(shards.len());
-    let mut bytes = vec![0u8; 1 << 16];
     for (name, ids, metas) in shards {
-        let mut data = Vec::with_capacity(ids.len() * DIMENSIONS);
-        let mut left = ids.len() * DIMENSIONS * 4;
-        while left > 0 {
-            let block = &mut bytes[..left.min(1 << 16)];
-            input.read_exact(block).map_err(truncated)?;
-            data.extend(
-                block.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-            );
-            left -= block.len();
+        // Read straight into the index's own array: one copy, from the page cache.
+        let mut data = vector_array(ids.len());
+        input.read_exact(bytemuck::cast_slice_mut(&mut data)).map_err(truncated)?;
+        for x in &mut data {
+            *x = f32::from_bits(u32::from_le(x.to_bits()));
         }
         let shard = ProjectVectors::from_parts(ids, data, metas)
             .ok_or(SnapshotError::Corrupt("an id listed twice"))?;
