@@ -22,7 +22,7 @@ use common::owner::{Owner, annal, home};
 use common::{Xorshift, fill, model_dir, quantile, vocabulary};
 
 const WARM_RUNS: usize = 20;
-const COLD_RUNS: usize = 5;
+const COLD_RUNS: usize = 9;
 
 /// Spawns the sidecar, sends `initialize` and, with `search`, a search of `project`; returns
 /// the times from the spawn to each answer.

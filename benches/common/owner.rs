@@ -32,9 +32,15 @@ pub struct Owner(pub Child);
 
 impl Owner {
     pub fn start(home: &Path) -> anyhow::Result<Self> {
+        let address = home.join("data").join(annal::http::ADDRESS_FILE);
+        // An earlier owner's file would pass for this one's before it holds the lock, and a
+        // sidecar started meanwhile would start an owner of its own that takes the lock.
+        match std::fs::remove_file(&address) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err.into()),
+            _ => {}
+        }
         let child = annal(home).arg("serve").stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
         let owner = Self(child);
-        let address = home.join("data").join(annal::http::ADDRESS_FILE);
         let deadline = Instant::now() + Duration::from_secs(120);
         while !address.exists() {
             if Instant::now() > deadline {
