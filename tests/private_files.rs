@@ -141,6 +141,13 @@ print("all refused")
         );
     }
     stop_owner(&data_dir);
+    // The vector index's snapshot exists between an owner's close and the next open.
+    let snapshot = data_dir.join("vector-index.snapshot");
+    assert_eq!(mode(&snapshot), 0o600, "the vector index snapshot");
+    if is_root() {
+        let read = as_nobody("cat", &[&snapshot.display().to_string()]);
+        assert!(!read.status.success(), "nobody read the snapshot");
+    }
 }
 
 #[test]
