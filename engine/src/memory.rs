@@ -17,7 +17,7 @@ use crate::excerpt::excerpt;
 use crate::secrets::{Policy, Refused, SecretKind};
 
 /// Largest agent memory, in bytes of UTF-8. Agents store notes, not documents; anything larger
-/// is almost always a mistake (a pasted file) and the embedding only sees the first 256 tokens.
+/// is almost always a mistake (a pasted file), and the embedding's windows cover ~1,650 tokens.
 pub const MAX_CONTENT_BYTES: usize = 64 * 1024;
 /// Largest file chunk, in bytes: the default file size limit of the indexer.
 pub const MAX_CHUNK_BYTES: usize = 2 * 1024 * 1024;

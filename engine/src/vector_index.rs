@@ -1,6 +1,12 @@
 //! The exact vector index: every live embedding of a project held in memory as one contiguous
 //! `f32` array and scanned in full for each query.
 //!
+//! An entry is one memory. A long memory has a vector per window of its text (see
+//! [`crate::embed::MAX_WINDOWS`]): the first in the array, the rest beside it, and a query
+//! scores the memory by its best window. Dedup compares first windows ([`ProjectVectors::
+//! top_k_first_windows`]), since a memory whose tail merely resembles a short one is not its
+//! duplicate.
+//!
 //! Exact on purpose: an approximate index silently drops results once filters remove most
 //! candidates; a full scan with the filter applied before ranking returns `limit` results
 //! whenever that many match. At 100k vectors a scan is ~14 ms on one core (FIELD-NOTES), so
@@ -30,7 +36,11 @@ pub struct EntryMeta {
 #[derive(Debug, Default, Clone)]
 pub struct ProjectVectors {
     ids: Vec<String>,
+    /// Each entry's first window.
     data: Vec<f32>,
+    /// Each entry's further windows end to end; empty for most (a text within the model's
+    /// window), so they cost a pointer's check in the scan.
+    windows: Vec<Box<[f32]>>,
     meta: Vec<EntryMeta>,
     positions: HashMap<String, usize>,
     /// How many entries carry each tag, so known tags are listed without a scan.
@@ -63,20 +73,30 @@ impl ProjectVectors {
         Self {
             ids: Vec::with_capacity(entries),
             data,
+            windows: Vec::with_capacity(entries),
             meta: Vec::with_capacity(entries),
             positions: HashMap::with_capacity(entries),
             tag_counts: HashMap::new(),
         }
     }
 
-    /// Builds the index from parallel arrays (`data` holds `ids.len()` vectors end to end), as
-    /// a snapshot stores them, so a load copies no vector. `None` when the lengths disagree or
-    /// an id repeats.
-    pub fn from_parts(ids: Vec<String>, data: Vec<f32>, meta: Vec<EntryMeta>) -> Option<Self> {
-        if data.len() != ids.len() * DIMENSIONS || meta.len() != ids.len() {
+    /// Builds the index from parallel arrays (`data` holds `ids.len()` first windows end to
+    /// end), as a snapshot stores them, so a load copies no vector. `None` when the lengths
+    /// disagree or an id repeats.
+    pub fn from_parts(
+        ids: Vec<String>,
+        data: Vec<f32>,
+        windows: Vec<Box<[f32]>>,
+        meta: Vec<EntryMeta>,
+    ) -> Option<Self> {
+        if data.len() != ids.len() * DIMENSIONS
+            || meta.len() != ids.len()
+            || windows.len() != ids.len()
+            || !windows.iter().all(|w| w.len().is_multiple_of(DIMENSIONS))
+        {
             return None;
         }
-        let mut index = Self { ids, data, meta, ..Self::default() };
+        let mut index = Self { ids, data, windows, meta, ..Self::default() };
         index.positions.reserve(index.ids.len());
         for (at, id) in index.ids.iter().enumerate() {
             if index.positions.insert(id.clone(), at).is_some() {
@@ -97,7 +117,7 @@ impl ProjectVectors {
         Some(index)
     }
 
-    /// Every entry in storage order: id, vector, metadata.
+    /// Every entry in storage order: id, first window's vector, metadata.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &[f32], &EntryMeta)> {
         self.ids
             .iter()
@@ -106,9 +126,31 @@ impl ProjectVectors {
             .map(|((id, vector), meta)| (id.as_str(), vector, meta))
     }
 
-    /// The vectors end to end, in [`ProjectVectors::entries`] order.
+    /// The first windows end to end, in [`ProjectVectors::entries`] order.
     pub fn vectors(&self) -> &[f32] {
         &self.data
+    }
+
+    /// Each entry's further windows end to end (empty for most), in
+    /// [`ProjectVectors::entries`] order.
+    pub fn further_windows(&self) -> impl Iterator<Item = &[f32]> {
+        self.windows.iter().map(|w| &w[..])
+    }
+
+    /// All of an entry's vectors end to end, first window first.
+    pub fn vectors_of(&self, id: &str) -> Option<Vec<f32>> {
+        let at = *self.positions.get(id)?;
+        Some([self.first(at), &self.windows[at]].concat())
+    }
+
+    fn first(&self, at: usize) -> &[f32] {
+        &self.data[at * DIMENSIONS..(at + 1) * DIMENSIONS]
+    }
+
+    /// The cosine of `query` with the entry at `at`: its best window's.
+    fn best_window(&self, at: usize, query: &[f32]) -> f32 {
+        let first = dot(query, self.first(at));
+        self.windows[at].chunks_exact(DIMENSIONS).map(|w| dot(query, w)).fold(first, f32::max)
     }
 
     pub fn len(&self) -> usize {
@@ -119,23 +161,27 @@ impl ProjectVectors {
         self.ids.is_empty()
     }
 
-    /// Adds an entry or replaces the one stored under `id`.
-    pub fn upsert(&mut self, id: &str, vector: &[f32], meta: EntryMeta) {
-        if vector.len() != DIMENSIONS {
-            tracing::warn!(id, len = vector.len(), "vector of the wrong length not indexed");
+    /// Adds an entry or replaces the one stored under `id`; `vectors` are its windows' end to
+    /// end, first window first.
+    pub fn upsert(&mut self, id: &str, vectors: &[f32], meta: EntryMeta) {
+        if vectors.is_empty() || !vectors.len().is_multiple_of(DIMENSIONS) {
+            tracing::warn!(id, len = vectors.len(), "vector of the wrong length not indexed");
             return;
         }
+        let (first, further) = vectors.split_at(DIMENSIONS);
         self.count_tags(&meta.tags, true);
         match self.positions.get(id) {
             Some(&at) => {
-                self.data[at * DIMENSIONS..(at + 1) * DIMENSIONS].copy_from_slice(vector);
+                self.data[at * DIMENSIONS..(at + 1) * DIMENSIONS].copy_from_slice(first);
+                self.windows[at] = further.into();
                 let old = std::mem::replace(&mut self.meta[at], meta);
                 self.count_tags(&old.tags, false);
             }
             None => {
                 self.positions.insert(id.to_owned(), self.ids.len());
                 self.ids.push(id.to_owned());
-                self.data.extend_from_slice(vector);
+                self.data.extend_from_slice(first);
+                self.windows.push(further.into());
                 self.meta.push(meta);
             }
         }
@@ -151,10 +197,12 @@ impl ProjectVectors {
             let (head, tail) = self.data.split_at_mut(last * DIMENSIONS);
             head[at * DIMENSIONS..(at + 1) * DIMENSIONS].copy_from_slice(&tail[..DIMENSIONS]);
             self.ids.swap(at, last);
+            self.windows.swap(at, last);
             self.meta.swap(at, last);
             self.positions.insert(self.ids[at].clone(), at);
         }
         self.ids.pop();
+        self.windows.pop();
         if let Some(meta) = self.meta.pop() {
             self.count_tags(&meta.tags, false);
         }
@@ -189,19 +237,41 @@ impl ProjectVectors {
         self.positions.get(id).map(|&at| &self.meta[at])
     }
 
-    /// Cosine similarity of `query` with the entry `id`.
+    /// Cosine similarity of `query` with the entry `id` (its best window).
     pub fn score(&self, id: &str, query: &[f32]) -> Option<f32> {
         let at = *self.positions.get(id)?;
-        Some(dot(query, &self.data[at * DIMENSIONS..(at + 1) * DIMENSIONS]))
+        Some(self.best_window(at, query))
     }
 
-    /// The `k` most similar vectors among those `allow` accepts, best first. The filter runs
-    /// before ranking, so fewer than `k` come back only when fewer than `k` are allowed.
+    /// The `k` entries most similar to `query` (by their best window) among those `allow`
+    /// accepts, best first. The filter runs before ranking, so fewer than `k` come back only
+    /// when fewer than `k` are allowed.
     pub fn top_k(
         &self,
         query: &[f32],
         k: usize,
         allow: impl Fn(&EntryMeta) -> bool,
+    ) -> Vec<Scored> {
+        self.ranked(query, k, allow, true)
+    }
+
+    /// [`ProjectVectors::top_k`] by first windows only: what one memory is compared with
+    /// another by (dedup, conflicts), where `query` is a memory's first window too.
+    pub fn top_k_first_windows(
+        &self,
+        query: &[f32],
+        k: usize,
+        allow: impl Fn(&EntryMeta) -> bool,
+    ) -> Vec<Scored> {
+        self.ranked(query, k, allow, false)
+    }
+
+    fn ranked(
+        &self,
+        query: &[f32],
+        k: usize,
+        allow: impl Fn(&EntryMeta) -> bool,
+        all_windows: bool,
     ) -> Vec<Scored> {
         if k == 0 || query.len() != DIMENSIONS {
             return Vec::new();
@@ -211,7 +281,10 @@ impl ProjectVectors {
             if !allow(&self.meta[row]) {
                 continue;
             }
-            let score = dot(query, vector);
+            let mut score = dot(query, vector);
+            if all_windows && !self.windows[row].is_empty() {
+                score = self.best_window(row, query);
+            }
             if best.len() < k {
                 best.push(MinScore { score, row });
             } else if best.peek().is_some_and(|worst| score > worst.score) {
@@ -286,6 +359,11 @@ fn advise_huge_pages(data: &mut Vec<f32>) {
     } {
         tracing::debug!(%err, "no huge pages for the vector index");
     }
+}
+
+/// The first window's vector of a memory's vectors (all of them if they are shorter).
+pub fn first_window(vectors: &[f32]) -> &[f32] {
+    &vectors[..DIMENSIONS.min(vectors.len())]
 }
 
 /// Reads through a poisoned lock: the index holds plain data that a panicking writer leaves
@@ -409,6 +487,31 @@ mod tests {
         assert_eq!(tags, ["t0", "t2", "t3-new"]);
         index.upsert("short", &[1.0, 0.0], meta("x"));
         assert_eq!(index.len(), 3, "a vector of the wrong length is not indexed");
+    }
+
+    #[test]
+    fn a_long_entry_scores_by_its_best_window_and_keeps_its_windows_when_moved() {
+        let mut index = ProjectVectors::default();
+        let long: Vec<f32> = [vector(1), vector(2), vector(3)].concat();
+        index.upsert("long", &long, meta("a"));
+        index.upsert("short", &vector(4), meta("b"));
+        index.upsert("last", &vector(5), meta("c"));
+        let hit = index.top_k(&vector(3), 1, |_| true);
+        assert_eq!(hit[0].id, "long", "found by its third window");
+        assert!((hit[0].score - 1.0).abs() < 1e-5);
+        assert!((index.score("long", &vector(2)).expect("scored") - 1.0).abs() < 1e-5);
+        // Compared as a memory, only first windows count.
+        let first = index.top_k_first_windows(&vector(3), 3, |_| true);
+        assert!(first.iter().all(|s| s.score < 0.99), "{first:?}");
+        // Removing an entry moves the last one into its slot, windows and all.
+        index.remove("short");
+        index.upsert("last", &[vector(5), vector(6)].concat(), meta("c"));
+        index.remove("long");
+        assert_eq!(index.vectors_of("last"), Some([vector(5), vector(6)].concat()));
+        assert_eq!(index.top_k(&vector(6), 1, |_| true)[0].id, "last");
+        assert_eq!(index.vectors_of("long"), None);
+        index.upsert("odd", &[0.5; DIMENSIONS + 1], meta("d"));
+        assert_eq!(index.len(), 1, "a length that is not whole windows is not indexed");
     }
 
     #[test]

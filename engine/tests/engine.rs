@@ -27,3 +27,4 @@ mod store;
 mod store_loading;
 mod store_snapshot;
 mod transfer;
+mod windows;

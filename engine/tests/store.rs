@@ -379,7 +379,10 @@ async fn a_failing_batch_inserts_nothing() {
         vector: vec![0.5; 3],
         supersedes: None,
     };
-    assert_err_contains(f.store.insert(&p, vec![short]).await, "3 dimensions");
+    assert_err_contains(
+        f.store.insert(&p, vec![short]).await,
+        "has 3 values, expected 384 per window",
+    );
 }
 
 #[tokio::test]

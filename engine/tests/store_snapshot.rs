@@ -21,7 +21,8 @@ fn db(dir: &Path) -> rusqlite::Connection {
 }
 
 /// A closed store of 300 filler memories, one superseded, one a file chunk, one with a source
-/// and a second tag, and a second project; no snapshot yet.
+/// and a second tag, two long ones (three and two windows), and a second project; no snapshot
+/// yet.
 async fn store_in(dir: &Path) {
     let store = Store::open(dir).await.expect("open");
     for name in ["app", "other"] {
@@ -41,6 +42,16 @@ async fn store_in(dir: &Path) {
                  (SELECT rowid FROM memories WHERE project = 'other');",
         )
         .expect("vary the rows");
+    let conn = db(dir);
+    for (id, windows) in [("filler-40", 3), ("filler-41", 2)] {
+        let first: Vec<u8> = conn
+            .query_row("SELECT embedding FROM memories WHERE id = ?1", [id], |row| row.get(0))
+            .expect("embedding");
+        let further = (1..windows).flat_map(|w| unit_vector(1000 + w)).flat_map(f32::to_le_bytes);
+        let long: Vec<u8> = first.into_iter().chain(further).collect();
+        conn.execute("UPDATE memories SET embedding = ?1 WHERE id = ?2", (long, id))
+            .expect("a long memory's windows");
+    }
     std::fs::remove_file(dir.join(SNAPSHOT_FILE)).expect("the close wrote a snapshot");
 }
 
@@ -52,8 +63,10 @@ async fn contents(dir: &Path) -> Vec<Entry> {
     assert!(!dir.join(SNAPSHOT_FILE).exists(), "an open consumes the snapshot");
     let mut entries = Vec::new();
     for (project, shard) in index.projects() {
-        for (id, vector, meta) in read(&shard).entries() {
-            entries.push((project.clone(), id.to_owned(), vector.to_vec(), meta.clone()));
+        let shard = read(&shard);
+        for (id, _, meta) in shard.entries() {
+            let vectors = shard.vectors_of(id).expect("listed");
+            entries.push((project.clone(), id.to_owned(), vectors, meta.clone()));
         }
     }
     store.close().await.expect("close");
@@ -73,6 +86,8 @@ async fn a_reopened_store_reads_the_snapshot_its_close_wrote() {
     store_in(dir.path()).await;
     let scan = scanned(dir.path()).await;
     assert_eq!(scan.len(), 300);
+    let windows = |id: &str| scan.iter().find(|e| e.1 == id).map(|e| e.2.len() / 384);
+    assert_eq!((windows("filler-40"), windows("filler-41")), (Some(3), Some(2)));
     let snapshot = dir.path().join(SNAPSHOT_FILE);
     let mode =
         std::fs::metadata(&snapshot).expect("the close wrote a snapshot").permissions().mode();

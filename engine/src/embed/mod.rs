@@ -23,8 +23,20 @@ pub use service::{CoreHold, EmbedService};
 
 /// Dimensions of an all-MiniLM-L6-v2 embedding.
 pub const DIMENSIONS: usize = 384;
-/// sentence-transformers' `max_seq_length` for this model; longer texts are truncated.
+/// sentence-transformers' `max_seq_length` for this model: a query is truncated there, and
+/// stored text past it goes into further windows ([`MAX_WINDOWS`]).
 pub const MAX_TOKENS: usize = 256;
+/// Tokens of each window after a text's first (with `[CLS]` and `[SEP]`): the length the
+/// model was trained on, and short enough that a paragraph at the end of a long memory is
+/// most of its window rather than a fifth of one.
+pub const WINDOW_TOKENS: usize = 128;
+/// Tokens two consecutive windows of a long text share, so a sentence cut at one window's end
+/// is whole in the next.
+pub const WINDOW_OVERLAP: usize = 32;
+/// Most windows a stored text is embedded in: about 1,650 tokens (some 6 KB of prose) are
+/// findable by meaning, past that only by keyword. Bounds what one long memory costs to embed
+/// (8.5 times a short one at most: a full first window and 15 half-length ones) and to scan.
+pub const MAX_WINDOWS: usize = 16;
 /// Tokens one pass may hold (nothing is padded). Urgent requests do not wait for a pass (they
 /// have their own lane and a pass pauses for them); the budget bounds how long non-urgent
 /// interactive jobs (a `store_batch`) wait behind a bulk slice, and how evenly a job's slices
@@ -63,6 +75,19 @@ pub trait Embedder: Send + Sync {
     fn embed_pausing(&self, texts: &[&str], pause: &dyn Fn()) -> Result<Vec<Vec<f32>>, EmbedError> {
         let _ = pause;
         self.embed(texts)
+    }
+
+    /// [`Embedder::embed_pausing`] for stored text: a text longer than the model's window is
+    /// embedded in up to `max_windows` overlapping windows, its vectors end to end, the first
+    /// window's (what [`Embedder::embed`] gives) first. A model without windows gives one.
+    fn embed_windows(
+        &self,
+        texts: &[&str],
+        max_windows: usize,
+        pause: &dyn Fn(),
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let _ = max_windows;
+        self.embed_pausing(texts, pause)
     }
 }
 

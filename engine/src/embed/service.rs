@@ -7,7 +7,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use tokio::sync::oneshot;
 
-use super::{EmbedError, Embedder, MAX_TOKENS, MiniLm, ModelSearch, Priority, SLICE_TOKENS};
+use super::{
+    EmbedError, Embedder, MAX_TOKENS, MAX_WINDOWS, MiniLm, ModelSearch, Priority, SLICE_TOKENS,
+    WINDOW_TOKENS,
+};
 
 /// Most texts in one pass, however short.
 const MAX_SLICE: usize = 64;
@@ -21,6 +24,8 @@ type Reply = oneshot::Sender<Result<Vec<Vec<f32>>, EmbedError>>;
 struct Job {
     /// Shortest first, so a slice's texts pack tightly into the encoder's groups.
     texts: Vec<(usize, String)>,
+    /// Most windows per text (1 for queries and tags, [`MAX_WINDOWS`] for stored text).
+    windows: usize,
     outcome: Arc<Mutex<Outcome>>,
 }
 
@@ -232,10 +237,31 @@ impl EmbedService {
         )
     }
 
+    /// One vector per text, of its first window: for queries, tag names, anything compared
+    /// as a whole.
     pub async fn embed(
         &self,
         texts: Vec<String>,
         priority: Priority,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.submit(texts, priority, 1).await
+    }
+
+    /// Each text's vectors end to end, one per window of up to [`MAX_WINDOWS`] (its first
+    /// window's first): for what is stored, so text past the model's window is findable.
+    pub async fn embed_windows(
+        &self,
+        texts: Vec<String>,
+        priority: Priority,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.submit(texts, priority, MAX_WINDOWS).await
+    }
+
+    async fn submit(
+        &self,
+        texts: Vec<String>,
+        priority: Priority,
+        windows: usize,
     ) -> Result<Vec<Vec<f32>>, EmbedError> {
         if texts.is_empty() {
             return Ok(Vec::new());
@@ -243,9 +269,9 @@ impl EmbedService {
         let (reply, answer) = oneshot::channel();
         let mut ordered: Vec<(usize, String)> = texts.into_iter().enumerate().collect();
         ordered.sort_by_key(|(_, text)| text.len());
-        let tokens: usize = ordered.iter().map(|(_, text)| expected_tokens(text)).sum();
+        let tokens: usize = ordered.iter().map(|(_, text)| expected_tokens(text, windows)).sum();
         let outcome = Outcome { total: ordered.len(), done: Vec::new(), reply: Some(reply) };
-        let job = Job { texts: ordered, outcome: Arc::new(Mutex::new(outcome)) };
+        let job = Job { texts: ordered, windows, outcome: Arc::new(Mutex::new(outcome)) };
         {
             let mut queues = self.handle.shared.lock();
             if queues.closed {
@@ -298,19 +324,19 @@ fn load_model<E, F: FnMut() -> Result<E, EmbedError>>(load: &mut F) -> Result<E,
     })
 }
 
-/// Tokens `text` is expected to take, capped at the model's window: about four bytes a token
-/// for prose (identifiers and code run denser, which only makes a slice a little longer).
-fn expected_tokens(text: &str) -> usize {
-    (text.len() / 4 + 2).min(MAX_TOKENS)
+/// Tokens `text` is expected to take in at most `windows` windows: about four bytes a token for
+/// prose (identifiers and code run denser, which only makes a slice a little longer).
+fn expected_tokens(text: &str, windows: usize) -> usize {
+    (text.len() / 4 + 2).min(MAX_TOKENS + (windows.max(1) - 1) * WINDOW_TOKENS)
 }
 
 /// How many of `texts` go in the next pass: as many as keep their tokens within `budget`, and
 /// at least one. Nothing is padded, so a pass costs what its tokens cost.
-fn slice_len(texts: &[(usize, String)], budget: usize) -> usize {
+fn slice_len(texts: &[(usize, String)], budget: usize, windows: usize) -> usize {
     let mut count = 0;
     let mut tokens = 0;
     for (_, text) in texts.iter().take(MAX_SLICE) {
-        tokens += expected_tokens(text);
+        tokens += expected_tokens(text, windows);
         if count > 0 && tokens > budget {
             break;
         }
@@ -415,6 +441,7 @@ where
 /// Texts of one job for one pass.
 struct Slice {
     texts: Vec<(usize, String)>,
+    windows: usize,
     outcome: Arc<Mutex<Outcome>>,
     urgent: bool,
 }
@@ -443,7 +470,8 @@ fn next_slice(shared: &Shared, lane: Lane, slice_tokens: usize) -> Option<Slice>
         if !lock(&job.outcome).wanted() {
             continue; // Failed already, or the caller gave up: no CPU for an unread answer.
         }
-        let rest = job.texts.split_off(slice_len(&job.texts, slice_tokens));
+        let windows = job.windows;
+        let rest = job.texts.split_off(slice_len(&job.texts, slice_tokens, windows));
         let texts = std::mem::replace(&mut job.texts, rest);
         let outcome = Arc::clone(&job.outcome);
         if !job.texts.is_empty() {
@@ -457,7 +485,7 @@ fn next_slice(shared: &Shared, lane: Lane, slice_tokens: usize) -> Option<Slice>
             }
             shared.ready.notify_one();
         }
-        return Some(Slice { texts, outcome, urgent: from == Source::Urgent });
+        return Some(Slice { texts, windows, outcome, urgent: from == Source::Urgent });
     }
 }
 
@@ -467,7 +495,9 @@ fn serve<E: Embedder, F: FnMut() -> Result<E, EmbedError>>(
     slice_tokens: usize,
     lane: Lane,
 ) {
-    while let Some(Slice { texts, outcome, urgent }) = next_slice(shared, lane, slice_tokens) {
+    while let Some(Slice { texts, windows, outcome, urgent }) =
+        next_slice(shared, lane, slice_tokens)
+    {
         let indices: Vec<usize> = texts.iter().map(|(i, _)| *i).collect();
         let model = match slot.current() {
             Ok(model) => model,
@@ -484,7 +514,8 @@ fn serve<E: Embedder, F: FnMut() -> Result<E, EmbedError>>(
                 shared.gate.wait_clear();
             }
         };
-        let embedded = catch_unwind(AssertUnwindSafe(|| model.embed_pausing(&refs, &pause)));
+        let embedded =
+            catch_unwind(AssertUnwindSafe(|| model.embed_windows(&refs, windows, &pause)));
         drop(entered);
         match embedded {
             Ok(result) => lock(&outcome).settle(&indices, result),
@@ -510,14 +541,18 @@ mod tests {
     #[test]
     fn a_slice_holds_what_fits_the_token_budget_and_at_least_one_text() {
         // 4 bytes a token: 1,000-byte texts are 252 tokens; four fit 1,024.
-        assert_eq!(slice_len(&texts(&[1000; 10]), 1024), 4);
+        assert_eq!(slice_len(&texts(&[1000; 10]), 1024, 1), 4);
         // Tokens add up (nothing is padded): three short ones and a long one that overflows.
-        assert_eq!(slice_len(&texts(&[40, 40, 40, 4000]), 200), 3);
-        assert_eq!(slice_len(&texts(&[40, 40, 40, 400]), 200), 4);
+        assert_eq!(slice_len(&texts(&[40, 40, 40, 4000]), 200, 1), 3);
+        assert_eq!(slice_len(&texts(&[40, 40, 40, 400]), 200, 1), 4);
         // Short texts stop at the count cap; one text over the budget still goes alone.
-        assert_eq!(slice_len(&texts(&[8; 200]), 1024), MAX_SLICE);
-        assert_eq!(slice_len(&texts(&[100_000]), 64), 1);
-        assert_eq!(expected_tokens(&"y".repeat(28_000)), MAX_TOKENS);
+        assert_eq!(slice_len(&texts(&[8; 200]), 1024, 1), MAX_SLICE);
+        assert_eq!(slice_len(&texts(&[100_000]), 64, 1), 1);
+        assert_eq!(expected_tokens(&"y".repeat(28_000), 1), MAX_TOKENS);
+        // A long text counts all its windows: 4,000 bytes take four, so two fill 2,048.
+        let all_windows = MAX_TOKENS + (MAX_WINDOWS - 1) * WINDOW_TOKENS;
+        assert_eq!(expected_tokens(&"y".repeat(28_000), MAX_WINDOWS), all_windows);
+        assert_eq!(slice_len(&texts(&[4000; 5]), 2048, MAX_WINDOWS), 2);
     }
 
     #[test]

@@ -273,8 +273,9 @@ pub async fn apply_file(
             None => fresh.push((chunk_hash, heading_path, text)),
         }
     }
-    let vectors =
-        embedder.embed(fresh.iter().map(|(_, _, t)| t.clone()).collect(), Priority::Bulk).await?;
+    let vectors = embedder
+        .embed_windows(fresh.iter().map(|(_, _, t)| t.clone()).collect(), Priority::Bulk)
+        .await?;
     let mut add = Vec::with_capacity(fresh.len());
     for ((chunk_hash, heading_path, text), vector) in fresh.into_iter().zip(vectors) {
         let Ok(content) = Content::new(text, ChunkType::FileIndexed) else { continue };

@@ -236,7 +236,9 @@ impl Memories {
         let mut memory = memory;
         memory.redacted = summary(screen.redactions());
         let supersedes = supersedes.as_deref().map(MemoryId::parse).transpose()?;
-        let vector = self.embedder.embed_one(memory.content.as_str().to_owned()).await?;
+        let text = memory.content.as_str().to_owned();
+        let vector = self.embedder.embed_windows(vec![text], Priority::Interactive).await?;
+        let vector = vector.into_iter().next().ok_or(EmbedError::Stopped)?;
         let links = self.links_for(&project, vec![memory.content.as_str().to_owned()]).await;
         memory.links = links.into_iter().next().unwrap_or_default();
         let item = StoreItem { memory, vector, supersedes };
@@ -294,7 +296,7 @@ impl Memories {
         }
         let texts: Vec<String> =
             validated.iter().map(|(m, _)| m.content.as_str().to_owned()).collect();
-        let vectors = self.embedder.embed(texts.clone(), Priority::Interactive).await?;
+        let vectors = self.embedder.embed_windows(texts.clone(), Priority::Interactive).await?;
         let links = self.links_for(&project, texts).await;
         let items = validated
             .into_iter()
@@ -363,7 +365,8 @@ impl Memories {
         let (content, links) = match content {
             Some(content) => {
                 let text = content.as_str().to_owned();
-                let vector = self.embedder.embed(vec![text.clone()], Priority::Interactive).await?;
+                let vector =
+                    self.embedder.embed_windows(vec![text.clone()], Priority::Interactive).await?;
                 let vector = vector.into_iter().next().ok_or(EmbedError::Stopped)?;
                 let links = self.links_for(&project, vec![text]).await;
                 (Some((content, vector)), links.into_iter().next())

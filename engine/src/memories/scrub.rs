@@ -71,7 +71,7 @@ impl Memories {
             report.memories_scrubbed += found.len();
             let texts =
                 found.iter().filter_map(|f| f.content.as_ref().map(|c| c.as_str().to_owned()));
-            let vectors = self.embedder().embed(texts.collect(), Priority::Bulk).await?;
+            let vectors = self.embedder().embed_windows(texts.collect(), Priority::Bulk).await?;
             let mut vectors = vectors.into_iter();
             let scrubbed = found
                 .into_iter()

@@ -88,7 +88,10 @@ pub enum StoreError {
     NothingToUpdate,
     #[error("{0}")]
     Invalid(#[from] InvalidMemory),
-    #[error("embedding has {found} dimensions, expected {expected}")]
+    #[error(
+        "embedding has {found} values, expected {expected} per window and 1 to {} windows",
+        crate::embed::MAX_WINDOWS
+    )]
     BadVector { found: usize, expected: usize },
     #[error("stored value for memory {id:?} is corrupt: {what}")]
     Corrupt { id: String, what: String },

@@ -24,13 +24,14 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use tokio_rusqlite::rusqlite::{self, Connection, OptionalExtension as _};
 
-use crate::embed::DIMENSIONS;
+use crate::embed::{DIMENSIONS, MAX_WINDOWS};
 use crate::memory::ChunkType;
 use crate::private_files;
 use crate::vector_index::{EntryMeta, ProjectVectors, VectorIndex, read, vector_array};
 
 pub const SNAPSHOT_FILE: &str = "vector-index.snapshot";
-const MAGIC: &[u8; 8] = b"ANNALVX1";
+/// Version 2 added further windows; a version 1 file is "not a snapshot" and the scan runs.
+const MAGIC: &[u8; 8] = b"ANNALVX2";
 const TOKEN_BYTES: usize = 16;
 /// Magic, dimensions, generation, token, metadata length.
 const HEADER_BYTES: usize = 8 + 4 + 8 + TOKEN_BYTES + 8;
@@ -88,8 +89,9 @@ pub(super) fn save(
     for (name, shard) in &guards {
         put_str(&mut meta, name);
         meta.extend_from_slice(&(shard.len() as u64).to_le_bytes());
-        for (id, _, entry) in shard.entries() {
+        for ((id, _, entry), further) in shard.entries().zip(shard.further_windows()) {
             put_entry(&mut meta, id, entry);
+            put_u32(&mut meta, further.len() / DIMENSIONS);
         }
     }
 
@@ -105,17 +107,25 @@ pub(super) fn save(
     out.write_all(&meta)?;
     let mut entries = 0;
     let mut little_endian = Vec::new();
-    for (_, shard) in &guards {
-        entries += shard.len();
+    let mut put_vectors = |out: &mut Checksummed<_>, vectors: &[f32]| {
         let vectors = if cfg!(target_endian = "little") {
-            shard.vectors()
+            vectors
         } else {
             little_endian.clear();
-            little_endian
-                .extend(shard.vectors().iter().map(|x| f32::from_bits(x.to_bits().to_le())));
+            little_endian.extend(vectors.iter().map(|x| f32::from_bits(x.to_bits().to_le())));
             &little_endian
         };
-        out.write_all(bytemuck::cast_slice(vectors))?;
+        out.write_all(bytemuck::cast_slice(vectors))
+    };
+    // First windows shard by shard (each read straight into its array), then further ones.
+    for (_, shard) in &guards {
+        entries += shard.len();
+        put_vectors(&mut out, shard.vectors())?;
+    }
+    for (_, shard) in &guards {
+        for further in shard.further_windows() {
+            put_vectors(&mut out, further)?;
+        }
     }
     let checksum = out.hasher.clone().finalize();
     let mut file = out.inner.into_inner().map_err(io::IntoInnerError::into_error)?;
@@ -159,36 +169,52 @@ pub(super) fn load(
     for _ in 0..cursor.u32()? {
         let name = cursor.string()?;
         let entries = u64::from_le_bytes(cursor.array()?);
-        // Each entry takes at least 22 bytes of metadata: a count past that is damage.
-        if entries > meta_len / 22 {
+        // Each entry takes at least 26 bytes of metadata: a count past that is damage.
+        if entries > meta_len / 26 {
             return Err(SnapshotError::Corrupt("entry count"));
         }
         let mut ids = Vec::with_capacity(entries as usize);
         let mut metas = Vec::with_capacity(entries as usize);
+        let mut further = Vec::with_capacity(entries as usize);
         for _ in 0..entries {
             let (id, entry) = cursor.entry()?;
             ids.push(id);
             metas.push(entry);
+            let windows = cursor.u32()? as usize;
+            if windows >= MAX_WINDOWS {
+                return Err(SnapshotError::Corrupt("window count"));
+            }
+            further.push(windows);
         }
-        shards.push((name, ids, metas));
+        shards.push((name, ids, metas, further));
     }
     if !cursor.0.is_empty() {
         return Err(SnapshotError::Corrupt("metadata longer than its entries"));
     }
-    let entries: u64 = shards.iter().map(|(_, ids, _)| ids.len() as u64).sum();
-    let expected = HEADER_BYTES as u64 + meta_len + entries * (DIMENSIONS as u64 * 4);
+    let vectors: u64 = shards
+        .iter()
+        .map(|(_, ids, _, further)| (ids.len() + further.iter().sum::<usize>()) as u64)
+        .sum();
+    let expected = HEADER_BYTES as u64 + meta_len + vectors * (DIMENSIONS as u64 * 4);
     if size != expected + CHECKSUM_BYTES as u64 {
         return Err(SnapshotError::Corrupt("the file's length"));
     }
-    let mut projects = HashMap::with_capacity(shards.len());
-    for (name, ids, metas) in shards {
+    let mut firsts = Vec::with_capacity(shards.len());
+    for (_, ids, _, _) in &shards {
         // Read straight into the index's own array: one copy, from the page cache.
         let mut data = vector_array(ids.len());
-        input.read_exact(bytemuck::cast_slice_mut(&mut data)).map_err(truncated)?;
-        for x in &mut data {
-            *x = f32::from_bits(u32::from_le(x.to_bits()));
+        read_vectors(&mut input, &mut data)?;
+        firsts.push(data);
+    }
+    let mut projects = HashMap::with_capacity(shards.len());
+    for ((name, ids, metas, further), data) in shards.into_iter().zip(firsts) {
+        let mut windows = Vec::with_capacity(further.len());
+        for count in further {
+            let mut vectors = vec![0.0; count * DIMENSIONS];
+            read_vectors(&mut input, &mut vectors)?;
+            windows.push(vectors.into_boxed_slice());
         }
-        let shard = ProjectVectors::from_parts(ids, data, metas)
+        let shard = ProjectVectors::from_parts(ids, data, windows, metas)
             .ok_or(SnapshotError::Corrupt("an id listed twice"))?;
         projects.insert(name, shard);
     }
@@ -199,6 +225,14 @@ pub(super) fn load(
         return Err(SnapshotError::Corrupt("checksum"));
     }
     Ok(projects)
+}
+
+fn read_vectors(input: &mut impl Read, into: &mut [f32]) -> Result<(), SnapshotError> {
+    input.read_exact(bytemuck::cast_slice_mut(into)).map_err(truncated)?;
+    for x in into {
+        *x = f32::from_bits(u32::from_le(x.to_bits()));
+    }
+    Ok(())
 }
 
 fn truncated(err: io::Error) -> SnapshotError {

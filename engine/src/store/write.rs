@@ -10,17 +10,18 @@ use super::review::{ReviewKind, record_pair, record_redaction, settle_pair};
 use super::{Store, StoreError, require_project, vector_to_blob};
 use crate::code_links::CodeLink;
 use crate::contradiction::reads_as_reversal;
-use crate::embed::DIMENSIONS;
+use crate::embed::{DIMENSIONS, MAX_WINDOWS};
 use crate::memory::{
     ChunkType, Content, Memory, MemoryId, NewMemory, Source, TagEdit, Tags, format_timestamp,
 };
 use crate::project::ProjectName;
-use crate::vector_index::{VectorIndex, dot, read};
+use crate::vector_index::{VectorIndex, dot, first_window, read};
 
 /// A memory to insert with its embedding, optionally superseding an older one.
 #[derive(Debug, Clone)]
 pub struct StoreItem {
     pub memory: NewMemory,
+    /// One vector per window of the content, end to end (see [`crate::embed::MAX_WINDOWS`]).
     pub vector: Vec<f32>,
     pub supersedes: Option<MemoryId>,
 }
@@ -104,6 +105,28 @@ impl MemoryUpdate {
     }
 }
 
+/// The live agent memory of the project, or the earlier accepted item of the batch, that `item`
+/// comes closest to repeating, with how alike they are and whether it is of the batch.
+fn closest_memory(
+    shard: Option<&std::sync::RwLock<crate::vector_index::ProjectVectors>>,
+    accepted: &[StoreItem],
+    item: &StoreItem,
+) -> Option<(String, Alike, bool)> {
+    let stored = shard.and_then(|shard| {
+        let shard = read(shard);
+        let live = |m: &crate::vector_index::EntryMeta| {
+            m.chunk_type == ChunkType::AgentMemory && !m.superseded
+        };
+        let hit = shard.top_k_first_windows(first_window(&item.vector), 1, live).pop()?;
+        let vectors = shard.vectors_of(&hit.id)?;
+        Some((hit.id, alike(&vectors, &item.vector), false))
+    });
+    let batch = accepted
+        .iter()
+        .map(|a| (a.memory.id.as_str().to_owned(), alike(&a.vector, &item.vector), true));
+    stored.into_iter().chain(batch).max_by(|a, b| a.1.repeat.total_cmp(&b.1.repeat))
+}
+
 /// Updates the index after a commit. The write has happened whatever this returns, so a
 /// failure (which would need a row we just wrote to be unreadable) is logged, not returned.
 pub(super) fn sync_index(
@@ -117,12 +140,38 @@ pub(super) fn sync_index(
     }
 }
 
+/// A memory's embedding is one to [`MAX_WINDOWS`] whole vectors.
 pub(super) fn check_vector(vector: &[f32]) -> Result<(), StoreError> {
-    if vector.len() == DIMENSIONS {
+    let windows = vector.len() / DIMENSIONS;
+    if vector.len().is_multiple_of(DIMENSIONS) && (1..=MAX_WINDOWS).contains(&windows) {
         Ok(())
     } else {
         Err(StoreError::BadVector { found: vector.len(), expected: DIMENSIONS })
     }
+}
+
+/// How alike two memories are, from their windows compared in order (for one-window memories
+/// both are their cosine).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Alike {
+    /// The least alike pair: a repeat must repeat every window. Memories with different
+    /// numbers of windows never repeat each other (one goes on where the other stops), so
+    /// theirs stops at the duplicate bar, which is not above it.
+    pub repeat: f32,
+    /// The pairs' mean, for the similar-memory hint: most of the text in common.
+    pub similar: f32,
+}
+
+pub fn alike(a: &[f32], b: &[f32]) -> Alike {
+    let pairs: Vec<f32> = a
+        .chunks_exact(DIMENSIONS)
+        .zip(b.chunks_exact(DIMENSIONS))
+        .map(|(x, y)| dot(x, y))
+        .collect();
+    let least = pairs.iter().copied().reduce(f32::min).unwrap_or(0.0);
+    let mean = pairs.iter().sum::<f32>() / pairs.len().max(1) as f32;
+    let cap = if a.len() == b.len() { f32::INFINITY } else { DUPLICATE_ABOVE };
+    Alike { repeat: least.min(cap), similar: mean.min(cap) }
 }
 
 pub(super) fn begin(
@@ -233,36 +282,17 @@ impl Store {
             for item in items {
                 let closest = match &item.supersedes {
                     Some(_) => None,
-                    None => {
-                        let stored = shard.as_ref().and_then(|shard| {
-                            read(shard)
-                                .top_k(&item.vector, 1, |m| {
-                                    m.chunk_type == ChunkType::AgentMemory && !m.superseded
-                                })
-                                .pop()
-                                .map(|hit| (hit.id, hit.score, false))
-                        });
-                        let batch = accepted
-                            .iter()
-                            .map(|a| {
-                                (
-                                    a.memory.id.as_str().to_owned(),
-                                    dot(&a.vector, &item.vector),
-                                    true,
-                                )
-                            })
-                            .max_by(|a, b| a.1.total_cmp(&b.1));
-                        [stored, batch].into_iter().flatten().max_by(|a, b| a.1.total_cmp(&b.1))
-                    }
+                    None => closest_memory(shard.as_deref(), &accepted, &item),
                 };
                 match closest {
-                    Some((duplicate_of, score, in_batch)) if score > DUPLICATE_ABOVE => {
+                    Some((duplicate_of, alike, in_batch)) if alike.repeat > DUPLICATE_ABOVE => {
+                        let score = alike.repeat;
                         outcomes.push(StoreOutcome::Skipped { duplicate_of, score, in_batch });
                     }
                     closest => {
                         let similar = closest
-                            .filter(|c| c.1 >= SIMILAR_FROM)
-                            .map(|(id, score, _)| Similar { id, score });
+                            .filter(|c| c.1.similar >= SIMILAR_FROM)
+                            .map(|(id, alike, _)| Similar { id, score: alike.similar });
                         let conflict = match (&item.supersedes, shard.as_ref()) {
                             (None, Some(shard)) => decision_conflict(conn, shard, &item)?,
                             _ => None,
@@ -502,7 +532,8 @@ fn decision_conflict(
     if domains.is_empty() {
         return Ok(None);
     }
-    let candidates = read(shard).top_k(&item.vector, CONFLICT_CANDIDATES, |m| {
+    let first = first_window(&item.vector);
+    let candidates = read(shard).top_k_first_windows(first, CONFLICT_CANDIDATES, |m| {
         m.chunk_type == ChunkType::AgentMemory
             && !m.superseded
             && m.tags.iter().any(|t| t == "decision")

@@ -188,7 +188,7 @@ async fn run<R: AsyncBufRead + Unpin>(
         let texts = fresh.iter().map(|p| p.parsed.memory.content.as_str().to_owned()).collect();
         let more = matches!(batch.stop, Stop::More);
         let (vectors, written, next) = tokio::join!(
-            memories.embedder().embed(texts, Priority::Bulk),
+            memories.embedder().embed_windows(texts, Priority::Bulk),
             sink.write(std::mem::take(&mut embedded)),
             async { if more { lines.next_batch().await } else { Batch::default() } },
         );
