@@ -7,6 +7,8 @@ heading-delimited sections. Output is deterministic (byte-identical on re-run
 with the same Cargo.lock and registry contents).
 
 Usage: python3 scripts/eval-corpus.py [--lock Cargo.lock] [--out engine/tests/data/eval-large/memories.jsonl]
+       python3 scripts/eval-corpus.py --long   (writes engine/tests/data/eval-large/long-memories.jsonl:
+       the same sections untrimmed, only those of >= 400 estimated tokens, capped at 6,000 characters)
 Stdlib only (Python 3.11+).
 """
 
@@ -26,6 +28,10 @@ MAX_BODY = 1200
 MAX_PER_CRATE = 12
 MAX_TOTAL = 3000
 MIN_TOTAL = 2000
+# --long: sections of at least LONG_MIN_TOKENS estimated tokens (words x 1.3), capped at LONG_MAX_BODY chars
+LONG_MIN_TOKENS = 400
+LONG_MAX_BODY = 6000
+LONG_MIN_TOTAL = 90
 
 HEADING_RE = re.compile(r"^(#{1,4})\s+(.*?)\s*#*\s*$")
 FENCE_RE = re.compile(r"^\s*(```|~~~)")
@@ -192,22 +198,26 @@ def normalise(lines):
     return out
 
 
-def trim(lines):
+def estimated_tokens(text):
+    return len(text.split()) * 1.3
+
+
+def trim(lines, max_body=MAX_BODY):
     out = []
     size = 0
     for l in lines:
         add = len(l) + (1 if out else 0)
-        if size + add > MAX_BODY:
+        if size + add > max_body:
             break
         out.append(l)
         size += add
     if not out and lines:
-        out = [lines[0][:MAX_BODY]]
+        out = [lines[0][:max_body]]
     while out and not out[-1].strip():
         out.pop()
     # do not leave an unclosed code fence
     if sum(1 for l in out if FENCE_RE.match(l)) % 2 == 1:
-        if sum(len(l) + 1 for l in out) + 3 <= MAX_BODY:
+        if sum(len(l) + 1 for l in out) + 3 <= max_body:
             out.append("```")
         else:
             while out and not FENCE_RE.match(out[-1]):
@@ -220,12 +230,20 @@ def trim(lines):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lock", default=os.path.join(ROOT, "Cargo.lock"))
-    ap.add_argument("--out", default=os.path.join(ROOT, "engine", "tests", "data", "eval-large", "memories.jsonl"))
+    ap.add_argument("--out", default=None,
+                    help="output file (default engine/tests/data/eval-large/memories.jsonl, "
+                         "or long-memories.jsonl with --long)")
+    ap.add_argument("--long", action="store_true",
+                    help="write the long-section set: bodies not trimmed at 1,200 characters, only sections "
+                         f"of >= {LONG_MIN_TOKENS} estimated tokens (words x 1.3), capped at {LONG_MAX_BODY} characters")
     # The packages the frozen set was built from: only these are read (the registry may hold
     # more, e.g. after `cargo fetch`, which would change which sections survive deduplication).
     ap.add_argument("--packages", default=os.path.join(ROOT, "engine", "tests", "data", "eval-large", "packages.txt"))
     ap.add_argument("--write-packages", action="store_true", help="record the packages found as the frozen list")
     args = ap.parse_args()
+    if args.out is None:
+        args.out = os.path.join(ROOT, "engine", "tests", "data", "eval-large",
+                                "long-memories.jsonl" if args.long else "memories.jsonl")
     t0 = time.time()
 
     pkgs = registry_packages(args.lock)
@@ -241,7 +259,7 @@ def main():
     found = 0
     files_seen = 0
     raw = 0
-    dropped_short = dropped_noise = dropped_dup = 0
+    dropped_short = dropped_noise = dropped_dup = dropped_tokens = 0
     seen_body = set()
     seen_prefix = set()
     records = []
@@ -283,7 +301,17 @@ def main():
                 seen_body.add(full_norm)
                 seen_prefix.add(prefix)
                 heading = " > ".join([name] + [p for p in path if p])
-                body_text = trim(lines)
+                if args.long:
+                    # same section, not trimmed at MAX_BODY: keep it only if long, then cap it
+                    if estimated_tokens(f"{heading}\n\n" + "\n".join(lines)) < LONG_MIN_TOKENS:
+                        dropped_tokens += 1
+                        continue
+                    body_text = trim(lines, LONG_MAX_BODY)
+                    if estimated_tokens(f"{heading}\n\n{body_text}") < LONG_MIN_TOKENS:
+                        dropped_tokens += 1
+                        continue
+                else:
+                    body_text = trim(lines)
                 rid = f"{name}@{version}/{rel}#{n}" if multi else f"{name}@{version}:{n}"
                 records.append({
                     "id": rid,
@@ -294,7 +322,7 @@ def main():
                 })
     records.sort(key=lambda r: r["_key"])
     total_sections = len(records)
-    if len(records) > MAX_TOTAL:
+    if not args.long and len(records) > MAX_TOTAL:
         per = {}
         kept = []
         for r in records:
@@ -306,7 +334,7 @@ def main():
         if len(records) > MAX_TOTAL:
             k = -(-len(records) // MAX_TOTAL)  # ceil
             records = records[::k]
-    if args.write_packages:
+    if args.write_packages and not args.long:
         with open(args.packages, "w", encoding="utf-8", newline="\n") as f:
             for name, version in pkgs:
                 if find_source(name, version):
@@ -320,10 +348,13 @@ def main():
     print(f"registry packages in lock: {len(pkgs)}", file=sys.stderr)
     print(f"sources found: {found}; doc files (markdown + rust //! docs): {files_seen}", file=sys.stderr)
     print(f"raw sections: {raw}; dropped short: {dropped_short}, noisy: {dropped_noise}, duplicate: {dropped_dup}", file=sys.stderr)
+    if args.long:
+        print(f"dropped under {LONG_MIN_TOKENS} estimated tokens: {dropped_tokens}", file=sys.stderr)
     print(f"sections after filtering: {total_sections}; written: {len(records)} from {crates} crates", file=sys.stderr)
     print(f"elapsed: {time.time() - t0:.2f}s", file=sys.stderr)
-    if len(records) < MIN_TOTAL:
-        print(f"ERROR: fewer than {MIN_TOTAL} memories", file=sys.stderr)
+    minimum = LONG_MIN_TOTAL if args.long else MIN_TOTAL
+    if len(records) < minimum:
+        print(f"ERROR: fewer than {minimum} memories", file=sys.stderr)
         return 1
     return 0
 

@@ -23,6 +23,13 @@ use crate::store::StoreError;
 use crate::vector_index::{EntryMeta, dot, read};
 
 pub const DEFAULT_LIMIT: i64 = 5;
+/// The default `min_score`: a memory less similar than this to the query is not an answer to
+/// it. Calibrated on the negative queries of the large evaluation's test half (`cargo bench
+/// --bench search -- --large-eval`): at 0.40, 72% of questions with no answer in the set get
+/// nothing back, and 82% of real questions keep their top-5 hit; at 0.50 (the hooks' bar,
+/// where a wrong injection costs more than a missed one) 88% and 67%; at 0.30, 36% and 88%.
+/// `min_score: 0` shows everything.
+pub const RELEVANCE_BAR: f32 = 0.40;
 pub const MAX_LIMIT: i64 = 50;
 pub const MAX_QUERY_CHARS: usize = 2000;
 /// A filter tag also matches known tags at least this similar (`auth` finds `authentication`).
@@ -121,11 +128,11 @@ impl Mode {
 /// evaluation (and tests) can show what fusion adds and tune it.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Ranking {
-    /// The fusion the evaluation picked: a blend whose keyword weight is
-    /// [`IDENTIFIER_KEYWORD_WEIGHT`] when the query contains an identifier-like term, and
-    /// otherwise up to [`PROSE_KEYWORD_WEIGHT`] by how strong the best keyword match is.
+    /// The fusion the evaluation picked: [`FusionRules::CHOSEN`].
     #[default]
     Hybrid,
+    /// Fusion by what the query looks like, with these weights (the evaluation sweeps them).
+    Rules(FusionRules),
     /// Reciprocal rank fusion, the keyword leg weighted.
     Rrf {
         keyword_weight: f32,
@@ -141,23 +148,44 @@ pub enum Ranking {
         max_weight: f32,
         full_at: f32,
     },
+    /// Each leg scaled to [0, 1] over the candidates (cosine min-max, BM25 by the best) and
+    /// mixed, `keyword_weight` of the keyword leg.
+    Normalized {
+        keyword_weight: f32,
+    },
     VectorOnly,
     KeywordOnly,
 }
 
-/// Keyword weight of `Ranking::Hybrid` for queries with an identifier-like term (a digit,
-/// `_`, `.`, `/`, or camelCase): an exact identifier should win. Chosen on the retrieval
-/// evaluation (`cargo bench --bench search -- --eval-only`).
-pub const IDENTIFIER_KEYWORD_WEIGHT: f32 = 0.5;
-/// Keyword weight of `Ranking::Hybrid` for prose queries at full strength, reached when the
-/// best keyword match has a BM25 relevance of [`PROSE_FULL_AT`]: a prose query that shares only
-/// common words with the memories ("install", "HTTP") matches weakly everywhere, and then the
-/// keyword leg only breaks near-ties; one that shares rare terms is trusted as much as an
-/// identifier. Chosen on the tuning half of the large evaluation (`cargo bench --bench search
-/// -- --large-eval --tune`) and checked on the small one.
-pub const PROSE_KEYWORD_WEIGHT: f32 = 0.5;
-/// See [`PROSE_KEYWORD_WEIGHT`].
-pub const PROSE_FULL_AT: f32 = 24.0;
+/// What fusion needs to know of all candidates.
+struct Spread {
+    /// The top BM25 relevance.
+    best_relevance: f32,
+    /// The lowest and highest cosine.
+    cosines: (f32, f32),
+}
+
+/// How `Ranking::Hybrid` weighs the keyword leg against the cosine, by what the query looks
+/// like. Chosen on the tuning half of the large evaluation (`cargo bench --bench search --
+/// --large-eval --tune`), reported on its test half, and checked on the small one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FusionRules {
+    /// For a query with an identifier-like term (a digit, `_`, `.`, `/`, or camelCase): a
+    /// blend at this weight, since an exact identifier should win.
+    pub identifier_weight: f32,
+    /// Any other (prose) query: a blend whose weight reaches `prose_weight` when the best
+    /// keyword match has a BM25 relevance of `prose_full_at`. A question that shares only common
+    /// words with the memories ("install", "HTTP") matches weakly everywhere, and then the
+    /// keyword leg only breaks near-ties; one that shares rare terms is trusted as much as an
+    /// identifier.
+    pub prose_weight: f32,
+    pub prose_full_at: f32,
+}
+
+impl FusionRules {
+    pub const CHOSEN: Self =
+        Self { identifier_weight: 0.5, prose_weight: 0.5, prose_full_at: 24.0 };
+}
 
 /// Whether a query names something exactly: a word with a digit, `_`, `.`, `/`, or a
 /// lower-to-upper case change (`compute_totals`, `E_LOCK_17`, `flags.yaml`, `PdfRenderer`).
@@ -193,21 +221,23 @@ impl Ranking {
         !matches!(self, Self::VectorOnly)
     }
 
-    /// What `Hybrid` stands for with this query.
+    /// What `Hybrid` (or other rules) stands for with this query.
     fn for_query(self, query: &str) -> Self {
-        match self {
-            Self::Hybrid if has_identifier(query) => {
-                Self::Blend { keyword_weight: IDENTIFIER_KEYWORD_WEIGHT }
-            }
-            Self::Hybrid => {
-                Self::Adaptive { max_weight: PROSE_KEYWORD_WEIGHT, full_at: PROSE_FULL_AT }
-            }
-            other => other,
+        let rules = match self {
+            Self::Hybrid => FusionRules::CHOSEN,
+            Self::Rules(rules) => rules,
+            other => return other,
+        };
+        if has_identifier(query) {
+            Self::Blend { keyword_weight: rules.identifier_weight }
+        } else {
+            Self::Adaptive { max_weight: rules.prose_weight, full_at: rules.prose_full_at }
         }
     }
 
-    /// The fused score of a candidate; `best_relevance` is the top BM25 relevance among them.
-    fn fused(self, c: &Candidate, best_relevance: f32) -> f32 {
+    /// The fused score of a candidate among others spread as `spread` says.
+    fn fused(self, c: &Candidate, spread: &Spread) -> f32 {
+        let best_relevance = spread.best_relevance;
         let rrf = |rank: usize| 1.0 / (RRF_K + rank as f32 + 1.0);
         let relevance = c.keyword.map_or(0.0, |(_, r)| r / best_relevance.max(f32::EPSILON));
         let adaptive = |max_weight: f32, full_at: f32| {
@@ -215,8 +245,11 @@ impl Ranking {
             (c.cosine + weight * relevance, AGENT_BOOST)
         };
         let (score, boost) = match self {
-            // Resolved by `for_query` before fusion; prose weights if it ever is not.
-            Self::Hybrid => adaptive(PROSE_KEYWORD_WEIGHT, PROSE_FULL_AT),
+            // Resolved by `for_query` before fusion; prose weights if they ever are not.
+            Self::Hybrid => {
+                adaptive(FusionRules::CHOSEN.prose_weight, FusionRules::CHOSEN.prose_full_at)
+            }
+            Self::Rules(rules) => adaptive(rules.prose_weight, rules.prose_full_at),
             Self::Rrf { keyword_weight } => (
                 c.vector_rank.map_or(0.0, rrf)
                     + c.keyword.map_or(0.0, |(k, _)| keyword_weight * rrf(k)),
@@ -224,6 +257,11 @@ impl Ranking {
             ),
             Self::Blend { keyword_weight } => (c.cosine + keyword_weight * relevance, AGENT_BOOST),
             Self::Adaptive { max_weight, full_at } => adaptive(max_weight, full_at),
+            Self::Normalized { keyword_weight } => {
+                let (low, high) = spread.cosines;
+                let cosine = (c.cosine - low) / (high - low).max(f32::EPSILON);
+                ((1.0 - keyword_weight) * cosine + keyword_weight * relevance, AGENT_BOOST)
+            }
             Self::VectorOnly => (c.cosine, AGENT_BOOST),
             Self::KeywordOnly => (relevance, AGENT_BOOST),
         };
@@ -264,7 +302,7 @@ impl SearchRequest {
             tags: Vec::new(),
             limit: DEFAULT_LIMIT,
             mode: Mode::Summary,
-            min_score: 0.0,
+            min_score: RELEVANCE_BAR,
             after: None,
             before: None,
             projects: None,
@@ -350,6 +388,11 @@ pub struct SearchResults {
     pub projects_searched: Option<Vec<String>>,
     /// The project has nothing stored yet.
     pub new_project: bool,
+    /// The `min_score` that applied (none when tags filter), and how many of the best
+    /// candidates fell below it: an agent told "nothing above 0.40, 3 weaker" knows the
+    /// difference between no memory and no good one.
+    pub min_score: Option<f32>,
+    pub weaker: usize,
 }
 
 impl Mode {
@@ -461,6 +504,8 @@ impl Memories {
                 project: request.project.trim().to_owned(),
                 projects_searched: None,
                 new_project: true,
+                min_score: plan.min_score,
+                weaker: 0,
             });
         }
         let query_vector = self.embedder().embed_one(plan.query.clone()).await?;
@@ -468,7 +513,7 @@ impl Memories {
             let expanded = self.expand_tags(&plan.scope, &plan.filter_tags).await?;
             plan.filter.tags = Some(expanded);
         }
-        let ranked = self.rank(&plan, &query_vector, request.ranking).await?;
+        let (ranked, weaker) = self.rank(&plan, &query_vector, request.ranking).await?;
         let hits = self.load_hits(ranked).await?;
         if request.count_access {
             self.count_hits(&hits);
@@ -480,6 +525,8 @@ impl Memories {
             project: request.project.trim().to_owned(),
             projects_searched: plan.cross.then_some(plan.scope),
             new_project: false,
+            min_score: plan.min_score,
+            weaker,
         })
     }
 
@@ -596,13 +643,14 @@ impl Memories {
         Ok(expanded)
     }
 
-    /// Ranks candidates: returns (id, project, cosine) in fused order, at most `limit`.
+    /// Ranks candidates: returns (id, project, cosine) in fused order, at most `limit`, and how
+    /// many candidates `min_score` left out.
     async fn rank(
         &self,
         plan: &Plan,
         query: &[f32],
         ranking: Ranking,
-    ) -> Result<Vec<(String, String, f32)>, SearchError> {
+    ) -> Result<(Vec<(String, String, f32)>, usize), SearchError> {
         let ranking = ranking.for_query(&plan.query);
         let pool = (plan.limit * 4).max(40);
         let mut candidates: HashMap<String, Candidate> = HashMap::new();
@@ -670,18 +718,24 @@ impl Memories {
         }
         let best_relevance =
             candidates.values().filter_map(|c| c.keyword.map(|(_, r)| r)).fold(0.0, f32::max);
+        let cosines = candidates.values().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), c| {
+            (l.min(c.cosine), h.max(c.cosine))
+        });
+        let spread = Spread { best_relevance, cosines };
+        let found = candidates.len();
         let mut ranked: Vec<(f32, Candidate)> = candidates
             .into_values()
             .filter(|c| plan.min_score.is_none_or(|min| c.cosine >= min))
-            .map(|c| (ranking.fused(&c, best_relevance), c))
+            .map(|c| (ranking.fused(&c, &spread), c))
             .collect();
+        let weaker = found - ranked.len();
         ranked.sort_by(|a, b| {
             b.0.total_cmp(&a.0)
                 .then_with(|| b.1.cosine.total_cmp(&a.1.cosine))
                 .then_with(|| a.1.id.cmp(&b.1.id))
         });
         ranked.truncate(plan.limit);
-        Ok(ranked.into_iter().map(|(_, c)| (c.id, c.project, c.cosine)).collect())
+        Ok((ranked.into_iter().map(|(_, c)| (c.id, c.project, c.cosine)).collect(), weaker))
     }
 
     async fn load_hits(

@@ -21,6 +21,7 @@ mod layering;
 mod model_fetch;
 mod pool;
 mod search;
+mod search_quality;
 mod secret_writes;
 mod secrets;
 mod store;

@@ -43,6 +43,13 @@ pub fn search(results: &SearchResults) -> String {
     }
     let _ = writeln!(out, "[{label}] {} results:", results.hits.len());
     if results.hits.is_empty() {
+        if let (Some(bar), weaker @ 1..) = (results.min_score, results.weaker) {
+            let _ = writeln!(
+                out,
+                "nothing as similar as min_score {bar:.2}; {weaker} weaker matches \
+                 (min_score=0 shows them)"
+            );
+        }
         return out;
     }
     let cross = results.projects_searched.is_some();

@@ -3,4 +3,5 @@
 pub mod fake_secrets;
 pub mod filler;
 pub mod fixture_queries;
+pub mod large_eval;
 pub mod typescript;
