@@ -188,6 +188,21 @@ async fn every_tool_works_end_to_end() {
     let parsed: Value = serde_json::from_str(&json).expect("json output");
     assert_eq!(parsed["meta"]["mode"], "full");
     assert_eq!(parsed["meta"]["grouped"], true);
+    // Nothing stored is about this: every hit is marked weak, and the reply says so first;
+    // a question the memories answer is not.
+    let unrelated = json!({"project": "app", "query": "favourite pizza toppings in Naples"});
+    let unrelated = s.ok("search_memories", unrelated).await;
+    assert!(
+        unrelated.lines().nth(1).is_some_and(|l| l.starts_with("No confident match")),
+        "{unrelated}"
+    );
+    assert!(unrelated.contains(", weak)"), "{unrelated}");
+    assert!(!summary.contains("No confident match"), "{summary}");
+    let weak =
+        json!({"project": "app", "query": "favourite pizza toppings in Naples", "output": "json"});
+    let weak: Value = serde_json::from_str(&s.ok("search_memories", weak).await).expect("json");
+    let hits = weak["results"].as_array().or_else(|| weak["results"]["agent_memories"].as_array());
+    assert!(hits.is_some_and(|h| !h.is_empty() && h.iter().all(|h| h["weak"] == true)), "{weak}");
 
     let expanded = s.ok("expand_memories", json!({"project": "app", "memory_ids": [id]})).await;
     assert!(expanded.contains("We deploy with blue-green switches."), "{expanded}");

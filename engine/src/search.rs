@@ -23,12 +23,15 @@ use crate::store::StoreError;
 use crate::vector_index::{EntryMeta, dot, read};
 
 pub const DEFAULT_LIMIT: i64 = 5;
-/// The default `min_score`: a memory less similar than this to the query is not an answer to
-/// it. Calibrated on the negative queries of the large evaluation's test half (`cargo bench
-/// --bench search -- --large-eval`): at 0.40, 72% of questions with no answer in the set get
-/// nothing back, and 82% of real questions keep their top-5 hit; at 0.50 (the hooks' bar,
-/// where a wrong injection costs more than a missed one) 88% and 67%; at 0.30, 36% and 88%.
-/// `min_score: 0` shows everything.
+/// Below this cosine a hit is a weak match: rarely the answer. Calibrated on the negative
+/// queries of the large evaluation's test half (`cargo bench --bench search -- --large-eval`):
+/// at 0.40, 72% of questions with no answer in the set have no hit above it, and 82% of real
+/// questions have their top-5 hit above it; at 0.50 (the hooks' bar, where a wrong injection
+/// costs more than a missed one) 88% and 67%; at 0.30, 36% and 88%. Search marks weak hits and
+/// says when every hit is one, rather than dropping them by default: short memories asked
+/// about in few words ("which database do we use" → "We keep SQLite in WAL mode.") score
+/// below it and are still the answer. `min_score` (default 0) drops hits for a caller who
+/// wants that.
 pub const RELEVANCE_BAR: f32 = 0.40;
 pub const MAX_LIMIT: i64 = 50;
 pub const MAX_QUERY_CHARS: usize = 2000;
@@ -302,7 +305,7 @@ impl SearchRequest {
             tags: Vec::new(),
             limit: DEFAULT_LIMIT,
             mode: Mode::Summary,
-            min_score: RELEVANCE_BAR,
+            min_score: 0.0,
             after: None,
             before: None,
             projects: None,
@@ -377,6 +380,13 @@ pub struct SearchHit {
     pub score: f32,
 }
 
+impl SearchHit {
+    /// Below [`RELEVANCE_BAR`]: shown, but rarely the answer.
+    pub fn is_weak(&self) -> bool {
+        self.score < RELEVANCE_BAR
+    }
+}
+
 /// Results in fused order, with what is needed to render them.
 #[derive(Debug, Clone)]
 pub struct SearchResults {
@@ -389,7 +399,7 @@ pub struct SearchResults {
     /// The project has nothing stored yet.
     pub new_project: bool,
     /// The `min_score` that applied (none when tags filter), and how many of the best
-    /// candidates fell below it: an agent told "nothing above 0.40, 3 weaker" knows the
+    /// candidates fell below it: an agent told "nothing above 0.6, 3 weaker" knows the
     /// difference between no memory and no good one.
     pub min_score: Option<f32>,
     pub weaker: usize,
@@ -445,6 +455,9 @@ impl SearchResults {
             }
             if let Some(review) = &m.review {
                 object["review"] = json!(review);
+            }
+            if hit.is_weak() {
+                object["weak"] = json!(true);
             }
             object
         };

@@ -99,8 +99,8 @@ pub struct SearchMemories {
     pub limit: Option<i64>,
     /// summary (first 200 characters, default), probe (one line each) or full.
     pub mode: Option<String>,
-    /// Minimum cosine similarity, -1 to 1 (default 0.40, the relevance bar: below it a memory
-    /// is rarely an answer; 0 shows everything; ignored when tags filter).
+    /// Minimum cosine similarity, -1 to 1 (default 0; ignored when tags filter). Hits below
+    /// 0.40, the relevance bar, are marked weak: rarely the answer.
     pub min_score: Option<f32>,
     /// Only memories created at or after this date (YYYY-MM-DD or ISO 8601 date-time).
     pub after: Option<String>,

@@ -8,7 +8,7 @@ use crate::config::ProjectChange;
 use crate::memories::{Expanded, PruneReport, Retagged, Stored, Updated};
 use crate::memory::{ChunkType, Memory, Redaction};
 use crate::pool::{IndexState, IndexStatus, InitReply};
-use crate::search::{Mode, SearchResults};
+use crate::search::{Mode, RELEVANCE_BAR, SearchHit, SearchResults};
 use crate::store::{StoreOutcome, TagCount};
 
 fn date(memory: &Memory) -> String {
@@ -26,6 +26,10 @@ fn review_line(review: &Review) -> String {
         "Needs review: {review}; check it against the file, then update_memory (fixed, or as it \
          is) clears this"
     )
+}
+
+fn weak(hit: &SearchHit) -> &'static str {
+    if hit.is_weak() { ", weak" } else { "" }
 }
 
 pub fn search(results: &SearchResults) -> String {
@@ -52,6 +56,13 @@ pub fn search(results: &SearchResults) -> String {
         }
         return out;
     }
+    if results.hits.iter().all(SearchHit::is_weak) {
+        let _ = writeln!(
+            out,
+            "No confident match: every result is below the relevance bar ({RELEVANCE_BAR:.2}), \
+             so probably none answers the query."
+        );
+    }
     let cross = results.projects_searched.is_some();
     let mut number = 0;
     for (heading, kind) in
@@ -68,14 +79,24 @@ pub fn search(results: &SearchResults) -> String {
             let project = if cross { format!("[{}] ", m.project) } else { String::new() };
             let content = results.mode.render_content(&m.content);
             if results.mode == Mode::Probe {
-                let _ =
-                    writeln!(out, "{number}. {project}({:.2}) {content} — ID: {}", hit.score, m.id);
+                let _ = writeln!(
+                    out,
+                    "{number}. {project}({:.2}{}) {content} — ID: {}",
+                    hit.score,
+                    weak(hit),
+                    m.id
+                );
                 if let Some(review) = &m.review {
                     let _ = writeln!(out, "   {}", review_line(review));
                 }
                 continue;
             }
-            let _ = writeln!(out, "\n{number}. {project}(score {:.2}) {content}", hit.score);
+            let _ = writeln!(
+                out,
+                "\n{number}. {project}(score {:.2}{}) {content}",
+                hit.score,
+                weak(hit)
+            );
             let _ = writeln!(out, "   Tags: {}", m.tags.join(", "));
             let _ = writeln!(out, "   {}", meta_line(m));
             if let Some(by) = &m.superseded_by {
