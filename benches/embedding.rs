@@ -139,7 +139,11 @@ async fn whole_searches() -> anyhow::Result<()> {
     let bulk = {
         let embedder = memories.embedder().clone();
         tokio::spawn(async move {
-            embedder.embed(long_texts(100), Priority::Bulk).await.map(drop).map_err(Into::into)
+            embedder
+                .embed_windows(long_texts(100), Priority::Bulk)
+                .await
+                .map(drop)
+                .map_err(Into::into)
         })
     };
     let (bulk50, bulk95) = searches_during(&memories, Some(bulk)).await?;

@@ -696,7 +696,7 @@ fn raw_embedding(data_dir: &Path, expected: u64) -> anyhow::Result<RawEmbedding>
         let chunks = texts.len();
         let cpu_before = cpu_seconds_of("self")?;
         let started = Instant::now();
-        let vectors = service.embed(texts, Priority::Bulk).await?;
+        let vectors = service.embed_windows(texts, Priority::Bulk).await?;
         let wall = started.elapsed();
         let cpu = cpu_seconds_of("self")? - cpu_before;
         if vectors.len() != chunks {

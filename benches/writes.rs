@@ -12,7 +12,7 @@
 //!   waiting for a CPU apart from work and from checkpoints.
 //! - The sidecar's round trip for a tool that embeds nothing (`list_topics`): the hop's floor.
 //! - `store_batch` memories/s, batches of 50 uniform memories, beside the raw batch-embedding
-//!   rate of the very same texts in-process (`embed(texts, Priority::Interactive)`, the
+//!   rate of the very same texts in-process (`embed_windows(texts, Priority::Interactive)`, the
 //!   priority `store_batch` uses). The two alternate batch by batch, so drift hits both alike.
 //!
 //! Run with `cargo bench --bench writes`; prints markdown tables.
@@ -522,8 +522,9 @@ fn main() -> anyhow::Result<()> {
     let mut batch_outcomes = Outcomes::default();
     for chunk in batched.chunks(BATCH) {
         let texts: Vec<String> = chunk.iter().map(|m| m.content.clone()).collect();
-        let (raw, _) = own_probe
-            .measure(|| Ok(runtime.block_on(service.embed(texts, Priority::Interactive))?))?;
+        let (raw, _) = own_probe.measure(|| {
+            Ok(runtime.block_on(service.embed_windows(texts, Priority::Interactive))?)
+        })?;
         raw_calls.push(raw);
         std::thread::sleep(PAUSE);
         let items: Vec<Value> = chunk
@@ -576,7 +577,7 @@ fn main() -> anyhow::Result<()> {
     let (batch_secs, raw_secs) = (secs(&batch_calls, |c| c.wall), secs(&raw_calls, |c| c.wall));
     let (words_min, words_max) = word_range(&batched);
     println!(
-        "\n`store_batch` through the sidecar, {BATCHES} batches of {BATCH} uniform memories ({words_min}–{words_max} words), against raw batch embedding of the same texts in-process (`embed(texts, Priority::Interactive)`, what `store_batch` uses), alternating:\n"
+        "\n`store_batch` through the sidecar, {BATCHES} batches of {BATCH} uniform memories ({words_min}–{words_max} words), against raw batch embedding of the same texts in-process (`embed_windows(texts, Priority::Interactive)`, what `store_batch` uses), alternating:\n"
     );
     println!(
         "| path | memories/s | batch p50 ms | batch max ms | CPU ms a memory | run-queue wait ms a memory | stored / similar / skipped |"
