@@ -198,8 +198,9 @@ impl Pool {
     }
 
     /// Takes out, once per database and in the background, the secrets stored before the
-    /// secret filter existed. It runs among the index runs, so shutdown stops it like them;
-    /// cut short, it runs again at the next start.
+    /// secret filter existed, then embeds in windows the long memories stored before windows
+    /// existed. It runs among the index runs, so shutdown stops it like them; cut short, each
+    /// runs again at the next start.
     fn start_scrub(&self) {
         let memories = self.memories.clone();
         let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
@@ -214,6 +215,18 @@ impl Pool {
                 Ok(_) => {}
                 Err(err) => {
                     tracing::warn!(%err, "the secret scrub stopped; it runs again next start")
+                }
+            }
+            // After the scrub, which re-embeds what it redacts with windows already.
+            match memories.backfill_windows().await {
+                Ok(report) if report.memories_windowed > 0 => tracing::info!(
+                    windowed = report.memories_windowed,
+                    read = report.memories_read,
+                    "long memories stored before windows existed were embedded in windows"
+                ),
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(%err, "the window backfill stopped; it runs again next start")
                 }
             }
         });

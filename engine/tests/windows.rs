@@ -192,3 +192,52 @@ async fn dedup_compares_long_memories_window_by_window() {
     assert!(matches!(outcomes[0], StoreOutcome::Stored { .. }), "{outcomes:?}");
     assert!(matches!(outcomes[1], StoreOutcome::Skipped { in_batch: true, .. }), "{outcomes:?}");
 }
+
+#[tokio::test]
+async fn long_memories_stored_before_windows_are_embedded_in_windows_once() {
+    use annal_engine::memories::BACKFILL_JOB;
+    use annal_engine::memory::NewMemory;
+    use annal_engine::project::ProjectName;
+    use annal_engine::store::StoreItem;
+
+    let f = Fixture::new().await;
+    neighbours(&f).await;
+    // As an older annal stored them: one vector, of the first window only.
+    let project = ProjectName::parse("ops").expect("name");
+    let texts = vec![long_memory(TAIL), long_memory("An unrelated last paragraph on pagers.")];
+    let firsts = f.memories.embedder().embed(texts.clone(), Priority::Bulk).await.expect("embed");
+    let items: Vec<StoreItem> = texts
+        .iter()
+        .zip(firsts)
+        .map(|(text, vector)| StoreItem {
+            memory: NewMemory::agent(text.clone(), ["release"], "").expect("memory"),
+            vector,
+            supersedes: None,
+        })
+        .collect();
+    let ids = f.store.insert(&project, items).await.expect("insert");
+    assert_ne!(rank_of(&f, &ids[0], Ranking::VectorOnly).await, Some(0), "its tail is unseen");
+    // Edited between the read and the write: the edit's own windows stay.
+    let stale = annal_engine::store::OneWindow {
+        project: "ops".into(),
+        id: ids[1].clone(),
+        content: "not what is stored".into(),
+    };
+    let vectors = vec![0.5_f32 / (DIMENSIONS as f32).sqrt(); 2 * DIMENSIONS];
+    assert_eq!(f.store.write_windows(vec![(stale, vectors)]).await.expect("write"), 0);
+
+    let report = f.memories.backfill_windows().await.expect("backfill");
+    assert_eq!((report.memories_windowed, report.memories_read), (2, 2), "{report:?}");
+    assert_eq!(rank_of(&f, &ids[0], Ranking::VectorOnly).await, Some(0), "found by its tail");
+    assert!(f.store.maintenance_done(BACKFILL_JOB).await.expect("done"));
+    let again = f.memories.backfill_windows().await.expect("again");
+    assert_eq!(again.memories_read, 0, "once per database");
+    // Bad input: vectors that are not whole windows are refused, nothing written.
+    let bad = annal_engine::store::OneWindow {
+        project: "ops".into(),
+        id: ids[0].clone(),
+        content: texts[0].clone(),
+    };
+    assert!(f.store.write_windows(vec![(bad, vec![0.0; DIMENSIONS + 3])]).await.is_err());
+    assert_eq!(rank_of(&f, &ids[0], Ranking::VectorOnly).await, Some(0));
+}

@@ -8,6 +8,7 @@
 //! redacted, a refusal is a validation error, and nothing but screened text is embedded,
 //! stored, indexed for keywords or published.
 
+mod backfill;
 mod curate;
 mod inbox;
 mod scrub;
@@ -29,6 +30,7 @@ use crate::memory::{
 use crate::project::{InvalidProjectName, ProjectName};
 use crate::secrets::Policy;
 use crate::store::{MemoryUpdate, Store, StoreError, StoreItem, StoreOutcome};
+pub use backfill::{BACKFILL_JOB, BackfillReport};
 pub use inbox::{Inbox, InboxItem, ReviewAction};
 pub use scrub::{SCRUB_JOB, ScrubReport};
 

@@ -11,6 +11,7 @@
 //! row (most of a second at 100,000 memories). What needs the index waits for it: [`Store::index`] for readers, and the
 //! writes queue behind the load on the writer thread.
 
+mod backfill;
 mod brief;
 mod events;
 mod files;
@@ -37,6 +38,7 @@ use crate::memory::InvalidMemory;
 use crate::private_files;
 use crate::vector_index::{VectorIndex, write};
 
+pub use backfill::OneWindow;
 pub use brief::BriefCandidates;
 pub use files::{FileStamp, FileUpdate};
 pub use guard::FileChange;

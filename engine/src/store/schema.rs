@@ -173,6 +173,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER index_generation_tag_update AFTER UPDATE ON memory_tags
         BEGIN UPDATE index_generation SET generation = generation + 1; END;
     "#,
+    // 10: an embedding blob may hold several windows' vectors end to end (a long memory's).
+    // Nothing to change in the tables; the version keeps an older annal, which would leave
+    // those memories out of its index, from opening the database.
+    "-- no table changes",
 ];
 
 /// Brings the schema up to date in one transaction per migration.
