@@ -203,6 +203,13 @@ async fn every_tool_works_end_to_end() {
     let weak: Value = serde_json::from_str(&s.ok("search_memories", weak).await).expect("json");
     let hits = weak["results"].as_array().or_else(|| weak["results"]["agent_memories"].as_array());
     assert!(hits.is_some_and(|h| !h.is_empty() && h.iter().all(|h| h["weak"] == true)), "{weak}");
+    // A min_score that leaves nothing says how much it held back.
+    let strict = json!({"project": "app", "query": "how do we deploy", "min_score": 0.95});
+    let strict = s.ok("search_memories", strict).await;
+    assert!(
+        strict.contains("0 results") && strict.contains("nothing as similar as min_score 0.95"),
+        "{strict}"
+    );
 
     let expanded = s.ok("expand_memories", json!({"project": "app", "memory_ids": [id]})).await;
     assert!(expanded.contains("We deploy with blue-green switches."), "{expanded}");
