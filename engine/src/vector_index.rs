@@ -149,7 +149,11 @@ impl ProjectVectors {
 
     /// The cosine of `query` with the entry at `at`: its best window's.
     fn best_window(&self, at: usize, query: &[f32]) -> f32 {
-        let first = dot(query, self.first(at));
+        self.best_of_further(at, query, dot(query, self.first(at)))
+    }
+
+    /// `first` (the first window's cosine) or a further window's, whichever is higher.
+    fn best_of_further(&self, at: usize, query: &[f32], first: f32) -> f32 {
         self.windows[at].chunks_exact(DIMENSIONS).map(|w| dot(query, w)).fold(first, f32::max)
     }
 
@@ -283,7 +287,7 @@ impl ProjectVectors {
             }
             let mut score = dot(query, vector);
             if all_windows && !self.windows[row].is_empty() {
-                score = self.best_window(row, query);
+                score = self.best_of_further(row, query, score);
             }
             if best.len() < k {
                 best.push(MinScore { score, row });
